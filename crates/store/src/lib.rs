@@ -1,14 +1,123 @@
-pub fn add(left: u64, right: u64) -> u64 {
-    left + right
+//! Durable storage behind one small interface.
+//!
+//! Gatehouse keeps its state as versioned JSON documents in named tables of an ordered
+//! key-value space, changed only inside transactions. That is all a backend has to provide, so
+//! the embedded SQLite default and a PostgreSQL backend for many nodes implement the same
+//! [`Store`] trait and pass the same [`conformance`] suite.
+//!
+//! Invariants:
+//! - A write transaction is durable when [`write`] returns `Ok`: callers answer the client only
+//!   after that.
+//! - A transaction sees a consistent snapshot; write transactions are serialized.
+//! - Nothing here caches state in memory, so several processes may share one database.
+
+pub mod conformance;
+mod sqlite;
+
+use std::fmt;
+
+pub use sqlite::SqliteStore;
+
+/// Whether a transaction may change anything.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    Read,
+    Write,
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+/// A table name. Tables are created on first use; their names are chosen by the caller.
+pub type Table = &'static str;
 
-    #[test]
-    fn it_works() {
-        let result = add(2, 2);
-        assert_eq!(result, 4);
+/// Operations inside one transaction.
+pub trait Txn {
+    fn get(&mut self, table: Table, key: &str) -> Result<Option<Vec<u8>>, StoreError>;
+    /// Inserts or replaces.
+    fn put(&mut self, table: Table, key: &str, value: &[u8]) -> Result<(), StoreError>;
+    /// Inserts only if absent; returns whether it inserted.
+    fn insert(&mut self, table: Table, key: &str, value: &[u8]) -> Result<bool, StoreError>;
+    /// Returns whether a row was deleted.
+    fn delete(&mut self, table: Table, key: &str) -> Result<bool, StoreError>;
+    /// Rows whose key starts with `prefix` and sorts after `start_after`, in key order
+    /// (byte-wise), at most `limit` of them.
+    fn scan(
+        &mut self,
+        table: Table,
+        prefix: &str,
+        start_after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<(String, Vec<u8>)>, StoreError>;
+    /// Number of rows whose key starts with `prefix`.
+    fn count(&mut self, table: Table, prefix: &str) -> Result<u64, StoreError>;
+}
+
+/// Marker returned by a transaction body that wants its changes discarded.
+#[derive(Debug)]
+pub struct Rollback;
+
+/// A storage backend.
+pub trait Store: Send + Sync {
+    /// Runs `body` in one transaction. The body returns `Err(Rollback)` to discard its changes;
+    /// otherwise a write transaction is committed durably. The body may be run again if the
+    /// backend detects a conflict, so it must not have effects outside the transaction.
+    fn transact(
+        &self,
+        mode: Mode,
+        body: &mut dyn FnMut(&mut dyn Txn) -> Result<(), Rollback>,
+    ) -> Result<(), StoreError>;
+
+    /// The backend's own consistency check (for SQLite, `PRAGMA integrity_check`).
+    fn check_integrity(&self) -> Result<(), StoreError>;
+}
+
+/// A storage failure. Its text is for operators' logs, never for API clients.
+#[derive(Debug)]
+pub enum StoreError {
+    Backend(String),
+    Corrupt(String),
+    Io(std::io::Error),
+}
+
+impl fmt::Display for StoreError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            StoreError::Backend(e) => write!(f, "storage backend error: {e}"),
+            StoreError::Corrupt(e) => write!(f, "storage integrity check failed: {e}"),
+            StoreError::Io(e) => write!(f, "storage i/o error: {e}"),
+        }
     }
+}
+
+impl std::error::Error for StoreError {}
+
+fn run<T, E: From<StoreError>>(
+    store: &dyn Store,
+    mode: Mode,
+    mut body: impl FnMut(&mut dyn Txn) -> Result<T, E>,
+) -> Result<T, E> {
+    let mut outcome: Option<Result<T, E>> = None;
+    store.transact(mode, &mut |txn| {
+        let result = body(txn);
+        let failed = result.is_err();
+        outcome = Some(result);
+        if failed { Err(Rollback) } else { Ok(()) }
+    })?;
+    outcome
+        .unwrap_or_else(|| Err(StoreError::Backend("transaction body did not run".into()).into()))
+}
+
+/// Runs `body` in a read-only transaction.
+pub fn read<T, E: From<StoreError>>(
+    store: &dyn Store,
+    body: impl FnMut(&mut dyn Txn) -> Result<T, E>,
+) -> Result<T, E> {
+    run(store, Mode::Read, body)
+}
+
+/// Runs `body` in a write transaction, committed durably if it returns `Ok` and rolled back
+/// if it returns `Err`.
+pub fn write<T, E: From<StoreError>>(
+    store: &dyn Store,
+    body: impl FnMut(&mut dyn Txn) -> Result<T, E>,
+) -> Result<T, E> {
+    run(store, Mode::Write, body)
 }

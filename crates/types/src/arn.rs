@@ -54,7 +54,11 @@ pub struct Arn {
 impl Arn {
     pub fn parse(s: &str) -> Result<Self, ArnError> {
         let mut parts = s.splitn(6, ':');
-        let mut next = || parts.next().ok_or_else(|| ArnError::NotAnArn(s.to_string()));
+        let mut next = || {
+            parts
+                .next()
+                .ok_or_else(|| ArnError::NotAnArn(s.to_string()))
+        };
         let (prefix, partition, service, region, account, resource) =
             (next()?, next()?, next()?, next()?, next()?, next()?);
         if prefix != "arn" || partition.is_empty() || service.is_empty() {

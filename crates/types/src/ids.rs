@@ -39,7 +39,12 @@ fn pick(alphabet: &[u8], random: &[u8], len: usize) -> String {
         .iter()
         .cycle()
         .take(len)
-        .map(|b| alphabet.get(usize::from(*b) & mask).copied().unwrap_or(b'A') as char)
+        .map(|b| {
+            alphabet
+                .get(usize::from(*b) & mask)
+                .copied()
+                .unwrap_or(b'A') as char
+        })
         .collect()
 }
 
@@ -69,7 +74,10 @@ mod tests {
         assert!(id.starts_with("AIDA"));
         let key = new_access_key_id(IdKind::AccessKey, &[200u8; 16]);
         assert_eq!(key.len(), 20);
-        assert!(key.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit()));
+        assert!(
+            key.bytes()
+                .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
+        );
         let secret = new_secret_access_key(&[255u8; 40]);
         assert_eq!(secret.expose(), "/".repeat(40));
     }

@@ -8,7 +8,9 @@ pub struct Timestamp {
 
 impl Timestamp {
     pub fn from_unix_seconds(secs: i64) -> Self {
-        Timestamp { unix_millis: secs.saturating_mul(1000) }
+        Timestamp {
+            unix_millis: secs.saturating_mul(1000),
+        }
     }
     pub fn from_unix_millis(unix_millis: i64) -> Self {
         Timestamp { unix_millis }
@@ -66,7 +68,11 @@ pub fn parse_iso8601(s: &str) -> Option<Timestamp> {
     let b = s.as_bytes();
     let num = |from: usize, len: usize| -> Option<i64> {
         let part = s.get(from..from + len)?;
-        if part.bytes().all(|c| c.is_ascii_digit()) { part.parse().ok() } else { None }
+        if part.bytes().all(|c| c.is_ascii_digit()) {
+            part.parse().ok()
+        } else {
+            None
+        }
     };
     let (y, mo, d, rest_at) = if b.get(4) == Some(&b'-') {
         (num(0, 4)?, num(5, 2)?, num(8, 2)?, 10)
@@ -133,8 +139,14 @@ mod tests {
             format_iso8601_millis(parse_iso8601("2015-08-30T12:36:00.5Z").unwrap_or_default()),
             "2015-08-30T12:36:00.500Z"
         );
-        assert_eq!(format_iso8601(Timestamp::from_unix_seconds(0)), "1970-01-01T00:00:00Z");
-        assert_eq!(parse_iso8601("2000-02-29"), Some(Timestamp::from_unix_seconds(951_782_400)));
+        assert_eq!(
+            format_iso8601(Timestamp::from_unix_seconds(0)),
+            "1970-01-01T00:00:00Z"
+        );
+        assert_eq!(
+            parse_iso8601("2000-02-29"),
+            Some(Timestamp::from_unix_seconds(951_782_400))
+        );
         assert_eq!(parse_iso8601("2015-13-01T00:00:00Z"), None);
         assert_eq!(parse_iso8601("garbage"), None);
     }
