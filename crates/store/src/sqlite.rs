@@ -53,10 +53,10 @@ impl SqliteStore {
     }
 
     fn return_reader(&self, conn: Connection) {
-        if let Ok(mut idle) = self.readers.lock() {
-            if idle.len() < MAX_IDLE_READERS {
-                idle.push(conn);
-            }
+        if let Ok(mut idle) = self.readers.lock()
+            && idle.len() < MAX_IDLE_READERS
+        {
+            idle.push(conn);
         }
     }
 }
