@@ -1,0 +1,469 @@
+//! Checking what [`crate::parse_authorization`] read: time, scope, signature.
+
+use std::collections::{HashMap, VecDeque};
+use std::fmt;
+use std::sync::Mutex;
+
+use gatehouse_types::SecretKey;
+use hmac::{Hmac, KeyInit, Mac};
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+use zeroize::Zeroizing;
+
+use crate::canonical::{CanonicalOptions, canonical_request, sha256_hex, string_to_sign};
+use crate::parse::{AuthForm, Credentials};
+use crate::time::format_amz_date;
+use crate::{HttpRequest, SigV4Error};
+
+/// Allowed clock skew, either way, as AWS.
+const MAX_SKEW_SECS: i64 = 15 * 60;
+const TERMINATOR: &str = "aws4_request";
+const UNSIGNED_PAYLOAD: &str = "UNSIGNED-PAYLOAD";
+
+/// HMAC-SHA256 with any key length. Keys up to a block (64 bytes) are zero-padded and longer
+/// ones hashed first, exactly as HMAC (RFC 2104) specifies, so construction cannot fail.
+fn hmac_sha256(key: &[u8], data: &[u8]) -> [u8; 32] {
+    let mut block = Zeroizing::new([0u8; 64]);
+    let hashed;
+    let key = if key.len() > 64 {
+        hashed = Zeroizing::new(<[u8; 32]>::from(Sha256::digest(key)));
+        hashed.as_slice()
+    } else {
+        key
+    };
+    for (b, k) in block.iter_mut().zip(key) {
+        *b = *k;
+    }
+    let mut mac = <Hmac<Sha256> as KeyInit>::new(&(*block).into());
+    mac.update(data);
+    mac.finalize().into_bytes().into()
+}
+
+/// A derived SigV4 signing key (`kSigning`). Zeroized on drop; never printed.
+#[derive(Clone)]
+pub struct SigningKey(Zeroizing<[u8; 32]>);
+
+impl SigningKey {
+    pub fn as_bytes(&self) -> &[u8; 32] {
+        &self.0
+    }
+}
+
+impl fmt::Debug for SigningKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("SigningKey(***)")
+    }
+}
+
+/// `kSigning = HMAC(HMAC(HMAC(HMAC("AWS4" + secret, date), region), service), "aws4_request")`.
+pub fn signing_key(secret: &SecretKey, date: &str, region: &str, service: &str) -> SigningKey {
+    let mut k_secret = Zeroizing::new(Vec::with_capacity(4 + secret.expose().len()));
+    k_secret.extend_from_slice(b"AWS4");
+    k_secret.extend_from_slice(secret.expose().as_bytes());
+    let k_date = Zeroizing::new(hmac_sha256(&k_secret, date.as_bytes()));
+    let k_region = Zeroizing::new(hmac_sha256(k_date.as_slice(), region.as_bytes()));
+    let k_service = Zeroizing::new(hmac_sha256(k_region.as_slice(), service.as_bytes()));
+    SigningKey(Zeroizing::new(hmac_sha256(
+        k_service.as_slice(),
+        TERMINATOR.as_bytes(),
+    )))
+}
+
+/// The signature: lowercase hex HMAC of the string to sign.
+pub fn signature(key: &SigningKey, string_to_sign: &str) -> String {
+    hex::encode(hmac_sha256(key.as_bytes(), string_to_sign.as_bytes()))
+}
+
+#[derive(Clone, PartialEq, Eq, Hash)]
+struct CacheKey {
+    access_key_id: String,
+    date: String,
+    region: String,
+    service: String,
+    /// SHA-256 of the secret (domain-separated), so a rotated secret never meets a stale key.
+    secret_digest: [u8; 32],
+}
+
+#[derive(Default)]
+struct CacheInner {
+    keys: HashMap<CacheKey, SigningKey>,
+    order: VecDeque<CacheKey>,
+}
+
+/// A bounded, thread-safe cache of derived signing keys, keyed by access key id, date,
+/// region, service and a digest of the secret. Oldest entries are evicted first; keys are
+/// zeroized when evicted or dropped.
+pub struct SigningKeyCache {
+    inner: Mutex<CacheInner>,
+    capacity: usize,
+}
+
+impl SigningKeyCache {
+    /// Default capacity: enough for a few thousand active keys per day.
+    pub const DEFAULT_CAPACITY: usize = 4096;
+
+    pub fn new() -> Self {
+        Self::with_capacity(Self::DEFAULT_CAPACITY)
+    }
+
+    /// A cache holding at most `capacity` keys (0 disables caching).
+    pub fn with_capacity(capacity: usize) -> Self {
+        Self {
+            inner: Mutex::new(CacheInner::default()),
+            capacity,
+        }
+    }
+
+    /// Number of keys held.
+    pub fn len(&self) -> usize {
+        self.lock().keys.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, CacheInner> {
+        // A panic while holding the lock cannot leave the map inconsistent in a harmful way:
+        // at worst an entry is missing from `order`, so keep going.
+        self.inner
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// The signing key for this scope, derived once and then cached.
+    pub fn signing_key(
+        &self,
+        access_key_id: &str,
+        secret: &SecretKey,
+        date: &str,
+        region: &str,
+        service: &str,
+    ) -> SigningKey {
+        let mut hasher = Sha256::new();
+        hasher.update(b"gatehouse-sigv4 signing key cache\0");
+        hasher.update(secret.expose().as_bytes());
+        let key = CacheKey {
+            access_key_id: access_key_id.to_owned(),
+            date: date.to_owned(),
+            region: region.to_owned(),
+            service: service.to_owned(),
+            secret_digest: hasher.finalize().into(),
+        };
+        if let Some(k) = self.lock().keys.get(&key) {
+            return k.clone();
+        }
+        let derived = signing_key(secret, date, region, service);
+        if self.capacity == 0 {
+            return derived;
+        }
+        let mut inner = self.lock();
+        if !inner.keys.contains_key(&key) {
+            while inner.keys.len() >= self.capacity {
+                match inner.order.pop_front() {
+                    Some(old) => {
+                        inner.keys.remove(&old);
+                    }
+                    None => inner.keys.clear(),
+                }
+            }
+            inner.order.push_back(key.clone());
+            inner.keys.insert(key, derived.clone());
+        }
+        derived
+    }
+}
+
+impl Default for SigningKeyCache {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl fmt::Debug for SigningKeyCache {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SigningKeyCache")
+            .field("len", &self.len())
+            .field("capacity", &self.capacity)
+            .finish()
+    }
+}
+
+impl Credentials {
+    /// AWS's checks that need neither the secret nor the body, in AWS's order: the time
+    /// window, `host` signed, then the credential scope — region (`region_is_valid`), service
+    /// (`service`), terminator and date, every problem named in one message as AWS does.
+    /// Call it before looking the access key up, so errors come in AWS's order.
+    pub fn prevalidate(
+        &self,
+        now_unix: i64,
+        service: &str,
+        region_is_valid: impl Fn(&str) -> bool,
+    ) -> Result<(), SigV4Error> {
+        self.check_time(now_unix)?;
+        self.check_host_signed()?;
+        self.check_scope(Some((service, &region_is_valid)))
+    }
+
+    /// Header form: the request time within 15 minutes of `now` either way. Presigned: not
+    /// more than 15 minutes in the future, and not past `X-Amz-Date + X-Amz-Expires` (15
+    /// minutes when `X-Amz-Expires` is absent).
+    pub fn check_time(&self, now_unix: i64) -> Result<(), SigV4Error> {
+        let t = self.request_time_unix;
+        if t > now_unix.saturating_add(MAX_SKEW_SECS) {
+            return Err(SigV4Error::SignatureNotYetCurrent {
+                request_time: format_amz_date(t),
+                latest: format_amz_date(now_unix.saturating_add(MAX_SKEW_SECS)),
+                now: format_amz_date(now_unix),
+            });
+        }
+        match (self.form, self.expires) {
+            (AuthForm::Presigned, Some(expires)) => {
+                if t < now_unix.saturating_sub(expires) {
+                    return Err(SigV4Error::PresignedExpired {
+                        request_time: format_amz_date(t),
+                        earliest: format_amz_date(now_unix.saturating_sub(expires)),
+                        now: format_amz_date(now_unix),
+                        expires,
+                    });
+                }
+            }
+            _ => {
+                if t < now_unix.saturating_sub(MAX_SKEW_SECS) {
+                    return Err(SigV4Error::SignatureExpired {
+                        request_time: format_amz_date(t),
+                        earliest: format_amz_date(now_unix.saturating_sub(MAX_SKEW_SECS)),
+                        now: format_amz_date(now_unix),
+                    });
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn check_host_signed(&self) -> Result<(), SigV4Error> {
+        if self
+            .signed_headers
+            .split(';')
+            .any(|h| h.eq_ignore_ascii_case("host"))
+        {
+            Ok(())
+        } else {
+            Err(SigV4Error::HostNotSigned)
+        }
+    }
+
+    fn check_scope(
+        &self,
+        endpoint: Option<(&str, &dyn Fn(&str) -> bool)>,
+    ) -> Result<(), SigV4Error> {
+        let mut problems: Vec<String> = Vec::new();
+        if let Some((service, region_is_valid)) = endpoint {
+            if !region_is_valid(&self.region) {
+                problems.push(format!(
+                    "Credential should be scoped to a valid region, not '{}'.",
+                    self.region
+                ));
+            }
+            if self.service != service {
+                problems.push(format!(
+                    "Credential should be scoped to correct service: '{service}'."
+                ));
+            }
+        }
+        if self.terminator != TERMINATOR {
+            problems.push(format!(
+                "Credential should be scoped with a valid terminator: '{TERMINATOR}', not '{}'.",
+                self.terminator
+            ));
+        }
+        let request_time = self.request_time();
+        let request_date = request_time.get(..8).unwrap_or_default();
+        if self.date != request_date {
+            problems.push(format!(
+                "Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date from HTTP: '{}' != '{request_date}', from '{request_time}'.",
+                self.date
+            ));
+        }
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(SigV4Error::CredentialScope(problems.join(" ")))
+        }
+    }
+}
+
+/// Verifies the request with our server's canonicalisation ([`CanonicalOptions::SERVICE`]).
+///
+/// In order: time window, `host` signed, scope terminator and date (see
+/// [`Credentials::prevalidate`] for the checks that need the endpoint's service and
+/// regions), then the signature, recomputed with `secret` and compared in constant time, then
+/// `X-Amz-Content-Sha256` against the body.
+pub fn verify(
+    req: &HttpRequest<'_>,
+    creds: &Credentials,
+    secret: &SecretKey,
+    now_unix: i64,
+    cache: &SigningKeyCache,
+) -> Result<(), SigV4Error> {
+    verify_with_options(
+        req,
+        creds,
+        secret,
+        now_unix,
+        cache,
+        CanonicalOptions::SERVICE,
+    )
+}
+
+/// [`verify`] with explicit canonicalisation options.
+///
+/// Two spellings that clients disagree on are both accepted, each tried only when it could
+/// matter: `+` in the query as a literal plus (AWS SDK for Rust, aws-c-auth) or as a space
+/// (older signers using form decoding); and, for presigned requests, `X-Amz-Security-Token`
+/// signed or appended after signing (as a header token may be). Neither widens what a
+/// signature covers beyond what its signer chose to cover.
+pub fn verify_with_options(
+    req: &HttpRequest<'_>,
+    creds: &Credentials,
+    secret: &SecretKey,
+    now_unix: i64,
+    cache: &SigningKeyCache,
+    opts: CanonicalOptions,
+) -> Result<(), SigV4Error> {
+    creds.check_time(now_unix)?;
+    creds.check_host_signed()?;
+    creds.check_scope(None)?;
+
+    let body_hash = sha256_hex(req.body);
+    let claimed = claimed_payload_hash(req, creds.form);
+    let payload_hash = match claimed.as_deref() {
+        Some(UNSIGNED_PAYLOAD) if creds.form == AuthForm::Presigned && req.body.is_empty() => {
+            UNSIGNED_PAYLOAD
+        }
+        _ => body_hash.as_str(),
+    };
+
+    let key = cache.signing_key(
+        &creds.access_key_id,
+        secret,
+        &creds.date,
+        &creds.region,
+        &creds.service,
+    );
+    let scope = creds.scope();
+    let request_time = creds.request_time();
+    let mut variants = vec![opts];
+    if req.query.contains('+') {
+        variants.push(CanonicalOptions {
+            query_plus_is_space: !opts.query_plus_is_space,
+            ..opts
+        });
+    }
+    if creds.form == AuthForm::Presigned && req.query.contains("X-Amz-Security-Token=") {
+        let omitted: Vec<CanonicalOptions> = variants
+            .iter()
+            .map(|o| CanonicalOptions {
+                omit_security_token_param: !o.omit_security_token_param,
+                ..*o
+            })
+            .collect();
+        variants.extend(omitted);
+    }
+    let mut matched = false;
+    for variant in variants {
+        let creq = canonical_request(req, &creds.signed_headers, payload_hash, variant);
+        let sts = string_to_sign(&request_time, &scope, &creq);
+        let expected = signature(&key, &sts);
+        matched |= bool::from(expected.as_bytes().ct_eq(creds.signature.as_bytes()));
+    }
+    if !matched {
+        return Err(SigV4Error::SignatureMismatch);
+    }
+    match claimed {
+        Some(c) if c == body_hash => Ok(()),
+        Some(c) if c == UNSIGNED_PAYLOAD && payload_hash == UNSIGNED_PAYLOAD => Ok(()),
+        Some(_) => Err(SigV4Error::ContentSha256Mismatch),
+        None => Ok(()),
+    }
+}
+
+/// `X-Amz-Content-Sha256`, from the header or (presigned) the query.
+fn claimed_payload_hash(req: &HttpRequest<'_>, form: AuthForm) -> Option<String> {
+    if let Some(v) = req.header("x-amz-content-sha256") {
+        return Some(String::from_utf8_lossy(v).trim().to_owned());
+    }
+    if form == AuthForm::Presigned {
+        return req
+            .query
+            .split('&')
+            .filter_map(|p| p.split_once('='))
+            .find(|(k, _)| *k == "X-Amz-Content-Sha256")
+            .map(|(_, v)| v.to_owned());
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn secret() -> SecretKey {
+        SecretKey::new("wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY")
+    }
+
+    #[test]
+    fn signing_key_matches_aws_documentation_example() {
+        // AWS General Reference, "Examples of how to derive a signing key for Signature Version 4".
+        let k = signing_key(&secret(), "20150830", "us-east-1", "iam");
+        assert_eq!(
+            hex::encode(k.as_bytes()),
+            "c4afb1cc5771d871763a393e44b703571b55cc28424d1a5e86da6ed3c154a4b9"
+        );
+        assert_eq!(format!("{k:?}"), "SigningKey(***)");
+    }
+
+    #[test]
+    fn hmac_handles_long_keys_like_rfc_4231() {
+        // RFC 4231 test case 6: 131-byte key.
+        let key = [0xaau8; 131];
+        let mac = hmac_sha256(
+            &key,
+            b"Test Using Larger Than Block-Size Key - Hash Key First",
+        );
+        assert_eq!(
+            hex::encode(mac),
+            "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54"
+        );
+        // Test case 2: short key.
+        assert_eq!(
+            hex::encode(hmac_sha256(b"Jefe", b"what do ya want for nothing?")),
+            "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
+        );
+    }
+
+    #[test]
+    fn cache_is_bounded_and_keyed_by_secret() {
+        let cache = SigningKeyCache::with_capacity(2);
+        let a = cache.signing_key("AKID", &secret(), "20150830", "us-east-1", "iam");
+        let b = cache.signing_key(
+            "AKID",
+            &SecretKey::new("other"),
+            "20150830",
+            "us-east-1",
+            "iam",
+        );
+        assert_ne!(a.as_bytes(), b.as_bytes());
+        assert_eq!(cache.len(), 2);
+        cache.signing_key("AKID", &secret(), "20150831", "us-east-1", "iam");
+        assert_eq!(cache.len(), 2);
+        let again = cache.signing_key("AKID", &secret(), "20150830", "us-east-1", "iam");
+        assert_eq!(again.as_bytes(), a.as_bytes());
+        assert!(format!("{cache:?}").contains("len"));
+        fn assert_send_sync<T: Send + Sync>() {}
+        assert_send_sync::<SigningKeyCache>();
+        let off = SigningKeyCache::with_capacity(0);
+        off.signing_key("AKID", &secret(), "20150830", "us-east-1", "iam");
+        assert!(off.is_empty());
+    }
+}
