@@ -1,0 +1,524 @@
+//! The decision: AWS's policy evaluation logic over every policy type.
+
+use std::cell::RefCell;
+use std::sync::Arc;
+
+use crate::policy::{
+    AwsPrincipal, Effect, Policy, PolicyKind, PrincipalSpec, ResourcePattern, Statement,
+};
+use crate::request::{Context, Principal, PrincipalKind, Request};
+
+/// What evaluation reads while deciding: the context, keys implied by the principal, and the
+/// keys it looked for but did not find.
+pub(crate) struct Env<'a> {
+    ctx: &'a Context,
+    principal: &'a Principal,
+    missing: RefCell<Vec<String>>,
+}
+
+impl<'a> Env<'a> {
+    pub(crate) fn new(ctx: &'a Context, principal: &'a Principal) -> Self {
+        Env {
+            ctx,
+            principal,
+            missing: RefCell::new(Vec::new()),
+        }
+    }
+
+    /// Values of a lowercased key.
+    pub(crate) fn get(&self, key_lower: &str) -> Option<&'a [String]> {
+        self.ctx
+            .get_lower(key_lower)
+            .or_else(|| self.principal.implied_key(key_lower))
+    }
+
+    pub(crate) fn note_missing(&self, key: &str) {
+        let mut m = self.missing.borrow_mut();
+        if !m.iter().any(|k| k.eq_ignore_ascii_case(key)) {
+            m.push(key.to_string());
+        }
+    }
+}
+
+/// A policy with the id the caller knows it by (a policy ARN, `user/alice/inline-name`, …).
+#[derive(Debug, Clone)]
+pub struct NamedPolicy {
+    /// Reported back in [`MatchedStatement::policy`].
+    pub id: Arc<str>,
+    /// The compiled policy.
+    pub policy: Arc<Policy>,
+}
+
+impl NamedPolicy {
+    /// Names a policy.
+    pub fn new(id: impl Into<Arc<str>>, policy: impl Into<Arc<Policy>>) -> Self {
+        NamedPolicy {
+            id: id.into(),
+            policy: policy.into(),
+        }
+    }
+}
+
+/// Every policy that applies to one request, by type.
+#[derive(Debug, Clone, Default)]
+pub struct PolicySet {
+    /// Identity-based policies of the principal: a user's inline and managed policies and
+    /// those of its groups, or a role's.
+    pub identity: Vec<NamedPolicy>,
+    /// The permissions boundary of the user or role, if it has one.
+    pub boundary: Option<NamedPolicy>,
+    /// Session policies (inline and managed) of a role or federated-user session. When
+    /// non-empty, a request needs an allow in at least one of them.
+    pub session: Vec<NamedPolicy>,
+    /// The resource-based policy (bucket policy, or the trust policy for `sts:AssumeRole*`).
+    pub resource: Option<NamedPolicy>,
+    /// SCPs of the principal's account, one list per level of the organization, root first.
+    /// Every level must allow. Empty means the account is not in an organization.
+    pub scps: Vec<Vec<NamedPolicy>>,
+    /// RCPs of the resource's account, one list per level, root first. Every level must allow.
+    /// Empty means no RCPs apply.
+    pub rcps: Vec<Vec<NamedPolicy>>,
+    /// SCPs do not apply: the principal is in the management account or is a service-linked
+    /// role.
+    pub scps_exempt: bool,
+    /// RCPs do not apply: the resource is in the management account, or the principal is a
+    /// service-linked role.
+    pub rcps_exempt: bool,
+}
+
+/// The final answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Outcome {
+    /// Allowed.
+    Allowed,
+    /// A `Deny` statement in some policy matched.
+    ExplicitDeny,
+    /// Nothing (or not everything required) allowed it.
+    ImplicitDeny,
+}
+
+/// The decision of one policy type on its own, as the IAM policy simulator reports it
+/// (`PermissionsBoundaryDecisionDetail`, `OrganizationsDecisionDetail`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum TypeDecision {
+    /// No policy of this type applies to the request.
+    NotApplicable,
+    /// A statement of this type allowed the request and none denied it.
+    Allowed,
+    /// A statement of this type denied the request.
+    ExplicitDeny,
+    /// Policies of this type apply but none allowed the request.
+    ImplicitDeny,
+}
+
+/// A statement that took part in the decision.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MatchedStatement {
+    /// The id given in [`NamedPolicy::id`].
+    pub policy: Arc<str>,
+    /// The policy's kind.
+    pub kind: PolicyKind,
+    /// The statement's `Sid`, if any.
+    pub sid: Option<Arc<str>>,
+    /// Position of the statement in the policy, from 0.
+    pub index: usize,
+    /// The statement's effect.
+    pub effect: Effect,
+}
+
+/// The result of [`authorize`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Decision {
+    /// Allowed, explicitly denied or implicitly denied.
+    pub outcome: Outcome,
+    /// For `Allowed`, every `Allow` statement that matched (in any policy type); for
+    /// `ExplicitDeny`, every `Deny` statement that matched; empty for `ImplicitDeny`.
+    pub matched: Vec<MatchedStatement>,
+    /// Identity-based policies' own decision.
+    pub identity: TypeDecision,
+    /// The resource-based policy's own decision.
+    pub resource: TypeDecision,
+    /// The permissions boundary's own decision.
+    pub boundary: TypeDecision,
+    /// The session policies' own decision.
+    pub session: TypeDecision,
+    /// The SCPs' decision (every level must allow).
+    pub scp: TypeDecision,
+    /// The RCPs' decision (every level must allow).
+    pub rcp: TypeDecision,
+    /// Condition keys (and policy variables) that statements matching the action and resource
+    /// looked for but the context did not have, as written in the policies.
+    pub missing_context: Vec<String>,
+}
+
+impl Decision {
+    /// True if the outcome is [`Outcome::Allowed`].
+    pub fn is_allowed(&self) -> bool {
+        self.outcome == Outcome::Allowed
+    }
+}
+
+/// How directly a resource-based policy names the principal; this decides whether the
+/// identity policy, boundary and session policy still have to allow (same account).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Grant {
+    /// The principal's account (`123456789012` or `arn:…:root`): the account delegates to
+    /// its identity policies.
+    Account,
+    /// The role ARN of a session, `*`, a service, a provider or a canonical user: not limited
+    /// by identity policies, but limited by a boundary and session policies.
+    Broad,
+    /// The user ARN, the session ARN or the federated-user ARN itself: not limited by the
+    /// identity policy, the boundary or the session policies.
+    Direct,
+}
+
+fn spec_grant(spec: &PrincipalSpec, p: &Principal) -> Option<Grant> {
+    if spec.any {
+        return Some(Grant::Broad);
+    }
+    let mut best: Option<Grant> = None;
+    let mut take = |g: Grant| best = best.max(Some(g));
+    let iam_kind = !matches!(
+        p.kind(),
+        PrincipalKind::Service | PrincipalKind::Anonymous | PrincipalKind::WebIdentity
+    );
+    for a in &spec.aws {
+        match a {
+            AwsPrincipal::Any => take(Grant::Broad),
+            AwsPrincipal::Account(acct) => {
+                if iam_kind && &**acct == p.account() {
+                    take(Grant::Account);
+                }
+            }
+            AwsPrincipal::Arn(arn) => {
+                if !iam_kind {
+                    continue;
+                }
+                match p.kind() {
+                    PrincipalKind::AssumedRole { role_arn } if **arn == *role_arn => {
+                        take(Grant::Broad);
+                    }
+                    PrincipalKind::FederatedUser {
+                        user_arn: Some(user),
+                    } if **arn == *user => take(Grant::Broad),
+                    PrincipalKind::Role if &**arn == p.arn() => take(Grant::Broad),
+                    _ if &**arn == p.arn() => take(Grant::Direct),
+                    _ => {}
+                }
+            }
+        }
+    }
+    match p.kind() {
+        PrincipalKind::Service if spec.service.iter().any(|s| &**s == p.arn()) => {
+            take(Grant::Broad);
+        }
+        PrincipalKind::WebIdentity if spec.federated.iter().any(|s| &**s == p.arn()) => {
+            take(Grant::Broad);
+        }
+        _ => {}
+    }
+    if let Some(c) = p.canonical_user()
+        && spec.canonical.iter().any(|s| &**s == c)
+    {
+        take(Grant::Broad);
+    }
+    best
+}
+
+/// Whether `NotPrincipal` excludes the principal: AWS checks every identity a principal has,
+/// so an exclusion must name the account as well as the user or session (or role).
+fn not_principal_excludes(spec: &PrincipalSpec, p: &Principal) -> bool {
+    if spec.any || spec.aws.contains(&AwsPrincipal::Any) {
+        return true;
+    }
+    let arn_listed = |arn: &str| {
+        spec.aws
+            .iter()
+            .any(|a| matches!(a, AwsPrincipal::Arn(x) if &**x == arn))
+    };
+    let account_listed = spec
+        .aws
+        .iter()
+        .any(|a| matches!(a, AwsPrincipal::Account(x) if &**x == p.account()));
+    match p.kind() {
+        PrincipalKind::Root => account_listed,
+        PrincipalKind::User | PrincipalKind::Role => account_listed && arn_listed(p.arn()),
+        PrincipalKind::AssumedRole { role_arn } => {
+            account_listed && (arn_listed(p.arn()) || arn_listed(role_arn))
+        }
+        PrincipalKind::FederatedUser { .. } => account_listed && arn_listed(p.arn()),
+        PrincipalKind::Service => spec.service.iter().any(|s| &**s == p.arn()),
+        PrincipalKind::WebIdentity => spec.federated.iter().any(|s| &**s == p.arn()),
+        PrincipalKind::Anonymous => p
+            .canonical_user()
+            .is_some_and(|c| spec.canonical.iter().any(|s| &**s == c)),
+    }
+}
+
+fn resource_matches(stmt: &Statement, resource: &str, env: &Env<'_>) -> bool {
+    let Some((negated, pats)) = &stmt.resources else {
+        return true;
+    };
+    let any = pats.iter().any(|r| match r {
+        ResourcePattern::Arn(p) => p.matches(resource),
+        ResourcePattern::Template(t) => t
+            .render(env, true)
+            .is_some_and(|p| crate::pattern::arn_match(&p, resource)),
+    });
+    any != *negated
+}
+
+/// What one policy type concluded.
+#[derive(Debug, Default, Clone, Copy)]
+struct Tally {
+    allow: bool,
+    deny: bool,
+    grant: Option<Grant>,
+}
+
+impl Tally {
+    fn merge(&mut self, o: Tally) {
+        self.allow |= o.allow;
+        self.deny |= o.deny;
+        self.grant = self.grant.max(o.grant);
+    }
+
+    fn type_decision(self) -> TypeDecision {
+        if self.deny {
+            TypeDecision::ExplicitDeny
+        } else if self.allow {
+            TypeDecision::Allowed
+        } else {
+            TypeDecision::ImplicitDeny
+        }
+    }
+}
+
+struct Evaluator<'a, 'r> {
+    req: &'r Request<'a>,
+    env: Env<'a>,
+    has_boundary: bool,
+    allows: Vec<MatchedStatement>,
+    denies: Vec<MatchedStatement>,
+}
+
+impl Evaluator<'_, '_> {
+    fn policy(&mut self, np: &NamedPolicy) -> Tally {
+        let mut t = Tally::default();
+        let policy = &*np.policy;
+        let statements = policy.statements();
+        for i in policy.candidates(self.req.action) {
+            let Some(stmt) = statements.get(i as usize) else {
+                continue;
+            };
+            if !stmt.action_matches(self.req.action) {
+                continue;
+            }
+            if !resource_matches(stmt, self.req.resource, &self.env) {
+                continue;
+            }
+            let grant = match &stmt.principal {
+                None => None,
+                Some((false, spec)) => match spec_grant(spec, self.req.principal) {
+                    Some(g) => Some(g),
+                    None => continue,
+                },
+                Some((true, spec)) => {
+                    // A Deny with NotPrincipal always applies to a principal that has a
+                    // permissions boundary (documented under permissions boundaries).
+                    let boundary_quirk = stmt.effect == Effect::Deny
+                        && self.has_boundary
+                        && matches!(
+                            self.req.principal.kind(),
+                            PrincipalKind::User
+                                | PrincipalKind::Role
+                                | PrincipalKind::AssumedRole { .. }
+                        );
+                    if !boundary_quirk && not_principal_excludes(spec, self.req.principal) {
+                        continue;
+                    }
+                    Some(Grant::Broad)
+                }
+            };
+            // Evaluate every condition (no short cut) so missing keys are all reported.
+            let mut ok = true;
+            for c in &stmt.conditions {
+                ok &= c.eval(&self.env);
+            }
+            if !ok {
+                continue;
+            }
+            let m = MatchedStatement {
+                policy: np.id.clone(),
+                kind: policy.kind(),
+                sid: stmt.sid.clone(),
+                index: i as usize,
+                effect: stmt.effect,
+            };
+            match stmt.effect {
+                Effect::Allow => {
+                    t.allow = true;
+                    t.grant = t.grant.max(grant);
+                    self.allows.push(m);
+                }
+                Effect::Deny => {
+                    t.deny = true;
+                    self.denies.push(m);
+                }
+            }
+        }
+        t
+    }
+
+    fn group(&mut self, policies: &[NamedPolicy]) -> Tally {
+        let mut t = Tally::default();
+        for p in policies {
+            let r = self.policy(p);
+            t.merge(r);
+        }
+        t
+    }
+
+    /// Organization policies: every level must allow.
+    fn levels(&mut self, levels: &[Vec<NamedPolicy>]) -> TypeDecision {
+        let mut all_allow = true;
+        let mut deny = false;
+        for level in levels {
+            let t = self.group(level);
+            all_allow &= t.allow;
+            deny |= t.deny;
+        }
+        if deny {
+            TypeDecision::ExplicitDeny
+        } else if all_allow {
+            TypeDecision::Allowed
+        } else {
+            TypeDecision::ImplicitDeny
+        }
+    }
+}
+
+/// Decides a request with AWS's policy evaluation logic.
+///
+/// 1. An explicit `Deny` in any applicable policy wins.
+/// 2. SCPs (of the principal's account) and RCPs (of the resource's account) must allow at
+///    every level of the organization, unless exempt or absent.
+/// 3. Same account: an allow in the resource-based policy suffices when it names the user,
+///    session or federated-user ARN directly; when it names the session's role ARN, `*`, a
+///    service or a provider, the boundary and session policies must also allow; otherwise
+///    (nothing, or only the account) identity-based policies must allow, within the boundary
+///    and session policies.
+/// 4. Cross account (`resource_account` differs from the principal's): the resource-based
+///    policy must allow, and so must the identity-based policies, boundary and session
+///    policies on the principal's side.
+/// 5. Otherwise: implicit deny. The account root user is allowed everything in its own
+///    account that nothing denies and organization policies allow.
+pub fn authorize(set: &PolicySet, req: &Request<'_>) -> Decision {
+    let principal = req.principal;
+    let kind = principal.kind();
+    let mut ev = Evaluator {
+        req,
+        env: Env::new(req.context, principal),
+        has_boundary: set.boundary.is_some(),
+        allows: Vec::new(),
+        denies: Vec::new(),
+    };
+
+    let iam_identity = matches!(
+        kind,
+        PrincipalKind::User
+            | PrincipalKind::Role
+            | PrincipalKind::AssumedRole { .. }
+            | PrincipalKind::FederatedUser { .. }
+    );
+    let scp_applies = !set.scps.is_empty()
+        && !set.scps_exempt
+        && (iam_identity || matches!(kind, PrincipalKind::Root));
+    let rcp_applies =
+        !set.rcps.is_empty() && !set.rcps_exempt && !matches!(kind, PrincipalKind::Service);
+
+    let scp = if scp_applies {
+        ev.levels(&set.scps)
+    } else {
+        TypeDecision::NotApplicable
+    };
+    let rcp = if rcp_applies {
+        ev.levels(&set.rcps)
+    } else {
+        TypeDecision::NotApplicable
+    };
+    let resource_t = set.resource.as_ref().map(|p| ev.policy(p));
+    let identity_t = if iam_identity {
+        Some(ev.group(&set.identity))
+    } else {
+        None
+    };
+    let boundary_t = if iam_identity {
+        set.boundary.as_ref().map(|p| ev.policy(p))
+    } else {
+        None
+    };
+    let session_t = if iam_identity && !set.session.is_empty() {
+        Some(ev.group(&set.session))
+    } else {
+        None
+    };
+
+    let td = |t: Option<Tally>| t.map_or(TypeDecision::NotApplicable, Tally::type_decision);
+    let identity = td(identity_t);
+    let resource = td(resource_t);
+    let boundary = td(boundary_t);
+    let session = td(session_t);
+
+    let any_deny =
+        [scp, rcp, identity, resource, boundary, session].contains(&TypeDecision::ExplicitDeny);
+    let outcome = if any_deny {
+        Outcome::ExplicitDeny
+    } else if scp == TypeDecision::ImplicitDeny || rcp == TypeDecision::ImplicitDeny {
+        Outcome::ImplicitDeny
+    } else {
+        let grant = resource_t.filter(|t| t.allow).and_then(|t| t.grant);
+        let boundary_ok = boundary_t.is_none_or(|t| t.allow);
+        let session_ok = session_t.is_none_or(|t| t.allow);
+        let identity_ok = identity_t.is_some_and(|t| t.allow);
+        let cross = match req.resource_account {
+            Some(acct) => acct != principal.account(),
+            None => false,
+        };
+        let allowed = match kind {
+            PrincipalKind::Root => !cross || grant.is_some(),
+            PrincipalKind::Service | PrincipalKind::Anonymous | PrincipalKind::WebIdentity => {
+                grant.is_some()
+            }
+            _ if cross => grant.is_some() && identity_ok && boundary_ok && session_ok,
+            _ => match grant {
+                Some(Grant::Direct) => true,
+                Some(Grant::Broad) => boundary_ok && session_ok,
+                Some(Grant::Account) | None => identity_ok && boundary_ok && session_ok,
+            },
+        };
+        if allowed {
+            Outcome::Allowed
+        } else {
+            Outcome::ImplicitDeny
+        }
+    };
+
+    let matched = match outcome {
+        Outcome::Allowed => ev.allows,
+        Outcome::ExplicitDeny => ev.denies,
+        Outcome::ImplicitDeny => Vec::new(),
+    };
+    Decision {
+        outcome,
+        matched,
+        identity,
+        resource,
+        boundary,
+        session,
+        scp,
+        rcp,
+        missing_context: ev.env.missing.into_inner(),
+    }
+}

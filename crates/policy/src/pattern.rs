@@ -1,0 +1,374 @@
+//! Wildcard matching, ARN matching and policy variables.
+//!
+//! Patterns are kept in an *encoded* form: `*` and `?` are wildcards, and a NUL byte escapes the
+//! byte after it (so a literal `*` produced by `${*}` or by a substituted value is `\0*`).
+
+use crate::eval::Env;
+
+/// Escape byte in encoded patterns.
+const ESC: u8 = 0;
+
+/// Length of the UTF-8 sequence that starts with `b` (1 for stray continuation bytes).
+fn utf8_len(b: u8) -> usize {
+    match b {
+        0xF0..=0xFF => 4,
+        0xE0..=0xEF => 3,
+        0xC0..=0xDF => 2,
+        _ => 1,
+    }
+}
+
+/// Matches `text` against an encoded glob pattern (`*` any run, `?` one character).
+/// With `fold`, ASCII letters compare case-insensitively (the pattern must already be lowercase).
+pub(crate) fn glob(pat: &[u8], text: &[u8], fold: bool) -> bool {
+    let (mut pi, mut ti) = (0usize, 0usize);
+    let mut star: Option<(usize, usize)> = None;
+    loop {
+        if let Some(&p) = pat.get(pi) {
+            match p {
+                b'*' => {
+                    star = Some((pi + 1, ti));
+                    pi += 1;
+                    continue;
+                }
+                b'?' => {
+                    if let Some(&t) = text.get(ti) {
+                        ti = (ti + utf8_len(t)).min(text.len());
+                        pi += 1;
+                        continue;
+                    }
+                }
+                _ => {
+                    let (lit, width) = if p == ESC {
+                        (pat.get(pi + 1).copied(), 2)
+                    } else {
+                        (Some(p), 1)
+                    };
+                    if let (Some(l), Some(&t)) = (lit, text.get(ti)) {
+                        let t = if fold { t.to_ascii_lowercase() } else { t };
+                        if l == t {
+                            pi += width;
+                            ti += 1;
+                            continue;
+                        }
+                    }
+                }
+            }
+        } else if ti == text.len() {
+            return true;
+        }
+        match star {
+            Some((sp, st)) if st < text.len() => {
+                star = Some((sp, st + 1));
+                pi = sp;
+                ti = st + 1;
+            }
+            _ => return false,
+        }
+    }
+}
+
+/// Encodes literal text (no wildcards) so that [`glob`] matches it exactly.
+pub(crate) fn escape_into(out: &mut Vec<u8>, s: &str) {
+    for &b in s.as_bytes() {
+        if matches!(b, b'*' | b'?' | ESC) {
+            out.push(ESC);
+        }
+        out.push(b);
+    }
+}
+
+/// Encodes policy text in which `*` and `?` are wildcards.
+pub(crate) fn encode_pattern(s: &str) -> Vec<u8> {
+    let mut out = Vec::with_capacity(s.len());
+    for &b in s.as_bytes() {
+        if b == ESC {
+            out.push(ESC);
+        }
+        out.push(b);
+    }
+    out
+}
+
+/// True if an encoded pattern has no wildcard at all.
+pub(crate) fn is_literal(pat: &[u8]) -> bool {
+    let mut i = 0;
+    while let Some(&b) = pat.get(i) {
+        match b {
+            b'*' | b'?' => return false,
+            ESC => i += 2,
+            _ => i += 1,
+        }
+    }
+    true
+}
+
+/// Splits an ARN (or encoded ARN pattern) into its six colon-separated parts, the last one
+/// keeping any further colons. None if there are fewer than six parts.
+fn arn_parts(s: &[u8]) -> Option<[&[u8]; 6]> {
+    let mut out: [&[u8]; 6] = [&[]; 6];
+    let mut rest = s;
+    for slot in out.iter_mut().take(5) {
+        let colon = rest.iter().position(|&b| b == b':')?;
+        *slot = rest.get(..colon)?;
+        rest = rest.get(colon + 1..)?;
+    }
+    out[5] = rest;
+    Some(out)
+}
+
+/// A pre-split ARN pattern: each of the first five parts matches within its part only; the
+/// resource part may span `/` and `:`.
+#[derive(Debug, Clone)]
+pub(crate) enum ArnPattern {
+    /// `*`: everything.
+    Any,
+    /// Six encoded parts.
+    Parts(Box<[Box<[u8]>; 6]>),
+    /// Not six parts: matched as one glob over the whole text.
+    Whole(Box<[u8]>),
+}
+
+impl ArnPattern {
+    /// Compiles an encoded pattern.
+    pub(crate) fn new(encoded: &[u8]) -> ArnPattern {
+        if encoded == b"*" {
+            return ArnPattern::Any;
+        }
+        match arn_parts(encoded) {
+            Some(p) => ArnPattern::Parts(Box::new(p.map(Box::from))),
+            None => ArnPattern::Whole(encoded.into()),
+        }
+    }
+
+    pub(crate) fn matches(&self, text: &str) -> bool {
+        match self {
+            ArnPattern::Any => true,
+            ArnPattern::Whole(p) => glob(p, text.as_bytes(), false),
+            ArnPattern::Parts(p) => match arn_parts(text.as_bytes()) {
+                Some(t) => p.iter().zip(t.iter()).all(|(p, t)| glob(p, t, false)),
+                None => false,
+            },
+        }
+    }
+}
+
+/// Matches an ARN against an encoded pattern without compiling it (for rendered templates).
+pub(crate) fn arn_match(encoded: &[u8], text: &str) -> bool {
+    ArnPattern::new(encoded).matches(text)
+}
+
+/// One piece of a string that may contain policy variables.
+#[derive(Debug, Clone, PartialEq)]
+enum Part {
+    /// Policy text; in pattern use, `*` and `?` in it are wildcards.
+    Text(String),
+    /// `${*}`, `${?}`, `${$}`: always a literal character.
+    Char(char),
+    /// `${key}` or `${key, 'default'}`; key lowercased.
+    Var {
+        key: Box<str>,
+        default: Option<String>,
+    },
+}
+
+/// A string with policy variables, resolved per request.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Template {
+    parts: Vec<Part>,
+}
+
+impl Template {
+    /// Parses `${…}` variables out of `s`. Returns None if `s` has no variable.
+    pub(crate) fn parse(s: &str) -> Option<Template> {
+        if !s.contains("${") {
+            return None;
+        }
+        let mut parts = Vec::new();
+        let mut rest = s;
+        let mut text = String::new();
+        while let Some(start) = rest.find("${") {
+            let (before, after) = rest.split_at(start);
+            text.push_str(before);
+            let inner_and_more = after.get(2..).unwrap_or_default();
+            let Some(end) = inner_and_more.find('}') else {
+                text.push_str(after);
+                rest = "";
+                break;
+            };
+            let inner = inner_and_more.get(..end).unwrap_or_default();
+            rest = inner_and_more.get(end + 1..).unwrap_or_default();
+            let part = match inner.trim() {
+                "*" => Part::Char('*'),
+                "?" => Part::Char('?'),
+                "$" => Part::Char('$'),
+                inner => {
+                    let (key, default) = match inner.split_once(',') {
+                        Some((k, d)) => {
+                            let d = d.trim();
+                            let d = d
+                                .strip_prefix('\'')
+                                .and_then(|d| d.strip_suffix('\''))
+                                .unwrap_or(d);
+                            (k.trim(), Some(d.to_string()))
+                        }
+                        None => (inner, None),
+                    };
+                    Part::Var {
+                        key: key.to_ascii_lowercase().into(),
+                        default,
+                    }
+                }
+            };
+            if !text.is_empty() {
+                parts.push(Part::Text(std::mem::take(&mut text)));
+            }
+            parts.push(part);
+        }
+        text.push_str(rest);
+        if !text.is_empty() {
+            parts.push(Part::Text(text));
+        }
+        Some(Template { parts })
+    }
+
+    /// The (lowercased) keys of the variables, for context-key listings.
+    pub(crate) fn keys(&self) -> impl Iterator<Item = &str> {
+        self.parts.iter().filter_map(|p| match p {
+            Part::Var { key, .. } => Some(&**key),
+            _ => None,
+        })
+    }
+
+    /// Resolves the variables. As a pattern (`pattern == true`) the result is encoded for
+    /// [`glob`], with substituted values matching literally; otherwise it is plain text.
+    /// None if a variable has no value and no default: AWS then treats the element as not
+    /// matching. Variable keys that were missing are reported to `env`.
+    pub(crate) fn render(&self, env: &Env<'_>, pattern: bool) -> Option<Vec<u8>> {
+        let mut out = Vec::new();
+        let mut ok = true;
+        for p in &self.parts {
+            match p {
+                Part::Text(t) => {
+                    if pattern {
+                        out.extend_from_slice(&encode_pattern(t));
+                    } else {
+                        out.extend_from_slice(t.as_bytes());
+                    }
+                }
+                Part::Char(c) => {
+                    let mut buf = [0u8; 4];
+                    let s = c.encode_utf8(&mut buf);
+                    if pattern {
+                        escape_into(&mut out, s);
+                    } else {
+                        out.extend_from_slice(s.as_bytes());
+                    }
+                }
+                Part::Var { key, default } => {
+                    let value = match env.get(key) {
+                        Some([one]) => Some(one.as_str()),
+                        _ => {
+                            env.note_missing(key);
+                            default.as_deref()
+                        }
+                    };
+                    match value {
+                        Some(v) if pattern => escape_into(&mut out, v),
+                        Some(v) => out.extend_from_slice(v.as_bytes()),
+                        None => ok = false,
+                    }
+                }
+            }
+        }
+        ok.then_some(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn g(p: &str, t: &str) -> bool {
+        glob(&encode_pattern(p), t.as_bytes(), false)
+    }
+
+    #[test]
+    fn glob_cases() {
+        for (p, t, want) in [
+            ("*", "", true),
+            ("*", "anything/at:all", true),
+            ("", "", true),
+            ("", "a", false),
+            ("a?c", "abc", true),
+            ("a?c", "ac", false),
+            ("a?c", "aéc", true),
+            ("??", "é", false),
+            ("a*c", "abbbc", true),
+            ("a*c", "abbbd", false),
+            ("*a*b*c*", "xxaxxbxxcxx", true),
+            ("*a*b*c*", "xxaxxcxxbxx", false),
+            ("a**", "a", true),
+            ("Get*", "get", false),
+            ("*.txt", "dir/file.txt", true),
+            ("*?", "", false),
+        ] {
+            assert_eq!(g(p, t), want, "{p:?} vs {t:?}");
+        }
+        assert!(glob(b"get*", b"GetObject", true));
+        let mut lit = Vec::new();
+        escape_into(&mut lit, "a*?");
+        assert!(glob(&lit, b"a*?", false));
+        assert!(!glob(&lit, b"abc", false));
+        assert!(!is_literal(b"a*"));
+        assert!(is_literal(&lit));
+    }
+
+    #[test]
+    fn arn_segments() {
+        let m = |p: &str, t: &str| ArnPattern::new(&encode_pattern(p)).matches(t);
+        assert!(m("*", "whatever"));
+        assert!(m("arn:aws:s3:::bucket/*", "arn:aws:s3:::bucket/a/b:c"));
+        assert!(!m("arn:aws:s3:::bucket/*", "arn:aws:s3:::other/a"));
+        assert!(m(
+            "arn:aws:iam::*:user/*",
+            "arn:aws:iam::111122223333:user/a"
+        ));
+        // A wildcard in one part does not swallow the colons after it.
+        assert!(!m("arn:aws:s3:*:::b", "arn:aws:s3:us:1:x:::b"));
+        // Fewer than six parts: one glob over the whole ARN.
+        assert!(m("arn:aws:ec2:*", "arn:aws:ec2:us-east-1:1:instance/i"));
+        assert!(!m(
+            "arn:aws:ec2:*:*:instance/*",
+            "arn:aws:ec2:us-east-1:1:volume/v"
+        ));
+        assert!(m("arn:aws:ec2:*:*:*", "arn:aws:ec2:us-east-1:1:instance/i"));
+        assert!(m("arn:*:*:*:*:*", "arn:aws:s3:::b"));
+        assert!(!m("arn:aws:s3:::B", "arn:aws:s3:::b"));
+        assert!(!m("arn:aws:s3:::b", "b"));
+    }
+
+    #[test]
+    fn template_parsing() {
+        let t = Template::parse("arn:aws:s3:::b/${aws:username}/${*}${ aws:x , 'd' }").unwrap();
+        assert_eq!(
+            t.parts,
+            vec![
+                Part::Text("arn:aws:s3:::b/".into()),
+                Part::Var {
+                    key: "aws:username".into(),
+                    default: None
+                },
+                Part::Text("/".into()),
+                Part::Char('*'),
+                Part::Var {
+                    key: "aws:x".into(),
+                    default: Some("d".into())
+                },
+            ]
+        );
+        assert!(Template::parse("plain").is_none());
+        let t = Template::parse("a${b").unwrap();
+        assert_eq!(t.parts, vec![Part::Text("a${b".into())]);
+    }
+}

@@ -1,0 +1,998 @@
+//! Parsing a policy document and compiling it into the form the evaluator uses.
+
+use std::sync::Arc;
+
+use crate::condition::Condition;
+use crate::error::PolicyError;
+use crate::json::{self, Member, Node, Pos, Value};
+use crate::pattern::{self, ArnPattern, Template};
+
+/// What a policy document is for. It decides which elements a statement must or must not have.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum PolicyKind {
+    /// Attached to a user, group or role (inline or managed). No `Principal`.
+    Identity,
+    /// Attached to a resource (bucket policy, key policy, …). Requires `Principal` or
+    /// `NotPrincipal`.
+    Resource,
+    /// A role's trust policy (assume-role policy document): a resource-based policy whose
+    /// resource is the role. Requires `Principal`; no `NotPrincipal`, no `Resource`.
+    Trust,
+    /// A permissions boundary of a user or role. No `Principal`.
+    PermissionsBoundary,
+    /// A session policy passed to `AssumeRole*` or `GetFederationToken`. No `Principal`.
+    Session,
+    /// An AWS Organizations service control policy. No `Principal`.
+    ServiceControl,
+    /// An AWS Organizations resource control policy. Requires `Principal`; no `NotPrincipal`.
+    ResourceControl,
+}
+
+impl PolicyKind {
+    /// Whether statements of this kind name a principal.
+    fn has_principal(self) -> bool {
+        matches!(
+            self,
+            PolicyKind::Resource | PolicyKind::Trust | PolicyKind::ResourceControl
+        )
+    }
+
+    /// IAM's own documents restrict `Sid` to ASCII letters and digits.
+    fn strict_sid(self) -> bool {
+        matches!(
+            self,
+            PolicyKind::Identity
+                | PolicyKind::Trust
+                | PolicyKind::PermissionsBoundary
+                | PolicyKind::Session
+        )
+    }
+}
+
+/// `Allow` or `Deny`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Effect {
+    /// The statement grants.
+    Allow,
+    /// The statement denies; an explicit deny overrides every allow.
+    Deny,
+}
+
+/// The policy language version.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Version {
+    /// `2008-10-17`, also assumed when `Version` is missing: no policy variables.
+    V2008_10_17,
+    /// `2012-10-17`: policy variables are substituted.
+    V2012_10_17,
+}
+
+/// One entry of `Principal: {"AWS": …}`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum AwsPrincipal {
+    Any,
+    /// An account id, from `123456789012` or `arn:…:iam::123456789012:root`.
+    Account(Box<str>),
+    Arn(Box<str>),
+}
+
+/// A `Principal` or `NotPrincipal` element.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct PrincipalSpec {
+    /// `"Principal": "*"`.
+    pub any: bool,
+    pub aws: Vec<AwsPrincipal>,
+    pub service: Vec<Box<str>>,
+    pub federated: Vec<Box<str>>,
+    pub canonical: Vec<Box<str>>,
+}
+
+/// One `Action`/`NotAction` entry.
+#[derive(Debug, Clone)]
+pub(crate) struct ActionPattern {
+    /// Lowercased, encoded glob over `service:name`.
+    pat: Box<[u8]>,
+    /// The service prefix when it has no wildcard (for the index).
+    service: Option<Box<str>>,
+}
+
+/// One `Resource`/`NotResource` entry.
+#[derive(Debug, Clone)]
+pub(crate) enum ResourcePattern {
+    Arn(ArnPattern),
+    Template(Template),
+}
+
+/// A compiled statement.
+#[derive(Debug, Clone)]
+pub(crate) struct Statement {
+    pub sid: Option<Arc<str>>,
+    pub effect: Effect,
+    /// `(negated, spec)`: `NotPrincipal` when negated.
+    pub principal: Option<(bool, PrincipalSpec)>,
+    pub not_action: bool,
+    pub actions: Vec<ActionPattern>,
+    /// `(negated, patterns)`; None when the kind has no `Resource` (trust policies).
+    pub resources: Option<(bool, Vec<ResourcePattern>)>,
+    pub conditions: Vec<Condition>,
+}
+
+impl Statement {
+    pub(crate) fn action_matches(&self, action: &str) -> bool {
+        let any = self
+            .actions
+            .iter()
+            .any(|a| pattern::glob(&a.pat, action.as_bytes(), true));
+        any != self.not_action
+    }
+}
+
+/// Statements indexed by literal service prefix.
+#[derive(Debug, Clone, Default)]
+struct ActionIndex {
+    /// Sorted by service (lowercase); statement indices ascending.
+    by_service: Vec<(Box<str>, Vec<u32>)>,
+    /// Statements that must always be checked (wildcard services, `NotAction`).
+    always: Vec<u32>,
+}
+
+fn cmp_ci(a: &str, lower: &str) -> std::cmp::Ordering {
+    a.bytes().map(|b| b.to_ascii_lowercase()).cmp(lower.bytes())
+}
+
+/// A parsed, validated and compiled policy document. Cheap to share (`Arc<Policy>`) and to
+/// evaluate many times.
+#[derive(Debug, Clone)]
+pub struct Policy {
+    kind: PolicyKind,
+    version: Version,
+    id: Option<String>,
+    statements: Vec<Statement>,
+    index: ActionIndex,
+}
+
+fn one_or_more(node: &Node) -> Vec<&Node> {
+    match &node.value {
+        Value::Array(a) => a.iter().collect(),
+        _ => vec![node],
+    }
+}
+
+fn string_list<'a>(node: &'a Node, what: &str) -> Result<Vec<(&'a str, Pos)>, PolicyError> {
+    one_or_more(node)
+        .into_iter()
+        .map(|n| match &n.value {
+            Value::String(s) => Ok((s.as_str(), n.pos)),
+            other => Err(PolicyError::syntax(format!(
+                "{what} must be a string or an array of strings, not {}",
+                other.type_name()
+            ))
+            .at(n.pos)),
+        })
+        .collect()
+}
+
+const PARTITIONS: &[&str] = &[
+    "aws",
+    "aws-cn",
+    "aws-us-gov",
+    "aws-iso",
+    "aws-iso-b",
+    "aws-iso-e",
+    "aws-iso-f",
+    "aws-eusc",
+];
+
+fn parse_action(s: &str, pos: Pos) -> Result<ActionPattern, PolicyError> {
+    if s == "*" {
+        return Ok(ActionPattern {
+            pat: b"*".as_slice().into(),
+            service: None,
+        });
+    }
+    let Some((service, name)) = s.split_once(':') else {
+        return Err(PolicyError::new(
+            "Actions/Conditions must be prefaced by a vendor, e.g., iam, sdb, ec2, etc.",
+        )
+        .with_detail(format!("action \"{s}\""))
+        .at(pos));
+    };
+    if service.is_empty() || name.is_empty() {
+        return Err(PolicyError::new(
+            "Actions/Conditions must be prefaced by a vendor, e.g., iam, sdb, ec2, etc.",
+        )
+        .with_detail(format!("action \"{s}\""))
+        .at(pos));
+    }
+    let lower = s.to_ascii_lowercase();
+    let pat = pattern::encode_pattern(&lower);
+    let service = service.to_ascii_lowercase();
+    let literal = pattern::is_literal(&pattern::encode_pattern(&service));
+    Ok(ActionPattern {
+        pat: pat.into(),
+        service: literal.then(|| service.into()),
+    })
+}
+
+fn parse_resource(s: &str, pos: Pos, variables: bool) -> Result<ResourcePattern, PolicyError> {
+    let not_arn =
+        || PolicyError::new(format!("Resource {s} must be in ARN format or \"*\".")).at(pos);
+    if s != "*" {
+        let Some(rest) = s.strip_prefix("arn:") else {
+            return Err(not_arn());
+        };
+        let parts: Vec<&str> = rest.splitn(5, ':').collect();
+        if parts.len() < 5 && !s.contains('*') {
+            return Err(not_arn());
+        }
+        if let Some(partition) = parts.first()
+            && !partition.contains(['*', '?', '$'])
+            && !PARTITIONS.contains(partition)
+        {
+            return Err(PolicyError::new(format!(
+                "Partition \"{partition}\" is not valid for resource \"{s}\"."
+            ))
+            .at(pos));
+        }
+    }
+    if variables && let Some(t) = Template::parse(s) {
+        return Ok(ResourcePattern::Template(t));
+    }
+    Ok(ResourcePattern::Arn(ArnPattern::new(
+        &pattern::encode_pattern(s),
+    )))
+}
+
+fn invalid_principal(key: &str, value: &str, pos: Pos) -> PolicyError {
+    PolicyError::new(format!(
+        "Invalid principal in policy: \"{key}\":\"{value}\""
+    ))
+    .at(pos)
+}
+
+fn parse_principal(node: &Node) -> Result<PrincipalSpec, PolicyError> {
+    let mut spec = PrincipalSpec::default();
+    match &node.value {
+        Value::String(s) if s == "*" => {
+            spec.any = true;
+            Ok(spec)
+        }
+        Value::Object(members) if !members.is_empty() => {
+            for m in members {
+                let values = string_list(&m.value, &m.key)?;
+                for (v, pos) in values {
+                    match m.key.as_str() {
+                        "AWS" => spec.aws.push(parse_aws_principal(v, pos)?),
+                        "Service" | "Federated" | "CanonicalUser" if v.is_empty() => {
+                            return Err(invalid_principal(&m.key, v, pos));
+                        }
+                        "Service" => spec.service.push(v.into()),
+                        "Federated" => spec.federated.push(v.into()),
+                        "CanonicalUser" => spec.canonical.push(v.into()),
+                        _ => return Err(invalid_principal(&m.key, v, m.key_pos)),
+                    }
+                }
+            }
+            Ok(spec)
+        }
+        Value::String(s) => {
+            Err(PolicyError::new(format!("Invalid principal in policy: \"{s}\"")).at(node.pos))
+        }
+        _ => Err(PolicyError::syntax("Principal must be \"*\" or an object").at(node.pos)),
+    }
+}
+
+fn parse_aws_principal(v: &str, pos: Pos) -> Result<AwsPrincipal, PolicyError> {
+    if v == "*" {
+        return Ok(AwsPrincipal::Any);
+    }
+    if v.len() == 12 && v.bytes().all(|b| b.is_ascii_digit()) {
+        return Ok(AwsPrincipal::Account(v.into()));
+    }
+    let parts: Vec<&str> = v.splitn(6, ':').collect();
+    match parts.as_slice() {
+        ["arn", partition, service, _region, account, resource]
+            if PARTITIONS.contains(partition)
+                && !v.contains('*')
+                && !service.is_empty()
+                && !resource.is_empty() =>
+        {
+            if *resource == "root"
+                && account.len() == 12
+                && account.bytes().all(|b| b.is_ascii_digit())
+            {
+                Ok(AwsPrincipal::Account((*account).into()))
+            } else {
+                Ok(AwsPrincipal::Arn(v.into()))
+            }
+        }
+        _ => Err(invalid_principal("AWS", v, pos)),
+    }
+}
+
+fn field<'a>(members: &'a [Member], name: &str) -> Option<&'a Member> {
+    members.iter().find(|m| m.key == name)
+}
+
+impl Policy {
+    /// Parses and validates a policy document with AWS's rules for `kind`, and compiles it.
+    ///
+    /// Rejects invalid JSON, duplicate keys, unknown elements, wrong types, missing or
+    /// prohibited elements, malformed actions, resources, principals and condition values.
+    pub fn parse(text: &str, kind: PolicyKind) -> Result<Policy, PolicyError> {
+        let root = json::parse(text)?;
+        let Value::Object(top) = &root.value else {
+            return Err(PolicyError::syntax("the policy must be a JSON object").at(root.pos));
+        };
+        for m in top {
+            if !matches!(m.key.as_str(), "Version" | "Id" | "Statement") {
+                return Err(PolicyError::new(format!("Unknown field {}", m.key)).at(m.key_pos));
+            }
+        }
+        let version = match field(top, "Version") {
+            None => Version::V2008_10_17,
+            Some(m) => match &m.value.value {
+                Value::String(s) if s == "2012-10-17" => Version::V2012_10_17,
+                Value::String(s) if s == "2008-10-17" => Version::V2008_10_17,
+                _ => {
+                    return Err(PolicyError::new("The policy failed legacy parsing")
+                        .with_detail("Version must be \"2012-10-17\" or \"2008-10-17\"")
+                        .at(m.value.pos));
+                }
+            },
+        };
+        let id = match field(top, "Id") {
+            None => None,
+            Some(m) => match &m.value.value {
+                Value::String(s) => Some(s.clone()),
+                other => {
+                    return Err(PolicyError::syntax(format!(
+                        "Id must be a string, not {}",
+                        other.type_name()
+                    ))
+                    .at(m.value.pos));
+                }
+            },
+        };
+        let Some(stmts) = field(top, "Statement") else {
+            return Err(PolicyError::new("Missing required field Statement").at(root.pos));
+        };
+        let nodes = one_or_more(&stmts.value);
+        if nodes.is_empty() {
+            return Err(PolicyError::syntax("Statement must not be empty").at(stmts.value.pos));
+        }
+        let variables = version == Version::V2012_10_17;
+        let mut statements = Vec::with_capacity(nodes.len());
+        for node in nodes {
+            statements.push(parse_statement(node, kind, variables)?);
+        }
+        // Sids must be unique within a policy.
+        for (i, s) in statements.iter().enumerate() {
+            if let Some(sid) = &s.sid
+                && statements
+                    .iter()
+                    .take(i)
+                    .any(|o| o.sid.as_deref() == Some(&**sid))
+            {
+                return Err(PolicyError::new(
+                    "Statement IDs (SID) in a single policy must be unique.",
+                )
+                .with_detail(format!("duplicate Sid \"{sid}\"")));
+            }
+        }
+        let index = build_index(&statements);
+        Ok(Policy {
+            kind,
+            version,
+            id,
+            statements,
+            index,
+        })
+    }
+
+    /// The kind the policy was parsed as.
+    pub fn kind(&self) -> PolicyKind {
+        self.kind
+    }
+
+    /// The language version (`2008-10-17` when the document has none).
+    pub fn version(&self) -> Version {
+        self.version
+    }
+
+    /// The document's `Id` element.
+    pub fn id(&self) -> Option<&str> {
+        self.id.as_deref()
+    }
+
+    /// Number of statements.
+    pub fn statement_count(&self) -> usize {
+        self.statements.len()
+    }
+
+    /// The condition keys the policy uses, in conditions and as policy variables, each once
+    /// (compared case-insensitively), sorted: what `GetContextKeysForCustomPolicy` returns.
+    pub fn context_keys(&self) -> Vec<String> {
+        let mut keys: Vec<String> = Vec::new();
+        let mut add = |k: &str| {
+            if !keys.iter().any(|x| x.eq_ignore_ascii_case(k)) {
+                keys.push(k.to_string());
+            }
+        };
+        for s in &self.statements {
+            if let Some((_, rs)) = &s.resources {
+                for r in rs {
+                    if let ResourcePattern::Template(t) = r {
+                        t.keys().for_each(&mut add);
+                    }
+                }
+            }
+            for c in &s.conditions {
+                add(c.key_as_written());
+                c.variable_keys().for_each(&mut add);
+            }
+        }
+        keys.sort_by_key(|k| k.to_ascii_lowercase());
+        keys
+    }
+
+    pub(crate) fn statements(&self) -> &[Statement] {
+        &self.statements
+    }
+
+    /// Indices of the statements that may match `action`, ascending, without allocating.
+    pub(crate) fn candidates<'a>(&'a self, action: &str) -> impl Iterator<Item = u32> + 'a {
+        let service = action.split(':').next().unwrap_or_default();
+        let listed: &'a [u32] = match self
+            .index
+            .by_service
+            .binary_search_by(|(s, _)| cmp_ci(service, s).reverse())
+        {
+            Ok(i) => self
+                .index
+                .by_service
+                .get(i)
+                .map(|(_, v)| v.as_slice())
+                .unwrap_or_default(),
+            Err(_) => &[],
+        };
+        merge(listed, &self.index.always)
+    }
+}
+
+/// Merges two ascending lists.
+fn merge<'a>(a: &'a [u32], b: &'a [u32]) -> impl Iterator<Item = u32> + 'a {
+    let (mut i, mut j) = (0, 0);
+    std::iter::from_fn(move || match (a.get(i), b.get(j)) {
+        (Some(&x), Some(&y)) if x <= y => {
+            i += 1;
+            Some(x)
+        }
+        (_, Some(&y)) => {
+            j += 1;
+            Some(y)
+        }
+        (Some(&x), None) => {
+            i += 1;
+            Some(x)
+        }
+        (None, None) => None,
+    })
+}
+
+fn build_index(statements: &[Statement]) -> ActionIndex {
+    let mut idx = ActionIndex::default();
+    for (i, s) in statements.iter().enumerate() {
+        let i = i as u32;
+        let services: Option<Vec<&str>> = if s.not_action {
+            None
+        } else {
+            s.actions.iter().map(|a| a.service.as_deref()).collect()
+        };
+        match services {
+            None => idx.always.push(i),
+            Some(list) => {
+                for svc in list {
+                    match idx.by_service.iter_mut().find(|(k, _)| &**k == svc) {
+                        Some((_, v)) => {
+                            if v.last() != Some(&i) {
+                                v.push(i);
+                            }
+                        }
+                        None => idx.by_service.push((svc.into(), vec![i])),
+                    }
+                }
+            }
+        }
+    }
+    idx.by_service.sort_by(|a, b| a.0.cmp(&b.0));
+    idx
+}
+
+const STATEMENT_FIELDS: &[&str] = &[
+    "Sid",
+    "Effect",
+    "Principal",
+    "NotPrincipal",
+    "Action",
+    "NotAction",
+    "Resource",
+    "NotResource",
+    "Condition",
+];
+
+fn parse_statement(
+    node: &Node,
+    kind: PolicyKind,
+    variables: bool,
+) -> Result<Statement, PolicyError> {
+    let Value::Object(members) = &node.value else {
+        return Err(PolicyError::syntax("each statement must be a JSON object").at(node.pos));
+    };
+    for m in members {
+        if !STATEMENT_FIELDS.contains(&m.key.as_str()) {
+            return Err(PolicyError::new(format!("Unknown field {}", m.key)).at(m.key_pos));
+        }
+    }
+    let get = |name| field(members, name);
+
+    let sid = match get("Sid") {
+        None => None,
+        Some(m) => match &m.value.value {
+            Value::String(s) => {
+                if kind.strict_sid() && !s.bytes().all(|b| b.is_ascii_alphanumeric()) {
+                    return Err(PolicyError::new(
+                        "Statement IDs (SID) must be alpha-numeric. Check that your input satisfies the regular expression [0-9A-Za-z]*",
+                    )
+                    .at(m.value.pos));
+                }
+                (!s.is_empty()).then(|| Arc::from(s.as_str()))
+            }
+            other => {
+                return Err(PolicyError::syntax(format!(
+                    "Sid must be a string, not {}",
+                    other.type_name()
+                ))
+                .at(m.value.pos));
+            }
+        },
+    };
+
+    let effect = match get("Effect") {
+        None => return Err(PolicyError::new("Missing required field Effect").at(node.pos)),
+        Some(m) => match &m.value.value {
+            Value::String(s) if s == "Allow" => Effect::Allow,
+            Value::String(s) if s == "Deny" => Effect::Deny,
+            Value::String(s) => {
+                return Err(PolicyError::new(format!("Invalid effect: {s}")).at(m.value.pos));
+            }
+            other => {
+                return Err(PolicyError::syntax(format!(
+                    "Effect must be a string, not {}",
+                    other.type_name()
+                ))
+                .at(m.value.pos));
+            }
+        },
+    };
+
+    let principal = match (get("Principal"), get("NotPrincipal")) {
+        (Some(_), Some(m)) => {
+            return Err(
+                PolicyError::syntax("Principal and NotPrincipal cannot both be present")
+                    .at(m.key_pos),
+            );
+        }
+        (Some(m), None) | (None, Some(m)) => {
+            let negated = m.key == "NotPrincipal";
+            if !kind.has_principal() {
+                return Err(
+                    PolicyError::new("Policy document should not specify a principal.")
+                        .at(m.key_pos),
+                );
+            }
+            if negated && kind != PolicyKind::Resource {
+                return Err(PolicyError::new("Has prohibited field NotPrincipal").at(m.key_pos));
+            }
+            Some((negated, parse_principal(&m.value)?))
+        }
+        (None, None) => {
+            if kind.has_principal() {
+                return Err(PolicyError::new("Missing required field Principal").at(node.pos));
+            }
+            None
+        }
+    };
+
+    let (not_action, action_member) = match (get("Action"), get("NotAction")) {
+        (Some(_), Some(m)) => {
+            return Err(
+                PolicyError::syntax("Action and NotAction cannot both be present").at(m.key_pos),
+            );
+        }
+        (Some(m), None) => (false, m),
+        (None, Some(m)) => (true, m),
+        (None, None) => {
+            return Err(PolicyError::new("Policy statement must contain actions.").at(node.pos));
+        }
+    };
+    let action_strings = string_list(&action_member.value, &action_member.key)?;
+    if action_strings.is_empty() {
+        return Err(
+            PolicyError::new("Policy statement must contain actions.").at(action_member.value.pos)
+        );
+    }
+    let actions = action_strings
+        .into_iter()
+        .map(|(s, pos)| parse_action(s, pos))
+        .collect::<Result<Vec<_>, _>>()?;
+
+    let resources = match (get("Resource"), get("NotResource")) {
+        (Some(_), Some(m)) => {
+            return Err(
+                PolicyError::syntax("Resource and NotResource cannot both be present")
+                    .at(m.key_pos),
+            );
+        }
+        (Some(m), None) | (None, Some(m)) => {
+            if kind == PolicyKind::Trust {
+                return Err(
+                    PolicyError::new(format!("Has prohibited field {}", m.key)).at(m.key_pos)
+                );
+            }
+            let list = string_list(&m.value, &m.key)?;
+            if list.is_empty() {
+                return Err(
+                    PolicyError::new("Policy statement must contain resources.").at(m.value.pos)
+                );
+            }
+            let pats = list
+                .into_iter()
+                .map(|(s, pos)| parse_resource(s, pos, variables))
+                .collect::<Result<Vec<_>, _>>()?;
+            Some((m.key == "NotResource", pats))
+        }
+        (None, None) => {
+            if kind != PolicyKind::Trust {
+                return Err(
+                    PolicyError::new("Policy statement must contain resources.").at(node.pos)
+                );
+            }
+            None
+        }
+    };
+
+    let conditions = match get("Condition") {
+        None => Vec::new(),
+        Some(m) => Condition::parse_block(&m.value, variables)?,
+    };
+
+    Ok(Statement {
+        sid,
+        effect,
+        principal,
+        not_action,
+        actions,
+        resources,
+        conditions,
+    })
+}
+
+/// The size of a policy document as AWS counts it for its quotas: the number of characters,
+/// not counting whitespace outside strings (IAM stores managed policies without it).
+pub fn policy_size(json: &str) -> usize {
+    json::size(json)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(doc: &str, kind: PolicyKind) -> Result<Policy, PolicyError> {
+        Policy::parse(doc, kind)
+    }
+
+    fn id(doc: &str) -> Result<Policy, PolicyError> {
+        parse(doc, PolicyKind::Identity)
+    }
+
+    /// Checks that `doc` is rejected for `kind` with `message`.
+    fn rejects(doc: &str, kind: PolicyKind, message: &str) {
+        match parse(doc, kind) {
+            Ok(_) => panic!("accepted: {doc}"),
+            Err(e) => assert_eq!(e.message(), message, "{doc}: {e}"),
+        }
+    }
+
+    const ALLOW: &str = r#""Effect":"Allow","Action":"s3:GetObject","Resource":"*""#;
+
+    #[test]
+    fn accepts_the_forms_aws_accepts() {
+        let p = id(r#"{"Version":"2012-10-17","Id":"x","Statement":{"Sid":"A1","Effect":"Allow","Action":"s3:*","Resource":"arn:aws:s3:::b/*"}}"#).unwrap();
+        assert_eq!(p.statement_count(), 1);
+        assert_eq!(p.version(), Version::V2012_10_17);
+        assert_eq!(p.id(), Some("x"));
+        let p = id(&format!(r#"{{"Statement":[{{{ALLOW}}},{{{ALLOW}}}]}}"#)).unwrap();
+        assert_eq!(p.version(), Version::V2008_10_17);
+        assert!(parse(
+            r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":["111122223333","arn:aws:iam::111122223333:user/a"],"Service":"s3.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#,
+            PolicyKind::Trust
+        )
+        .is_ok());
+        assert!(parse(
+            r#"{"Statement":[{"Effect":"Deny","NotPrincipal":{"AWS":"arn:aws:iam::111122223333:root"},"NotAction":"s3:Get*","NotResource":["arn:aws:s3:::b"]}]}"#,
+            PolicyKind::Resource
+        )
+        .is_ok());
+    }
+
+    #[test]
+    fn rejections_with_aws_messages() {
+        use PolicyKind::*;
+        let syntax = "Syntax errors in policy.";
+        rejects("{", Identity, syntax);
+        rejects("[]", Identity, syntax);
+        rejects(r#"{"Statement":[]}"#, Identity, syntax);
+        rejects(r#"{"Statement":[1]}"#, Identity, syntax);
+        rejects(
+            r#"{"Version":"2012-10-17"}"#,
+            Identity,
+            "Missing required field Statement",
+        );
+        rejects(
+            r#"{"Version":"2013-01-01","Statement":{}}"#,
+            Identity,
+            "The policy failed legacy parsing",
+        );
+        rejects(
+            &format!(r#"{{"Foo":1,"Statement":{{{ALLOW}}}}}"#),
+            Identity,
+            "Unknown field Foo",
+        );
+        rejects(
+            &format!(r#"{{"Statement":{{"Foo":1,{ALLOW}}}}}"#),
+            Identity,
+            "Unknown field Foo",
+        );
+        rejects(
+            &format!(r#"{{"Statement":{{{ALLOW},"Effect":"Deny"}}}}"#),
+            Identity,
+            syntax,
+        );
+        rejects(
+            r#"{"Statement":{"Action":"s3:*","Resource":"*"}}"#,
+            Identity,
+            "Missing required field Effect",
+        );
+        rejects(
+            r#"{"Statement":{"Effect":"Permit","Action":"s3:*","Resource":"*"}}"#,
+            Identity,
+            "Invalid effect: Permit",
+        );
+        rejects(
+            r#"{"Statement":{"Effect":true,"Action":"s3:*","Resource":"*"}}"#,
+            Identity,
+            syntax,
+        );
+        rejects(
+            r#"{"Statement":{"Effect":"Allow","Resource":"*"}}"#,
+            Identity,
+            "Policy statement must contain actions.",
+        );
+        rejects(
+            r#"{"Statement":{"Effect":"Allow","Action":[],"Resource":"*"}}"#,
+            Identity,
+            "Policy statement must contain actions.",
+        );
+        rejects(
+            r#"{"Statement":{"Effect":"Allow","Action":"s3:*"}}"#,
+            Identity,
+            "Policy statement must contain resources.",
+        );
+        rejects(
+            r#"{"Statement":{"Effect":"Allow","Action":"s3:*","Resource":[]}}"#,
+            Identity,
+            "Policy statement must contain resources.",
+        );
+        rejects(
+            r#"{"Statement":{"Effect":"Allow","Action":"s3:*","NotAction":"s3:x","Resource":"*"}}"#,
+            Identity,
+            syntax,
+        );
+        rejects(
+            r#"{"Statement":{"Effect":"Allow","Action":"s3:*","Resource":"*","NotResource":"*"}}"#,
+            Identity,
+            syntax,
+        );
+        rejects(
+            r#"{"Statement":{"Effect":"Allow","Action":"GetObject","Resource":"*"}}"#,
+            Identity,
+            "Actions/Conditions must be prefaced by a vendor, e.g., iam, sdb, ec2, etc.",
+        );
+        rejects(
+            r#"{"Statement":{"Effect":"Allow","Action":["s3:*",7],"Resource":"*"}}"#,
+            Identity,
+            syntax,
+        );
+        rejects(
+            r#"{"Statement":{"Effect":"Allow","Action":"s3:*","Resource":"bucket"}}"#,
+            Identity,
+            "Resource bucket must be in ARN format or \"*\".",
+        );
+        rejects(
+            r#"{"Statement":{"Effect":"Allow","Action":"s3:*","Resource":"arn:foo:s3:::b"}}"#,
+            Identity,
+            "Partition \"foo\" is not valid for resource \"arn:foo:s3:::b\".",
+        );
+        rejects(
+            &format!(r#"{{"Statement":{{"Principal":"*",{ALLOW}}}}}"#),
+            Identity,
+            "Policy document should not specify a principal.",
+        );
+        rejects(
+            &format!(r#"{{"Statement":{{"Principal":"*",{ALLOW}}}}}"#),
+            PermissionsBoundary,
+            "Policy document should not specify a principal.",
+        );
+        rejects(
+            &format!(r#"{{"Statement":{{"Principal":"*",{ALLOW}}}}}"#),
+            Session,
+            "Policy document should not specify a principal.",
+        );
+        rejects(
+            &format!(r#"{{"Statement":{{"Principal":"*",{ALLOW}}}}}"#),
+            ServiceControl,
+            "Policy document should not specify a principal.",
+        );
+        rejects(
+            &format!(r#"{{"Statement":{{{ALLOW}}}}}"#),
+            Resource,
+            "Missing required field Principal",
+        );
+        rejects(
+            &format!(r#"{{"Statement":{{{ALLOW}}}}}"#),
+            ResourceControl,
+            "Missing required field Principal",
+        );
+        rejects(
+            r#"{"Statement":{"Effect":"Allow","Action":"sts:AssumeRole"}}"#,
+            Trust,
+            "Missing required field Principal",
+        );
+        rejects(
+            r#"{"Statement":{"Effect":"Allow","Principal":"*","Action":"sts:AssumeRole","Resource":"*"}}"#,
+            Trust,
+            "Has prohibited field Resource",
+        );
+        rejects(
+            r#"{"Statement":{"Effect":"Deny","NotPrincipal":"*","Action":"sts:AssumeRole"}}"#,
+            Trust,
+            "Has prohibited field NotPrincipal",
+        );
+        rejects(
+            &format!(r#"{{"Statement":{{"Principal":"*","NotPrincipal":"*",{ALLOW}}}}}"#),
+            Resource,
+            syntax,
+        );
+        rejects(
+            &format!(r#"{{"Statement":{{"Principal":{{"AWS":"alice"}},{ALLOW}}}}}"#),
+            Resource,
+            "Invalid principal in policy: \"AWS\":\"alice\"",
+        );
+        rejects(
+            &format!(
+                r#"{{"Statement":{{"Principal":{{"AWS":"arn:aws:iam::111122223333:user/*"}},{ALLOW}}}}}"#
+            ),
+            Resource,
+            "Invalid principal in policy: \"AWS\":\"arn:aws:iam::111122223333:user/*\"",
+        );
+        rejects(
+            &format!(r#"{{"Statement":{{"Principal":{{"Foo":"x"}},{ALLOW}}}}}"#),
+            Resource,
+            "Invalid principal in policy: \"Foo\":\"x\"",
+        );
+        rejects(
+            &format!(r#"{{"Statement":{{"Principal":{{}},{ALLOW}}}}}"#),
+            Resource,
+            syntax,
+        );
+        rejects(
+            &format!(r#"{{"Statement":{{"Principal":"alice",{ALLOW}}}}}"#),
+            Resource,
+            "Invalid principal in policy: \"alice\"",
+        );
+        rejects(
+            &format!(r#"{{"Statement":[{{"Sid":"a",{ALLOW}}},{{"Sid":"a",{ALLOW}}}]}}"#),
+            Identity,
+            "Statement IDs (SID) in a single policy must be unique.",
+        );
+        rejects(
+            &format!(r#"{{"Statement":{{"Sid":"no spaces",{ALLOW}}}}}"#),
+            Identity,
+            "Statement IDs (SID) must be alpha-numeric. Check that your input satisfies the regular expression [0-9A-Za-z]*",
+        );
+        rejects(
+            &format!(r#"{{"Statement":{{"Sid":1,{ALLOW}}}}}"#),
+            Identity,
+            syntax,
+        );
+        rejects(
+            &format!(r#"{{"Id":1,"Statement":{{{ALLOW}}}}}"#),
+            Identity,
+            syntax,
+        );
+        rejects(
+            &format!(r#"{{"Statement":{{{ALLOW},"Condition":{{"Foo":{{"k":"v"}}}}}}}}"#),
+            Identity,
+            "Invalid Condition type : Foo",
+        );
+        rejects(
+            &format!(r#"{{"Statement":{{{ALLOW},"Condition":[]}}}}"#),
+            Identity,
+            syntax,
+        );
+        // Resource policies accept free-form Sids.
+        assert!(
+            parse(
+                &format!(r#"{{"Statement":{{"Sid":"any text","Principal":"*",{ALLOW}}}}}"#),
+                Resource
+            )
+            .is_ok()
+        );
+    }
+
+    #[test]
+    fn errors_carry_positions() {
+        let e = id(
+            "{\n  \"Statement\": {\n    \"Effect\": \"Allow\",\n    \"Action\": \"s3:*\"\n  }\n}",
+        )
+        .unwrap_err();
+        assert_eq!(e.code(), "MalformedPolicyDocument");
+        assert_eq!((e.line(), e.column()), (Some(2), Some(16)));
+        let e = id("{\"Statement\":{\"Effect\":\"Allow\",\n\"Action\":\"s3:*\",\"Resource\":\"*\",\n \"Bad\":1}}").unwrap_err();
+        assert_eq!((e.line(), e.column()), (Some(3), Some(2)));
+    }
+
+    #[test]
+    fn context_keys_are_listed_once() {
+        let p = id(r#"{"Version":"2012-10-17","Statement":[
+            {"Effect":"Allow","Action":"s3:*","Resource":"arn:aws:s3:::b/${aws:username}/*",
+             "Condition":{"StringEquals":{"aws:PrincipalTag/team":"${aws:PrincipalTag/team}","s3:prefix":"x"},
+                          "Bool":{"aws:SecureTransport":"true"}}},
+            {"Effect":"Deny","Action":"s3:*","Resource":"*","Condition":{"Bool":{"AWS:securetransport":false}}}]}"#).unwrap();
+        assert_eq!(
+            p.context_keys(),
+            [
+                "aws:PrincipalTag/team",
+                "aws:SecureTransport",
+                "aws:username",
+                "s3:prefix"
+            ]
+        );
+    }
+
+    #[test]
+    fn index_finds_candidates() {
+        let p = id(r#"{"Statement":[
+            {"Effect":"Allow","Action":["s3:Get*","ec2:Describe*"],"Resource":"*"},
+            {"Effect":"Allow","Action":"*","Resource":"*"},
+            {"Effect":"Allow","Action":"S3:Put*","Resource":"*"},
+            {"Effect":"Allow","NotAction":"iam:*","Resource":"*"},
+            {"Effect":"Allow","Action":"s*:List*","Resource":"*"}]}"#)
+        .unwrap();
+        let c: Vec<u32> = p.candidates("S3:GetObject").collect();
+        assert_eq!(c, [0, 1, 2, 3, 4]);
+        let c: Vec<u32> = p.candidates("iam:GetUser").collect();
+        assert_eq!(c, [1, 3, 4]);
+        let c: Vec<u32> = p.candidates("ec2:DescribeVpcs").collect();
+        assert_eq!(c, [0, 1, 3, 4]);
+        assert!(p.statements()[0].action_matches("EC2:describevpcs"));
+        assert!(!p.statements()[0].action_matches("ec2:RunInstances"));
+        assert!(!p.statements()[3].action_matches("iam:GetUser"));
+    }
+
+    #[test]
+    fn policy_size_counts_like_aws() {
+        assert_eq!(policy_size("{ \"Statement\" : [ ] }"), 16);
+    }
+}
