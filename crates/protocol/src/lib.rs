@@ -1,14 +1,24 @@
-pub fn add(left: u64, right: u64) -> u64 {
-    left + right
-}
+//! The AWS Query protocol for IAM and STS: request decoding with the model's validation, XML
+//! response encoding, wire error codes and one API trait per service.
+//!
+//! Most of this crate is generated from AWS's service models in `model/` by `cargo xtask
+//! codegen` (see `src/generated/`); the hand-written modules are the runtime the generated code
+//! calls: [`query`] (form parameters), [`xml`] (escaping), [`error`] (the one wire error type)
+//! and `codec` (decoding and encoding helpers).
+//!
+//! **Architecture Invariant**: pure code. No I/O, no clock, no randomness: the request id and
+//! all times are passed in.
+
+#[doc(hidden)]
+pub mod codec;
+pub mod error;
+mod generated;
+pub mod query;
+pub mod xml;
+
+pub use error::{ApiError, ErrorCode};
+pub use generated::{iam, sts};
+pub use query::QueryParams;
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn it_works() {
-        let result = add(2, 2);
-        assert_eq!(result, 4);
-    }
-}
+mod tests;
