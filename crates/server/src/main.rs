@@ -1,1 +1,134 @@
-fn main() {}
+//! `gatehouse`: the server binary and its offline tools.
+//!
+//! This crate is the only one that binds ports, reads the environment and the clock.
+
+mod http;
+mod logger;
+mod metrics;
+mod serve;
+mod setup;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use gatehouse_sigv4::SigningKeyCache;
+
+const USAGE: &str = "\
+gatehouse: AWS IAM and STS, self-hosted
+
+USAGE:
+    gatehouse serve [--listen ADDR:PORT] [--data-dir DIR] [--tls-cert FILE --tls-key FILE]
+    gatehouse store check [--data-dir DIR]
+    gatehouse --version
+
+serve options:
+    --listen ADDR:PORT   where to listen (default 127.0.0.1:4599)
+    --data-dir DIR       where state lives (default ./gatehouse-data)
+    --tls-cert FILE      serve HTTPS with this PEM certificate chain ...
+    --tls-key FILE       ... and this PEM private key
+
+environment:
+    GATEHOUSE_ACCOUNT_ID                the account's 12-digit id (default 000000000000)
+    GATEHOUSE_ROOT_ACCESS_KEY_ID        the root user's access key id ...
+    GATEHOUSE_ROOT_SECRET_ACCESS_KEY    ... and its secret; when unset, one is generated on the
+                                        first start and written to DATA_DIR/root-credentials
+    GATEHOUSE_MASTER_KEY                64 hex digits that encrypt secrets at rest (default: the
+                                        file DATA_DIR/master.key, created on first start)
+    GATEHOUSE_LOG                       error, warn, info (default), debug, trace or off
+";
+
+struct Args {
+    words: Vec<String>,
+}
+
+impl Args {
+    /// Takes `--name VALUE` out of the arguments.
+    fn option(&mut self, name: &str) -> Result<Option<String>, String> {
+        match self.words.iter().position(|w| w == name) {
+            Some(i) => {
+                self.words.remove(i);
+                if i < self.words.len() { Ok(Some(self.words.remove(i))) } else { Err(format!("{name} needs a value")) }
+            }
+            None => Ok(None),
+        }
+    }
+
+    fn finish(self) -> Result<(), String> {
+        match self.words.first() {
+            Some(extra) => Err(format!("unexpected argument '{extra}'")),
+            None => Ok(()),
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    let mut words: Vec<String> = std::env::args().skip(1).collect();
+    logger::init(std::env::var("GATEHOUSE_LOG").ok().as_deref());
+    if words.is_empty() || words.iter().any(|w| w == "--help" || w == "-h" || w == "help") {
+        print!("{USAGE}");
+        return ExitCode::SUCCESS;
+    }
+    if words.first().map(String::as_str) == Some("--version") {
+        println!("gatehouse {}", env!("CARGO_PKG_VERSION"));
+        return ExitCode::SUCCESS;
+    }
+    let command = words.remove(0);
+    let result = match command.as_str() {
+        "serve" => serve_command(Args { words }),
+        "store" if words.first().map(String::as_str) == Some("check") => {
+            words.remove(0);
+            store_check_command(Args { words })
+        }
+        other => Err(format!("unknown command '{other}'; see 'gatehouse --help'")),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("gatehouse: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn data_dir(args: &mut Args) -> Result<PathBuf, String> {
+    Ok(PathBuf::from(args.option("--data-dir")?.unwrap_or_else(|| "./gatehouse-data".to_string())))
+}
+
+fn serve_command(mut args: Args) -> Result<(), String> {
+    let listen: SocketAddr = args
+        .option("--listen")?
+        .unwrap_or_else(|| "127.0.0.1:4599".to_string())
+        .parse()
+        .map_err(|e| format!("--listen: {e}"))?;
+    let data_dir = data_dir(&mut args)?;
+    let tls = match (args.option("--tls-cert")?, args.option("--tls-key")?) {
+        (Some(cert), Some(key)) => Some(serve::TlsFiles { cert: cert.into(), key: key.into() }),
+        (None, None) => None,
+        _ => return Err("--tls-cert and --tls-key go together".into()),
+    };
+    args.finish()?;
+    let env = setup::Environment::from_process();
+    let opened = setup::open(&data_dir, &env, http::now())?;
+    log::info!("data directory {}", data_dir.display());
+    let app = Arc::new(http::App {
+        gatehouse: opened.gatehouse,
+        metrics: metrics::Metrics::default(),
+        signing_keys: SigningKeyCache::new(),
+        tls: tls.is_some(),
+    });
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start the runtime: {e}"))?;
+    runtime.block_on(serve::run(app, listen, tls))
+}
+
+fn store_check_command(mut args: Args) -> Result<(), String> {
+    let data_dir = data_dir(&mut args)?;
+    args.finish()?;
+    setup::check(&data_dir, &setup::Environment::from_process())?;
+    println!("store at {} is consistent", data_dir.display());
+    Ok(())
+}

@@ -1,0 +1,127 @@
+//! Access keys as authentication sees them: finding a key's owner and secret, the root key's
+//! first-start generation, and the last-used record.
+
+use gatehouse_protocol::error::ApiError;
+use gatehouse_store::{read, write};
+use gatehouse_types::{IdKind, SecretKey, Timestamp, new_access_key_id, new_secret_access_key};
+
+use crate::crypto::random;
+use crate::errors::{Failure, randomness_unavailable, sealing_failed};
+use crate::records::{
+    ACCESS_KEYS, AccessKeyRecord, FORMAT_VERSION, KeyStatus, LastUsed, META, OWNER_KEYS, ROOT_OWNER, Records,
+};
+use crate::{Caller, Gatehouse, Principal};
+
+/// Last-used dates are kept to this precision, so that a busy key costs one write a minute,
+/// not one per request. AWS documents its own tracking as approximate too.
+const LAST_USED_GRANULARITY_MS: i64 = 60_000;
+
+/// An active access key and who owns it, before the request's signature is checked.
+#[derive(Debug)]
+pub struct AuthenticatedKey {
+    pub caller: Caller,
+    pub secret: SecretKey,
+    /// The stored last-used record is stale; call [`Gatehouse::record_key_use`] after the
+    /// request is authenticated.
+    pub needs_touch: bool,
+}
+
+/// What happened to the root user's access key at start-up.
+#[derive(Debug)]
+pub enum RootKeyInit {
+    /// A key was given by configuration.
+    Configured,
+    /// A key generated on an earlier start is in the store.
+    Existing,
+    /// A new key was generated and stored; the caller writes it out once.
+    Generated { access_key_id: String, secret: SecretKey },
+}
+
+const ROOT_KEY_META: &str = "root_key_generated";
+
+impl Gatehouse {
+    /// Finds an active access key. `None` for a key that is unknown, inactive, or whose owner
+    /// is gone: authentication refuses all three the same way.
+    pub fn find_access_key(&self, access_key_id: &str, now: Timestamp) -> Result<Option<AuthenticatedKey>, ApiError> {
+        if let Some((id, secret)) = &self.configured_root_key {
+            if id == access_key_id {
+                let caller = Caller { principal: Principal::Root, access_key_id: id.clone() };
+                return Ok(Some(AuthenticatedKey { caller, secret: secret.clone(), needs_touch: false }));
+            }
+        }
+        let found = read(self.store.as_ref(), |t| {
+            let Some(key) = t.get_json::<AccessKeyRecord>(ACCESS_KEYS, access_key_id)? else {
+                return Ok::<_, Failure>(None);
+            };
+            if key.status != KeyStatus::Active {
+                return Ok(None);
+            }
+            let principal = if key.owner == ROOT_OWNER {
+                Principal::Root
+            } else {
+                match t.user_by_id(&key.owner)? {
+                    Some(user) => Principal::User { user_id: user.id, name: user.name, path: user.path },
+                    None => return Ok(None),
+                }
+            };
+            Ok(Some((key, principal)))
+        })?;
+        let Some((key, principal)) = found else { return Ok(None) };
+        let secret = self.master_key.open(&key.sealed_secret, &key.id).map_err(|()| sealing_failed())?;
+        let needs_touch = key.last_used.is_none_or(|u| now.unix_millis - u.date >= LAST_USED_GRANULARITY_MS);
+        let caller = Caller { principal, access_key_id: key.id };
+        Ok(Some(AuthenticatedKey { caller, secret, needs_touch }))
+    }
+
+    /// Records that a key was used just now for `service` in `region`.
+    pub fn record_key_use(&self, access_key_id: &str, service: &str, region: &str, now: Timestamp) -> Result<(), ApiError> {
+        write(self.store.as_ref(), |t| {
+            if let Some(mut key) = t.get_json::<AccessKeyRecord>(ACCESS_KEYS, access_key_id)? {
+                key.last_used =
+                    Some(LastUsed { date: now.unix_millis, service: service.to_string(), region: region.to_string() });
+                t.put_json(ACCESS_KEYS, access_key_id, &key)?;
+            }
+            Ok::<_, Failure>(())
+        })?;
+        Ok(())
+    }
+
+    /// Makes sure the root user has an access key: the configured one, or one generated on
+    /// the first start and kept in the store.
+    pub fn init_root_key(&self, now: Timestamp) -> Result<RootKeyInit, ApiError> {
+        if self.configured_root_key.is_some() {
+            return Ok(RootKeyInit::Configured);
+        }
+        let generated = write(self.store.as_ref(), |t| {
+            if t.get(META, ROOT_KEY_META)?.is_some() {
+                return Ok::<_, Failure>(None);
+            }
+            let (record, secret) = self.new_access_key(ROOT_OWNER, now)?;
+            t.put_json(ACCESS_KEYS, &record.id, &record)?;
+            t.put(OWNER_KEYS, &format!("{ROOT_OWNER}/{}", record.id), b"")?;
+            t.put(META, ROOT_KEY_META, record.id.as_bytes())?;
+            Ok(Some((record.id, secret)))
+        })?;
+        Ok(match generated {
+            Some((access_key_id, secret)) => RootKeyInit::Generated { access_key_id, secret },
+            None => RootKeyInit::Existing,
+        })
+    }
+
+    /// A fresh access key record for `owner`, with its secret sealed, and the secret itself.
+    pub(crate) fn new_access_key(&self, owner: &str, now: Timestamp) -> Result<(AccessKeyRecord, SecretKey), Failure> {
+        let id = new_access_key_id(IdKind::AccessKey, &random().map_err(randomness_unavailable)?);
+        let secret = new_secret_access_key(&random().map_err(randomness_unavailable)?);
+        let sealed_secret = self.master_key.seal(&secret, &id).map_err(|()| sealing_failed())?;
+        let record = AccessKeyRecord {
+            v: FORMAT_VERSION,
+            id,
+            owner: owner.to_string(),
+            status: KeyStatus::Active,
+            create_date: now.unix_millis,
+            sealed_secret,
+            last_used: None,
+        };
+        Ok((record, secret))
+    }
+}

@@ -1,0 +1,277 @@
+//! The HTTP face: routing, body limits, SigV4 authentication, dispatch to IAM or STS, and the
+//! response. The path of one API request:
+//!
+//! socket → [`handle`] → read body (size-limited) → decode Query parameters → authenticate
+//! (SigV4 parse → key lookup → verify) → pick the service (credential scope, else Action) →
+//! generated `dispatch` → `Gatehouse` handler (authorizes, then reads/writes the store) →
+//! XML response (or `<ErrorResponse>`) → metrics.
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use bytes::Bytes;
+use gatehouse_core::{Gatehouse, RequestContext};
+use gatehouse_protocol::error::{ApiError, ErrorCode};
+use gatehouse_protocol::query::QueryParams;
+use gatehouse_protocol::{iam, sts};
+use gatehouse_sigv4::{HttpRequest, SigV4Error, SigningKeyCache};
+use gatehouse_types::Timestamp;
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+use hyper::header::{CONTENT_TYPE, HeaderValue};
+use hyper::{Method, Request, Response, StatusCode};
+
+use crate::metrics::Metrics;
+
+/// The largest request body accepted. IAM's largest input (a SAML metadata document) may be
+/// 10,000,000 characters; percent-encoding can grow it, so allow some room above that.
+pub const MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
+
+/// Shared state of the HTTP layer.
+pub struct App {
+    pub gatehouse: Arc<Gatehouse>,
+    pub metrics: Metrics,
+    pub signing_keys: SigningKeyCache,
+    pub tls: bool,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Service {
+    Iam,
+    Sts,
+}
+
+impl Service {
+    fn name(self) -> &'static str {
+        match self {
+            Service::Iam => "iam",
+            Service::Sts => "sts",
+        }
+    }
+    fn xmlns(self) -> &'static str {
+        match self {
+            Service::Iam => iam::XMLNS,
+            Service::Sts => sts::XMLNS,
+        }
+    }
+}
+
+type HttpResponse = Response<Full<Bytes>>;
+
+pub async fn handle(app: Arc<App>, req: Request<Incoming>, remote: SocketAddr) -> Result<HttpResponse, Infallible> {
+    let response = match (req.method(), req.uri().path()) {
+        (&Method::GET, "/health") => plain(StatusCode::OK, "text/plain; charset=utf-8", "ok\n".to_string()),
+        (&Method::GET, "/metrics") => {
+            plain(StatusCode::OK, "text/plain; version=0.0.4; charset=utf-8", app.metrics.render())
+        }
+        _ => api(app, req, remote).await,
+    };
+    Ok(response)
+}
+
+fn plain(status: StatusCode, content_type: &'static str, body: String) -> HttpResponse {
+    let mut response = Response::new(Full::new(Bytes::from(body)));
+    *response.status_mut() = status;
+    response.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
+    response
+}
+
+pub fn now() -> Timestamp {
+    let millis = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis()).unwrap_or(0);
+    Timestamp::from_unix_millis(i64::try_from(millis).unwrap_or(i64::MAX))
+}
+
+/// A random request id in AWS's UUID form.
+fn request_id() -> String {
+    let mut b = [0u8; 16];
+    if getrandom::fill(&mut b).is_err() {
+        // Fall back to the clock: a request id must exist, randomness is a nicety here.
+        b = now().unix_millis.to_le_bytes().repeat(2).try_into().unwrap_or([0u8; 16]);
+    }
+    b[6] = (b[6] & 0x0f) | 0x40;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    let h: String = b.iter().map(|x| format!("{x:02x}")).collect();
+    format!("{}-{}-{}-{}-{}", &h[0..8], &h[8..12], &h[12..16], &h[16..20], &h[20..32])
+}
+
+struct Outcome {
+    service: Service,
+    operation: String,
+    result: Result<String, ApiError>,
+}
+
+async fn api(app: Arc<App>, req: Request<Incoming>, remote: SocketAddr) -> HttpResponse {
+    let started = Instant::now();
+    let request_id = request_id();
+    let outcome = serve_api(&app, req, remote, &request_id).await;
+    let (status, body, outcome_label) = match &outcome.result {
+        Ok(xml) => (StatusCode::OK, xml.clone(), "ok"),
+        Err(e) => {
+            let status = StatusCode::from_u16(e.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+            (status, e.to_xml(outcome.service.xmlns(), &request_id), e.code.code())
+        }
+    };
+    app.metrics.record(outcome.service.name(), &outcome.operation, outcome_label, started.elapsed());
+    let mut response = plain(status, "text/xml", body);
+    if let Ok(value) = HeaderValue::from_str(&request_id) {
+        response.headers_mut().insert("x-amzn-requestid", value);
+    }
+    response
+}
+
+fn sigv4_error(e: &SigV4Error) -> ApiError {
+    let code = match e.code() {
+        "IncompleteSignature" => ErrorCode::IncompleteSignature,
+        "SignatureDoesNotMatch" => ErrorCode::SignatureDoesNotMatch,
+        "MissingAuthenticationToken" => ErrorCode::MissingAuthenticationToken,
+        "InvalidClientTokenId" => ErrorCode::InvalidClientTokenId,
+        "AccessDenied" => ErrorCode::AccessDenied,
+        "RequestExpired" => ErrorCode::RequestExpired,
+        "InvalidParameterValue" => ErrorCode::InvalidParameterValue,
+        _ => ErrorCode::IncompleteSignature,
+    };
+    ApiError::new(code, e.to_string())
+}
+
+/// Operations STS answers without a signature: the caller proves itself with a token instead.
+fn unsigned_allowed(action: &str) -> bool {
+    matches!(action, "AssumeRoleWithWebIdentity" | "AssumeRoleWithSAML")
+}
+
+async fn serve_api(app: &Arc<App>, req: Request<Incoming>, remote: SocketAddr, request_id: &str) -> Outcome {
+    let (parts, body) = req.into_parts();
+    let fail = |service, operation: &str, e: ApiError| Outcome { service, operation: operation.to_string(), result: Err(e) };
+
+    let body = match Limited::new(body, MAX_BODY_BYTES).collect().await {
+        Ok(collected) => collected.to_bytes(),
+        Err(_) => {
+            return fail(
+                Service::Iam,
+                "",
+                ApiError::new(
+                    ErrorCode::RequestEntityTooLarge,
+                    format!("Request body exceeds the maximum size of {MAX_BODY_BYTES} bytes."),
+                ),
+            );
+        }
+    };
+    let query = parts.uri.query().unwrap_or("");
+    let is_form = parts
+        .headers
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.to_ascii_lowercase().starts_with("application/x-www-form-urlencoded"));
+    let params = QueryParams::parse(query.as_bytes()).and_then(|mut params| {
+        if parts.method == Method::POST && is_form {
+            params.merge(QueryParams::parse(&body)?)?;
+        }
+        Ok(params)
+    });
+    let params = match params {
+        Ok(p) => p,
+        Err(e) => return fail(Service::Iam, "", e),
+    };
+    let action = params.action().unwrap_or("").to_string();
+    let action_service = if sts::OPERATIONS.contains(&action.as_str()) { Service::Sts } else { Service::Iam };
+
+    // Authenticate.
+    let headers: Vec<(&str, &[u8])> = parts.headers.iter().map(|(k, v)| (k.as_str(), v.as_bytes())).collect();
+    let http = HttpRequest { method: parts.method.as_str(), path: parts.uri.path(), query, headers: &headers, body: &body };
+    let now = now();
+    let credentials = match gatehouse_sigv4::parse_authorization(&http) {
+        Ok(c) => c,
+        Err(e) => return fail(action_service, &action, sigv4_error(&e)),
+    };
+    let (service, caller) = match credentials {
+        None if action_service == Service::Sts && unsigned_allowed(&action) => (Service::Sts, None),
+        None => return fail(action_service, &action, sigv4_error(&SigV4Error::MissingAuthenticationToken)),
+        Some(creds) => {
+            let service = match creds.service.as_str() {
+                "iam" => Service::Iam,
+                "sts" => Service::Sts,
+                _ => {
+                    return fail(
+                        action_service,
+                        &action,
+                        ApiError::new(
+                            ErrorCode::SignatureDoesNotMatch,
+                            format!("Credential should be scoped to correct service: '{}'. ", action_service.name()),
+                        ),
+                    );
+                }
+            };
+            let gatehouse = app.gatehouse.clone();
+            let key_id = creds.access_key_id.clone();
+            let found = match gatehouse.find_access_key(&key_id, now) {
+                Ok(found) => found,
+                Err(e) => return fail(service, &action, e),
+            };
+            let Some(key) = found else {
+                return fail(service, &action, sigv4_error(&SigV4Error::unknown_access_key()));
+            };
+            if creds.security_token.is_some() {
+                // Long-term keys carry no session token; temporary credentials arrive with STS.
+                return fail(service, &action, sigv4_error(&SigV4Error::unknown_access_key()));
+            }
+            if let Err(e) = gatehouse_sigv4::verify(&http, &creds, &key.secret, now.unix_seconds(), &app.signing_keys) {
+                return fail(service, &action, sigv4_error(&e));
+            }
+            if key.needs_touch {
+                let region = creds.region.clone();
+                tokio::task::spawn_blocking(move || {
+                    if let Err(e) = gatehouse.record_key_use(&key_id, service.name(), &region, now) {
+                        log::warn!("could not record the use of access key {key_id}: {}", e.message);
+                    }
+                });
+            }
+            (service, Some(key.caller))
+        }
+    };
+    if action.is_empty() {
+        return fail(service, "", ApiError::new(ErrorCode::MissingAction, "Missing Action"));
+    }
+    let Some(caller) = caller else {
+        // An unsigned call to an operation that takes a token: not implemented yet.
+        return fail(service, &action, ApiError::not_implemented(&action));
+    };
+
+    let cx = RequestContext {
+        request_id: request_id.to_string(),
+        now,
+        caller,
+        source_ip: Some(remote.ip()),
+        secure_transport: app.tls,
+    };
+    let result = run_operation(app.gatehouse.clone(), service, action.clone(), params, cx).await;
+    Outcome { service, operation: action, result }
+}
+
+/// Reads run on the async worker (they take microseconds); anything that may write waits for
+/// a durable commit, so it runs on the blocking pool.
+async fn run_operation(
+    gatehouse: Arc<Gatehouse>,
+    service: Service,
+    action: String,
+    params: QueryParams,
+    cx: RequestContext,
+) -> Result<String, ApiError> {
+    let read_only = is_read_only(&action);
+    let call = move || match service {
+        Service::Iam => iam::dispatch(gatehouse.as_ref(), &cx, &action, &params, &cx.request_id),
+        Service::Sts => sts::dispatch(gatehouse.as_ref(), &cx, &action, &params, &cx.request_id),
+    };
+    if read_only {
+        call()
+    } else {
+        tokio::task::spawn_blocking(call).await.unwrap_or_else(|e| {
+            log::error!("a request handler failed: {e}");
+            Err(ApiError::internal())
+        })
+    }
+}
+
+fn is_read_only(action: &str) -> bool {
+    action.starts_with("Get") || action.starts_with("List") || action.starts_with("Simulate")
+}

@@ -1,0 +1,128 @@
+//! Start-up: the data directory, the master key, the store, and the root user's key.
+
+use std::fs;
+use std::io::Write as _;
+use std::os::unix::fs::{DirBuilderExt as _, OpenOptionsExt as _};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use gatehouse_core::{Gatehouse, MasterKey, RootKeyInit};
+use gatehouse_store::{SqliteStore, Store};
+use gatehouse_types::{AccountId, SecretKey, Timestamp};
+
+pub const DEFAULT_ACCOUNT_ID: &str = "000000000000";
+const DATABASE_FILE: &str = "gatehouse.db";
+const MASTER_KEY_FILE: &str = "master.key";
+const ROOT_CREDENTIALS_FILE: &str = "root-credentials";
+
+/// What the environment configures (read once, in `main`).
+pub struct Environment {
+    pub account_id: Option<String>,
+    pub root_access_key_id: Option<String>,
+    pub root_secret_access_key: Option<SecretKey>,
+    pub master_key: Option<SecretKey>,
+}
+
+impl Environment {
+    pub fn from_process() -> Self {
+        let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+        Environment {
+            account_id: var("GATEHOUSE_ACCOUNT_ID"),
+            root_access_key_id: var("GATEHOUSE_ROOT_ACCESS_KEY_ID"),
+            root_secret_access_key: var("GATEHOUSE_ROOT_SECRET_ACCESS_KEY").map(SecretKey::new),
+            master_key: var("GATEHOUSE_MASTER_KEY").map(SecretKey::new),
+        }
+    }
+}
+
+pub struct Opened {
+    pub gatehouse: Arc<Gatehouse>,
+    pub store: Arc<SqliteStore>,
+}
+
+/// Opens the data directory, creating what a first start needs.
+pub fn open(data_dir: &Path, env: &Environment, now: Timestamp) -> Result<Opened, String> {
+    fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(data_dir)
+        .map_err(|e| format!("cannot create the data directory {}: {e}", data_dir.display()))?;
+    let account = AccountId::parse(env.account_id.as_deref().unwrap_or(DEFAULT_ACCOUNT_ID))
+        .map_err(|e| format!("GATEHOUSE_ACCOUNT_ID: {e}"))?;
+    let db_path = data_dir.join(DATABASE_FILE);
+    let master_key = master_key(data_dir, env, db_path.exists())?;
+    let root_key = match (&env.root_access_key_id, &env.root_secret_access_key) {
+        (Some(id), Some(secret)) => Some((id.clone(), secret.clone())),
+        (None, None) => None,
+        _ => {
+            return Err("set both GATEHOUSE_ROOT_ACCESS_KEY_ID and GATEHOUSE_ROOT_SECRET_ACCESS_KEY, or neither".into());
+        }
+    };
+    let store = Arc::new(SqliteStore::open(&db_path).map_err(|e| format!("cannot open {}: {e}", db_path.display()))?);
+    let gatehouse = Arc::new(Gatehouse::new(store.clone() as Arc<dyn Store>, account, master_key, root_key));
+    match gatehouse.init_root_key(now).map_err(|e| format!("cannot set up the root user's key: {}", e.message))? {
+        RootKeyInit::Configured | RootKeyInit::Existing => {}
+        RootKeyInit::Generated { access_key_id, secret } => {
+            let path = data_dir.join(ROOT_CREDENTIALS_FILE);
+            write_private(
+                &path,
+                &format!(
+                    "[default]\naws_access_key_id = {access_key_id}\naws_secret_access_key = {}\n",
+                    secret.expose()
+                ),
+            )?;
+            log::info!("generated the root user's access key {access_key_id}; its secret is in {}", path.display());
+        }
+    }
+    Ok(Opened { gatehouse, store })
+}
+
+/// The master key comes from `GATEHOUSE_MASTER_KEY` or the key file, created on first start.
+/// A database without its key file is refused: a new key could not open the stored secrets.
+fn master_key(data_dir: &Path, env: &Environment, database_exists: bool) -> Result<MasterKey, String> {
+    if let Some(hex) = &env.master_key {
+        return MasterKey::from_hex(hex.expose()).map_err(|e| format!("GATEHOUSE_MASTER_KEY: {e}"));
+    }
+    let path = data_dir.join(MASTER_KEY_FILE);
+    match fs::read_to_string(&path) {
+        Ok(text) => MasterKey::from_hex(&text).map_err(|e| format!("{}: {e}", path.display())),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            if database_exists {
+                return Err(format!(
+                    "{} is missing, but the database exists: without its master key the stored secrets \
+                     cannot be read (set GATEHOUSE_MASTER_KEY or restore the file)",
+                    path.display()
+                ));
+            }
+            let key = MasterKey::generate().map_err(|e| format!("no randomness for the master key: {e}"))?;
+            write_private(&path, &key.to_hex())?;
+            Ok(key)
+        }
+        Err(e) => Err(format!("cannot read {}: {e}", path.display())),
+    }
+}
+
+/// Writes a new file readable by its owner only (mode 0600), durably.
+fn write_private(path: &PathBuf, contents: &str) -> Result<(), String> {
+    let mut file = fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .map_err(|e| format!("cannot create {}: {e}", path.display()))?;
+    file.write_all(contents.as_bytes())
+        .and_then(|()| file.sync_all())
+        .map_err(|e| format!("cannot write {}: {e}", path.display()))
+}
+
+/// `gatehouse store check`: the backend's integrity check, then the entities' consistency.
+pub fn check(data_dir: &Path, env: &Environment) -> Result<(), String> {
+    let db_path = data_dir.join(DATABASE_FILE);
+    if !db_path.exists() {
+        return Err(format!("no database at {}", db_path.display()));
+    }
+    let opened = open(data_dir, env, Timestamp::default())?;
+    opened.store.check_integrity().map_err(|e| e.to_string())?;
+    let problems = opened.gatehouse.check_consistency().map_err(|e| e.to_string())?;
+    if problems.is_empty() { Ok(()) } else { Err(problems.join("\n")) }
+}
