@@ -1,0 +1,237 @@
+"""Raw Query-protocol requests, signed with botocore's SigV4Auth so only the chosen part is bad.
+Each bad request gets AWS's error code and status, and changes nothing (checked by listing the
+users, the victim's tags and its keys afterwards)."""
+
+import datetime
+import urllib.parse
+from unittest import mock
+
+import pytest
+
+from conftest import raw_send, unique
+
+IAM_VERSION = "Version=2010-05-08"
+MAX_BODY = 16 * 1024 * 1024
+
+
+def form(**params) -> str:
+    return urllib.parse.urlencode(params, quote_via=urllib.parse.quote)
+
+
+@pytest.fixture(scope="module")
+def victim(server):
+    """A user with a tag and a key, whose state every test checks is unchanged."""
+    iam = server.iam()
+    name = unique("victim")
+    iam.create_user(UserName=name, Tags=[{"Key": "team", "Value": "blue"}])
+    key = iam.create_access_key(UserName=name)["AccessKey"]
+    return {"name": name, "key_id": key["AccessKeyId"]}
+
+
+def snapshot(server, victim):
+    iam = server.iam()
+    users = []
+    for page in iam.get_paginator("list_users").paginate():
+        users += page["Users"]
+    tags = iam.list_user_tags(UserName=victim["name"])["Tags"]
+    keys = [(k["AccessKeyId"], k["Status"]) for k in iam.list_access_keys(UserName=victim["name"])["AccessKeyMetadata"]]
+    return sorted((u["UserName"], u["Path"], u["UserId"], u["Arn"]) for u in users), tags, keys
+
+
+@pytest.fixture
+def unchanged(server, victim):
+    before = snapshot(server, victim)
+    yield
+    assert snapshot(server, victim) == before, "a refused request changed the stored state"
+
+
+def post(server, body, **kwargs):
+    return server.send(server.signed_request(body, **kwargs))
+
+
+def assert_error(resp, code, status, message=None):
+    err = resp.error()
+    assert (err["Code"], resp.status) == (code, status), f"{resp.status} {resp.body!r}"
+    assert err["Type"] in ("Sender", "Receiver")
+    assert err["RequestId"]
+    assert resp.headers.get("x-amzn-requestid") == err["RequestId"]
+    if message is not None:
+        assert err["Message"] == message
+    return err
+
+
+# Encoding.
+
+@pytest.mark.parametrize("bad", ["bad%zz", "bad%ff", "bad%c3", "bad%"], ids=["percent-zz", "invalid-utf8-ff",
+                                                                             "truncated-utf8", "lone-percent"])
+def test_bad_form_encoding_is_refused(server, unchanged, bad):
+    resp = post(server, f"Action=CreateUser&{IAM_VERSION}&UserName={bad}")
+    err = resp.error()
+    # AWS's documented codes for a query it cannot decode.
+    assert (err["Code"], resp.status) in {("MalformedQueryString", 404), ("InvalidQueryParameter", 400)}, resp.body
+
+
+# Validation.
+
+def test_missing_required_parameter(server, unchanged):
+    resp = post(server, f"Action=CreateUser&{IAM_VERSION}")
+    assert_error(resp, "ValidationError", 400,
+                 "1 validation error detected: Value null at 'userName' failed to satisfy constraint: "
+                 "Member must not be null")
+
+
+def test_unknown_parameter_is_ignored(server, victim):
+    before = snapshot(server, victim)
+    name = unique("extra")
+    resp = post(server, form(Action="CreateUser", Version="2010-05-08", UserName=name, Bogus="1"))
+    assert resp.status == 200, resp.body
+    user = server.iam().get_user(UserName=name)["User"]
+    assert "Tags" not in user
+    after = snapshot(server, victim)
+    assert [u for u in after[0] if u[0] != name] == before[0]
+    assert after[1:] == before[1:]
+
+
+def test_overlong_user_name(server, unchanged):
+    resp = post(server, form(Action="CreateUser", Version="2010-05-08", UserName="a" * 65))
+    assert_error(resp, "ValidationError", 400,
+                 "1 validation error detected: Value at 'userName' failed to satisfy constraint: "
+                 "Member must have length less than or equal to 64")
+
+
+def test_sixty_four_characters_is_fine(server, victim):
+    name = "b" * 60 + unique("")[-4:]
+    assert len(name) == 64
+    resp = post(server, form(Action="CreateUser", Version="2010-05-08", UserName=name))
+    assert resp.status == 200, resp.body
+    server.iam().delete_user(UserName=name)
+
+
+def test_overlong_tag_key(server, victim, unchanged):
+    resp = post(server, form(Action="TagUser", Version="2010-05-08", UserName=victim["name"],
+                             **{"Tags.member.1.Key": "k" * 129, "Tags.member.1.Value": "v"}))
+    err = assert_error(resp, "ValidationError", 400)
+    assert "at 'tags.1.member.key' failed to satisfy constraint: Member must have length less than or equal to 128" \
+        in err["Message"]
+
+
+def test_bad_enum(server, victim, unchanged):
+    resp = post(server, form(Action="UpdateAccessKey", Version="2010-05-08", UserName=victim["name"],
+                             AccessKeyId=victim["key_id"], Status="Bogus"))
+    err = assert_error(resp, "ValidationError", 400)
+    assert err["Message"].startswith(
+        "1 validation error detected: Value 'Bogus' at 'status' failed to satisfy constraint: "
+        "Member must satisfy enum value set: ["), err["Message"]
+
+
+def test_body_over_16_mib(server, unchanged):
+    name = unique("big")
+    body = form(Action="CreateUser", Version="2010-05-08", UserName=name) + "&Pad=" + "a" * MAX_BODY
+    assert len(body) > MAX_BODY
+    resp = post(server, body)
+    assert resp.status == 413, resp.body[:500]
+
+
+# Escaping.
+
+XML_BREAKERS = "<&>\"'"
+
+
+def test_xml_breaking_path_round_trips(server, victim):
+    name = unique("xml")
+    path = f"/a{XML_BREAKERS}]]>b/"
+    resp = post(server, form(Action="CreateUser", Version="2010-05-08", UserName=name, Path=path))
+    assert resp.status == 200, resp.body
+    assert b"<&>" not in resp.body and b"]]>b" not in resp.body, resp.body  # escaped, not raw
+    created = resp.xml()
+    assert path in [e.text for e in created.iter() if e.tag.endswith("Path")]
+    iam = server.iam()
+    assert iam.get_user(UserName=name)["User"]["Path"] == path
+    assert iam.get_user(UserName=name)["User"]["Arn"].endswith(f":user{path}{name}")
+    listed = [u for u in iam.list_users(PathPrefix="/a<")["Users"] if u["UserName"] == name]
+    assert [u["Path"] for u in listed] == [path]
+    iam.delete_user(UserName=name)
+
+
+def test_xml_breaking_tag_value_is_refused_by_pattern(server, victim, unchanged):
+    # AWS's tag values allow letters, separators, digits and _.:/=+-@ only.
+    resp = post(server, form(Action="TagUser", Version="2010-05-08", UserName=victim["name"],
+                             **{"Tags.member.1.Key": "k", "Tags.member.1.Value": XML_BREAKERS}))
+    err = assert_error(resp, "ValidationError", 400)
+    assert "at 'tags.1.member.value' failed to satisfy constraint: Member must satisfy regular expression pattern: " \
+           "[\\p{L}\\p{Z}\\p{N}_.:/=+\\-@]*" in err["Message"], err["Message"]
+
+
+def test_unicode_tag_value_round_trips(server, victim):
+    iam = server.iam()
+    value = "é 日本\u00a0x\u2028y:/=+-@_."
+    resp = post(server, form(Action="TagUser", Version="2010-05-08", UserName=victim["name"],
+                             **{"Tags.member.1.Key": "uni", "Tags.member.1.Value": value}))
+    assert resp.status == 200, resp.body
+    tags = {t["Key"]: t["Value"] for t in iam.list_user_tags(UserName=victim["name"])["Tags"]}
+    assert tags["uni"] == value
+    iam.untag_user(UserName=victim["name"], TagKeys=["uni"])
+
+
+@pytest.mark.parametrize("params,path", [
+    ({"Action": "CreateUser", "UserName": "a\x01b"}, "userName"),
+    ({"Action": "CreateUser", "UserName": "ctl-path", "Path": "/a\x1fb/"}, "path"),
+    ({"Action": "CreateUser", "UserName": "ctl-nul", "Path": "/a\x00b/"}, "path"),
+    ({"Action": "TagUser", "UserName": "VICTIM", "Tags.member.1.Key": "k", "Tags.member.1.Value": "a\x07"},
+     "tags.1.member.value"),
+    ({"Action": "TagUser", "UserName": "VICTIM", "Tags.member.1.Key": "k\x0b", "Tags.member.1.Value": "v"},
+     "tags.1.member.key"),
+], ids=["username-soh", "path-us", "path-nul", "tag-value-bel", "tag-key-vt"])
+def test_control_characters_are_refused(server, victim, unchanged, params, path):
+    params = {k: (victim["name"] if v == "VICTIM" else v) for k, v in params.items()}
+    resp = post(server, form(Version="2010-05-08", **params))
+    err = assert_error(resp, "ValidationError", 400)
+    assert f"at '{path}' failed to satisfy constraint: Member must satisfy regular expression pattern" \
+        in err["Message"], err["Message"]
+
+
+# Authentication.
+
+def create_body():
+    return form(Action="CreateUser", Version="2010-05-08", UserName=unique("auth"))
+
+
+def test_unsigned_request(server, unchanged):
+    body = create_body().encode()
+    resp = raw_send(server.port, "POST", "/", {"Content-Type": "application/x-www-form-urlencoded"}, body)
+    assert_error(resp, "MissingAuthenticationToken", 403)
+
+
+def test_wrong_secret(server, unchanged):
+    resp = post(server, create_body(), secret="x" * 40)
+    assert_error(resp, "SignatureDoesNotMatch", 403)
+
+
+def test_tampered_body(server, unchanged):
+    req = server.signed_request(create_body())
+    req.data = req.body.replace(b"auth-", b"autx-")
+    resp = raw_send(server.port, "POST", "/", dict(req.headers.items()), req.data)
+    assert_error(resp, "SignatureDoesNotMatch", 403)
+
+
+def test_unknown_key(server, unchanged):
+    resp = post(server, create_body(), key_id="AKIAUNKNOWNUNKNOWN00")
+    assert_error(resp, "InvalidClientTokenId", 403, "The security token included in the request is invalid.")
+
+
+def test_request_dated_twenty_minutes_ago(server, unchanged):
+    then = datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None) - datetime.timedelta(minutes=20)
+    with mock.patch("botocore.auth.get_current_datetime", return_value=then):
+        req = server.signed_request(create_body())
+    assert req.headers["X-Amz-Date"] == then.strftime("%Y%m%dT%H%M%SZ")
+    resp = server.send(req)
+    err = assert_error(resp, "SignatureDoesNotMatch", 403)
+    assert "Signature expired" in err["Message"], err["Message"]
+
+
+def test_sts_signed_request_works(server):
+    """The raw path itself is sound: the same machinery succeeds when nothing is bad."""
+    resp = post(server, "Action=GetCallerIdentity&Version=2011-06-15", service="sts")
+    assert resp.status == 200, resp.body
+    arn = [e.text for e in resp.xml().iter() if e.tag.endswith("Arn")]
+    assert arn == [f"arn:aws:iam::{server.account_id}:root"]
