@@ -63,14 +63,21 @@ def random_access_key_id() -> str:
     return "AKIA" + "".join(secrets.choice(alphabet) for _ in range(16))
 
 
+def random_account_id() -> str:
+    return str(100000000000 + secrets.randbelow(900000000000))
+
+
 def random_secret() -> str:
     alphabet = string.ascii_letters + string.digits + "+/"
     return "".join(secrets.choice(alphabet) for _ in range(40))
 
 
-@dataclass
+@dataclass(repr=False)
 class Server:
     """One `gatehouse serve` process and how to reach it."""
+
+    def __repr__(self):
+        return f"Server({self.endpoint or 'not started'}, data_dir={self.data_dir})"
 
     data_dir: Path
     log_dir: Path
@@ -296,8 +303,10 @@ def new_server(tmp_path_factory, name: str, with_root_key: bool = True, **kwargs
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory, request):
-    """A fresh server for this test module, with a random root key from the environment."""
-    srv = new_server(tmp_path_factory, request.module.__name__.rsplit(".", 1)[-1]).start()
+    """A fresh server for this test module, with a random root key and a random account id from
+    the environment (so nothing can pass by hard-coding the default account)."""
+    srv = new_server(tmp_path_factory, request.module.__name__.rsplit(".", 1)[-1],
+                     account_id=random_account_id()).start()
     try:
         yield srv
     finally:

@@ -8,6 +8,10 @@ from unittest import mock
 
 import pytest
 
+from botocore.auth import SigV4Auth, SigV4QueryAuth
+from botocore.awsrequest import AWSRequest
+from botocore.credentials import Credentials
+
 from conftest import raw_send, unique
 
 IAM_VERSION = "Version=2010-05-08"
@@ -173,6 +177,14 @@ def test_unicode_tag_value_round_trips(server, victim):
     iam.untag_user(UserName=victim["name"], TagKeys=["uni"])
 
 
+def test_non_ascii_letters_in_user_name_are_refused(server, unchanged):
+    # IAM names are ASCII: Java's \\w (the model's pattern) does not match "é".
+    resp = post(server, form(Action="CreateUser", Version="2010-05-08", UserName="jos\u00e9"))
+    err = assert_error(resp, "ValidationError", 400)
+    assert "at 'userName' failed to satisfy constraint: Member must satisfy regular expression pattern: " \
+           "[\\w+=,.@-]+" in err["Message"], err["Message"]
+
+
 @pytest.mark.parametrize("params,path", [
     ({"Action": "CreateUser", "UserName": "a\x01b"}, "userName"),
     ({"Action": "CreateUser", "UserName": "ctl-path", "Path": "/a\x1fb/"}, "path"),
@@ -227,6 +239,36 @@ def test_request_dated_twenty_minutes_ago(server, unchanged):
     resp = server.send(req)
     err = assert_error(resp, "SignatureDoesNotMatch", 403)
     assert "Signature expired" in err["Message"], err["Message"]
+
+
+def test_request_dated_twenty_minutes_ahead(server, unchanged):
+    then = datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None) + datetime.timedelta(minutes=20)
+    with mock.patch("botocore.auth.get_current_datetime", return_value=then):
+        req = server.signed_request(create_body())
+    err = assert_error(server.send(req), "SignatureDoesNotMatch", 403)
+    assert "Signature not yet current" in err["Message"], err["Message"]
+
+
+def test_signed_get_and_presigned_url(server):
+    """Query APIs also take GET with the parameters in the URL, signed in the Authorization
+    header or presigned in the query string."""
+    url = server.endpoint + "/?Action=GetCallerIdentity&Version=2011-06-15"
+    creds = Credentials(server.root_key_id, server.root_secret)
+    for auth in (SigV4Auth(creds, "sts", "us-east-1"), SigV4QueryAuth(creds, "sts", "us-east-1", expires=60)):
+        req = AWSRequest(method="GET", url=url)
+        auth.add_auth(req)
+        parts = urllib.parse.urlsplit(req.url)
+        resp = raw_send(server.port, "GET", f"{parts.path}?{parts.query}", dict(req.headers.items()), b"")
+        assert resp.status == 200, (type(auth).__name__, resp.body)
+        assert [e.text for e in resp.xml().iter() if e.tag.endswith("Arn")] == \
+            [f"arn:aws:iam::{server.account_id}:root"]
+    # A presigned URL with a tampered parameter is refused.
+    req = AWSRequest(method="GET", url=url)
+    SigV4QueryAuth(creds, "sts", "us-east-1", expires=60).add_auth(req)
+    parts = urllib.parse.urlsplit(req.url)
+    tampered = parts.query.replace("Version=2011-06-15", "Version=2011-06-16")
+    resp = raw_send(server.port, "GET", f"{parts.path}?{tampered}", {}, b"")
+    assert_error(resp, "SignatureDoesNotMatch", 403)
 
 
 def test_sts_signed_request_works(server):

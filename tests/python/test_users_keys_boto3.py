@@ -2,6 +2,7 @@
 
 import datetime
 import re
+import threading
 import time
 
 import pytest
@@ -89,8 +90,11 @@ def test_root_get_user_without_name(server, iam):
     user = iam.get_user()["User"]
     assert user["Arn"] == f"arn:aws:iam::{server.account_id}:root"
     assert user["UserId"] == server.account_id
-    # AWS returns no user name (nor path) for the root user.
-    assert "UserName" not in user, user
+    # AWS returns no user name nor path for the root user, and the account's creation date.
+    deviations = [f"{field}={user[field]!r}" for field in ("UserName", "Path") if field in user]
+    if user["CreateDate"].year < 2000:
+        deviations.append(f"CreateDate={user['CreateDate'].isoformat()}")
+    assert not deviations, f"root GetUser differs from AWS: {deviations}"
 
 
 def test_name_uniqueness_is_case_insensitive(iam):
@@ -401,3 +405,42 @@ def test_user_without_policies_is_denied(server, iam):
     assert len(iam.list_access_keys(UserName=name)["AccessKeyMetadata"]) == 1
     # GetCallerIdentity needs no permission.
     assert server.sts(key["AccessKeyId"], key["SecretAccessKey"]).get_caller_identity()["Arn"] == user["Arn"]
+
+
+def test_root_key_from_the_environment_is_one_of_roots_keys(server, iam):
+    """As in AWS, the key root signs with is one of root's access keys: ListAccessKeys (no user
+    name, as root) lists it and GetAccessKeyLastUsed knows it."""
+    listed = [k["AccessKeyId"] for k in iam.list_access_keys()["AccessKeyMetadata"]]
+    assert server.root_key_id in listed
+    last = iam.get_access_key_last_used(AccessKeyId=server.root_key_id)
+    assert "UserName" not in last or last["UserName"] in ("", "root")
+
+
+def test_concurrent_creates_respect_uniqueness_and_quota(server, iam):
+    name = unique("racer")
+    iam.create_user(UserName=name)
+
+    def race(call, n=8):
+        results, lock = [], threading.Lock()
+
+        def run():
+            client = server.iam()
+            try:
+                call(client)
+                outcome = "ok"
+            except ClientError as e:
+                outcome = e.response["Error"]["Code"]
+            with lock:
+                results.append(outcome)
+
+        threads = [threading.Thread(target=run) for _ in range(n)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        return sorted(results)
+
+    assert race(lambda c: c.create_access_key(UserName=name)) == ["LimitExceeded"] * 6 + ["ok"] * 2
+    assert len(iam.list_access_keys(UserName=name)["AccessKeyMetadata"]) == 2
+    same = unique("same")
+    assert race(lambda c: c.create_user(UserName=same)) == ["EntityAlreadyExists"] * 7 + ["ok"]

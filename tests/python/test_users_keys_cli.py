@@ -47,9 +47,9 @@ def test_user_lifecycle(server):
 
     cli("iam", "tag-user", "--user-name", name, "--tags", "Key=team,Value=green")
     cli("iam", "untag-user", "--user-name", name, "--tag-keys", "env")
+    # The CLI pages list-user-tags itself, so IsTruncated/Marker are not in its output.
     tags = cli("iam", "list-user-tags", "--user-name", name)
-    assert tags["Tags"] == [{"Key": "team", "Value": "green"}]
-    assert tags["IsTruncated"] is False
+    assert tags == {"Tags": [{"Key": "team", "Value": "green"}]}
 
     new = unique("cli-renamed")
     assert cli("iam", "update-user", "--user-name", name, "--new-user-name", new, "--new-path", "/cli2/") is None
