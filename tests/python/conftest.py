@@ -47,6 +47,14 @@ os.environ["AWS_SHARED_CREDENTIALS_FILE"] = str(EMPTY_CREDENTIALS)
 os.environ["AWS_EC2_METADATA_DISABLED"] = "true"
 
 
+def pytest_sessionstart(session):
+    """Stop at once, with one clear line, when there is no server binary to test."""
+    path = Path(os.environ.get("GATEHOUSE_BIN") or REPO / "target" / "debug" / "gatehouse")
+    if not path.is_file() or not os.access(path, os.X_OK):
+        pytest.exit(f"gatehouse binary not found at {path}: run `cargo build -p gatehouse` first "
+                    "or set GATEHOUSE_BIN to an executable", returncode=1)
+
+
 def gatehouse_bin() -> Path:
     path = Path(os.environ.get("GATEHOUSE_BIN") or REPO / "target" / "debug" / "gatehouse")
     if not path.is_file() or not os.access(path, os.X_OK):
