@@ -189,6 +189,9 @@ impl fmt::Debug for SigningKeyCache {
     }
 }
 
+/// The endpoint's service and its test for valid regions.
+type Endpoint<'a> = (&'a str, &'a dyn Fn(&str) -> bool);
+
 impl Credentials {
     /// AWS's checks that need neither the secret nor the body, in AWS's order: the time
     /// window, `host` signed, then the credential scope — region (`region_is_valid`), service
@@ -253,10 +256,7 @@ impl Credentials {
         }
     }
 
-    fn check_scope(
-        &self,
-        endpoint: Option<(&str, &dyn Fn(&str) -> bool)>,
-    ) -> Result<(), SigV4Error> {
+    fn check_scope(&self, endpoint: Option<Endpoint<'_>>) -> Result<(), SigV4Error> {
         let mut problems: Vec<String> = Vec::new();
         if let Some((service, region_is_valid)) = endpoint {
             if !region_is_valid(&self.region) {

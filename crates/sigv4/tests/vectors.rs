@@ -3,6 +3,13 @@
 //!
 //! Not run: `aws-c-auth/v4a` (ECDSA-P256 SigV4a, which this crate does not implement).
 
+#![expect(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "test harness: a failed expectation is a failed test"
+)]
+
 use std::fs;
 use std::path::{Path, PathBuf};
 
@@ -128,12 +135,6 @@ impl Req {
             .iter_mut()
             .find(|(n, _)| n.eq_ignore_ascii_case(name))
             .map(|(_, v)| v)
-    }
-
-    fn has_header(&self, name: &str) -> bool {
-        self.headers
-            .iter()
-            .any(|(n, _)| n.eq_ignore_ascii_case(name))
     }
 
     /// Rewrites the query parameter `name` (raw key) with `f`, if present.
