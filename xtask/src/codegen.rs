@@ -774,7 +774,7 @@ impl<'m> ServiceGen<'m> {
                 "/// The (empty) input of an operation the model gives no input shape.\n\
                  #[derive(Debug, Clone, PartialEq, Eq, Default)]\npub struct {name} {{}}\n\n\
                  impl {name} {{\n    fn decode_at(_d: &mut Decoder<'_>, _at: &Field) -> Option<Self> {{ Some(Self {{}}) }}\n}}\n\n\
-                 impl DecodeQuery for {name} {{\n    fn decode_query(params: &QueryParams) -> Result<Self, ApiError> {{\n        codec::decode_input(params, Self::decode_at)\n    }}\n}}\n"
+                 impl DecodeQuery for {name} {{\n    fn decode_fields(d: &mut Decoder<'_>, at: &Field) -> Option<Self> {{\n        Self::decode_at(d, at)\n    }}\n}}\n"
             );
         }
         let all: BTreeSet<&String> = self.decode.iter().chain(&self.encode).collect();
@@ -889,7 +889,7 @@ impl<'m> ServiceGen<'m> {
             if is_input {
                 let _ = writeln!(
                     o,
-                    "impl DecodeQuery for {name} {{\n    fn decode_query(params: &QueryParams) -> Result<Self, ApiError> {{\n        codec::decode_input(params, Self::decode_at)\n    }}\n}}\n"
+                    "impl DecodeQuery for {name} {{\n    fn decode_fields(d: &mut Decoder<'_>, at: &Field) -> Option<Self> {{\n        Self::decode_at(d, at)\n    }}\n}}\n"
                 );
             }
         }

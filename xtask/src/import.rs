@@ -77,6 +77,16 @@ pub fn run(data_dir: Option<PathBuf>) -> Result<(), String> {
             &model_dir.join(format!("{service}-paginators.json")),
             &json::parse(&text)?.to_pretty(),
         )?;
+        // Worked examples: inputs and outputs only (their titles and descriptions are prose).
+        let examples = dir.join("examples-1.json");
+        let text = std::fs::read_to_string(&examples)
+            .map_err(|e| format!("{}: {e}", examples.display()))?;
+        let mut examples = json::parse(&text)?;
+        examples.strip_keys(&["comments", "description", "title"]);
+        write(
+            &model_dir.join(format!("{service}-examples.json")),
+            &examples.to_pretty(),
+        )?;
     }
     let shared = crate::workspace_root().join("../shared/vectors/api-model");
     for name in ["LICENSE-botocore.txt", "NOTICE-botocore"] {
@@ -101,11 +111,14 @@ fn readme(version: &str) -> String {
          | `iam-2010-05-08.json` | botocore {version} `botocore/data/iam/2010-05-08/service-2.json.gz` |\n\
          | `sts-2011-06-15.json` | botocore {version} `botocore/data/sts/2011-06-15/service-2.json.gz` |\n\
          | `iam-paginators.json` | botocore {version} `botocore/data/iam/2010-05-08/paginators-1.json` |\n\
-         | `sts-paginators.json` | botocore {version} `botocore/data/sts/2011-06-15/paginators-1.json` |\n\n\
+         | `sts-paginators.json` | botocore {version} `botocore/data/sts/2011-06-15/paginators-1.json` |\n\
+         | `iam-examples.json` | botocore {version} `botocore/data/iam/2010-05-08/examples-1.json` |\n\
+         | `sts-examples.json` | botocore {version} `botocore/data/sts/2011-06-15/examples-1.json` |\n\n\
          botocore is Copyright Amazon.com, Inc. or its affiliates, licensed under the Apache License,\n\
          Version 2.0: see `LICENSE-botocore.txt` and `NOTICE-botocore` in this folder.\n\n\
          Changes from the source: every `documentation` and `documentationUrl` field is removed (no\n\
-         AWS prose in this repository) and the JSON is re-indented; keys keep their original order,\n\
+         AWS prose in this repository), so are the examples' `title`, `description` and `comments`,\n\
+         and the JSON is re-indented; keys keep their original order,\n\
          which is the order members are written in responses.\n\n\
          To refresh: `pip install botocore==<version>` then `cargo xtask import-model` (or pass the\n\
          `botocore/data` directory), then `cargo xtask codegen`.\n"

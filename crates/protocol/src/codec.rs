@@ -18,10 +18,36 @@ use crate::xml::escape_into;
 // Public traits the generated shapes implement.
 
 /// An operation input decoded from Query parameters.
+///
+/// Parameters the input does not define are ignored, as AWS's IAM and STS endpoints do (and
+/// moto): SDKs never send them, and rejecting them would break clients that add presigning or
+/// legacy keys (`X-Amz-*`, `AWSAccessKeyId`, `SignatureVersion`, …). EC2's Query dialect answers
+/// `UnknownParameter` instead; IAM and STS do not. [`DecodeQuery::decode_query_reporting`]
+/// returns them for logging or a strict mode.
 pub trait DecodeQuery: Sized {
+    /// Reads this input's members under `at` (generated).
+    fn decode_fields(d: &mut Decoder<'_>, at: &Field) -> Option<Self>;
+
     /// Decodes and validates `params`. Every constraint violation is collected into one
-    /// `ValidationError`. Parameters the input does not define are ignored (see [`decode_input`]).
-    fn decode_query(params: &QueryParams) -> Result<Self, ApiError>;
+    /// `ValidationError`.
+    fn decode_query(params: &QueryParams) -> Result<Self, ApiError> {
+        Self::decode_query_reporting(params).map(|(v, _)| v)
+    }
+
+    /// [`DecodeQuery::decode_query`], also returning the keys it did not read (`Action` and
+    /// `Version` excepted), in key order.
+    fn decode_query_reporting(params: &QueryParams) -> Result<(Self, Vec<String>), ApiError> {
+        let mut d = Decoder::new(params);
+        let value = Self::decode_fields(&mut d, &Field::root());
+        match value {
+            Some(v) if d.violations.is_empty() => {
+                let unknown = d.unconsumed().into_iter().map(str::to_owned).collect();
+                Ok((v, unknown))
+            }
+            _ if d.violations.is_empty() => Err(ApiError::internal()),
+            _ => Err(ApiError::validation(&d.violations)),
+        }
+    }
 }
 
 /// A structure that writes its members as XML elements, in model order.
@@ -188,23 +214,6 @@ pub struct Decoder<'a> {
     params: &'a QueryParams,
     consumed: BTreeSet<&'a str>,
     violations: Vec<String>,
-}
-
-/// Decodes the whole input with `f`. Unknown parameters — keys the input does not define — are
-/// ignored, as AWS's Query services do (and moto): SDKs never send them, and rejecting them
-/// would break clients that send extra presigning or legacy keys. [`Decoder::unconsumed`]
-/// still lists them for whoever wants to log them.
-pub fn decode_input<'a, T>(
-    params: &'a QueryParams,
-    f: impl FnOnce(&mut Decoder<'a>, &Field) -> Option<T>,
-) -> Result<T, ApiError> {
-    let mut d = Decoder::new(params);
-    let value = f(&mut d, &Field::root());
-    match value {
-        Some(v) if d.violations.is_empty() => Ok(v),
-        _ if d.violations.is_empty() => Err(ApiError::internal()),
-        _ => Err(ApiError::validation(&d.violations)),
-    }
 }
 
 impl<'a> Decoder<'a> {

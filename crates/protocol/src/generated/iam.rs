@@ -879,8 +879,8 @@ impl DeleteAccountPasswordPolicyRequest {
 }
 
 impl DecodeQuery for DeleteAccountPasswordPolicyRequest {
-    fn decode_query(params: &QueryParams) -> Result<Self, ApiError> {
-        codec::decode_input(params, Self::decode_at)
+    fn decode_fields(d: &mut Decoder<'_>, at: &Field) -> Option<Self> {
+        Self::decode_at(d, at)
     }
 }
 
@@ -895,8 +895,8 @@ impl DisableOutboundWebIdentityFederationRequest {
 }
 
 impl DecodeQuery for DisableOutboundWebIdentityFederationRequest {
-    fn decode_query(params: &QueryParams) -> Result<Self, ApiError> {
-        codec::decode_input(params, Self::decode_at)
+    fn decode_fields(d: &mut Decoder<'_>, at: &Field) -> Option<Self> {
+        Self::decode_at(d, at)
     }
 }
 
@@ -911,8 +911,8 @@ impl EnableOutboundWebIdentityFederationRequest {
 }
 
 impl DecodeQuery for EnableOutboundWebIdentityFederationRequest {
-    fn decode_query(params: &QueryParams) -> Result<Self, ApiError> {
-        codec::decode_input(params, Self::decode_at)
+    fn decode_fields(d: &mut Decoder<'_>, at: &Field) -> Option<Self> {
+        Self::decode_at(d, at)
     }
 }
 
@@ -927,8 +927,8 @@ impl GenerateCredentialReportRequest {
 }
 
 impl DecodeQuery for GenerateCredentialReportRequest {
-    fn decode_query(params: &QueryParams) -> Result<Self, ApiError> {
-        codec::decode_input(params, Self::decode_at)
+    fn decode_fields(d: &mut Decoder<'_>, at: &Field) -> Option<Self> {
+        Self::decode_at(d, at)
     }
 }
 
@@ -943,8 +943,8 @@ impl GetAccountPasswordPolicyRequest {
 }
 
 impl DecodeQuery for GetAccountPasswordPolicyRequest {
-    fn decode_query(params: &QueryParams) -> Result<Self, ApiError> {
-        codec::decode_input(params, Self::decode_at)
+    fn decode_fields(d: &mut Decoder<'_>, at: &Field) -> Option<Self> {
+        Self::decode_at(d, at)
     }
 }
 
@@ -959,8 +959,8 @@ impl GetAccountSummaryRequest {
 }
 
 impl DecodeQuery for GetAccountSummaryRequest {
-    fn decode_query(params: &QueryParams) -> Result<Self, ApiError> {
-        codec::decode_input(params, Self::decode_at)
+    fn decode_fields(d: &mut Decoder<'_>, at: &Field) -> Option<Self> {
+        Self::decode_at(d, at)
     }
 }
 
@@ -975,8 +975,8 @@ impl GetCredentialReportRequest {
 }
 
 impl DecodeQuery for GetCredentialReportRequest {
-    fn decode_query(params: &QueryParams) -> Result<Self, ApiError> {
-        codec::decode_input(params, Self::decode_at)
+    fn decode_fields(d: &mut Decoder<'_>, at: &Field) -> Option<Self> {
+        Self::decode_at(d, at)
     }
 }
 
@@ -991,8 +991,8 @@ impl GetOutboundWebIdentityFederationInfoRequest {
 }
 
 impl DecodeQuery for GetOutboundWebIdentityFederationInfoRequest {
-    fn decode_query(params: &QueryParams) -> Result<Self, ApiError> {
-        codec::decode_input(params, Self::decode_at)
+    fn decode_fields(d: &mut Decoder<'_>, at: &Field) -> Option<Self> {
+        Self::decode_at(d, at)
     }
 }
 
@@ -1016,8 +1016,8 @@ impl AcceptDelegationRequestRequest {
 }
 
 impl DecodeQuery for AcceptDelegationRequestRequest {
-    fn decode_query(params: &QueryParams) -> Result<Self, ApiError> {
-        codec::decode_input(params, Self::decode_at)
+    fn decode_fields(d: &mut Decoder<'_>, at: &Field) -> Option<Self> {
+        Self::decode_at(d, at)
     }
 }
 
@@ -1139,8 +1139,8 @@ impl AddClientIDToOpenIDConnectProviderRequest {
 }
 
 impl DecodeQuery for AddClientIDToOpenIDConnectProviderRequest {
-    fn decode_query(params: &QueryParams) -> Result<Self, ApiError> {
-        codec::decode_input(params, Self::decode_at)
+    fn decode_fields(d: &mut Decoder<'_>, at: &Field) -> Option<Self> {
+        Self::decode_at(d, at)
     }
 }
 
@@ -1171,8 +1171,8 @@ impl AddRoleToInstanceProfileRequest {
 }
 
 impl DecodeQuery for AddRoleToInstanceProfileRequest {
-    fn decode_query(params: &QueryParams) -> Result<Self, ApiError> {
-        codec::decode_input(params, Self::decode_at)
+    fn decode_fields(d: &mut Decoder<'_>, at: &Field) -> Option<Self> {
+        Self::decode_at(d, at)
     }
 }
 
@@ -1203,8 +1203,8 @@ impl AddUserToGroupRequest {
 }
 
 impl DecodeQuery for AddUserToGroupRequest {
-    fn decode_query(params: &QueryParams) -> Result<Self, ApiError> {
-        codec::decode_input(params, Self::decode_at)
+    fn decode_fields(d: &mut Decoder<'_>, at: &Field) -> Option<Self> {
+        Self::decode_at(d, at)
     }
 }
 
@@ -1228,8 +1228,8 @@ impl AssociateDelegationRequestRequest {
 }
 
 impl DecodeQuery for AssociateDelegationRequestRequest {
-    fn decode_query(params: &QueryParams) -> Result<Self, ApiError> {
-        codec::decode_input(params, Self::decode_at)
+    fn decode_fields(d: &mut Decoder<'_>, at: &Field) -> Option<Self> {
+        Self::decode_at(d, at)
     }
 }
 
@@ -1260,8 +1260,8 @@ impl AttachGroupPolicyRequest {
 }
 
 impl DecodeQuery for AttachGroupPolicyRequest {
-    fn decode_query(params: &QueryParams) -> Result<Self, ApiError> {
-        codec::decode_input(params, Self::decode_at)
+    fn decode_fields(d: &mut Decoder<'_>, at: &Field) -> Option<Self> {
+        Self::decode_at(d, at)
     }
 }
 
@@ -1292,8 +1292,8 @@ impl AttachRolePolicyRequest {
 }
 
 impl DecodeQuery for AttachRolePolicyRequest {
-    fn decode_query(params: &QueryParams) -> Result<Self, ApiError> {
-        codec::decode_input(params, Self::decode_at)
+    fn decode_fields(d: &mut Decoder<'_>, at: &Field) -> Option<Self> {
+        Self::decode_at(d, at)
     }
 }
 
@@ -1324,8 +1324,8 @@ impl AttachUserPolicyRequest {
 }
 
 impl DecodeQuery for AttachUserPolicyRequest {
-    fn decode_query(params: &QueryParams) -> Result<Self, ApiError> {
-        codec::decode_input(params, Self::decode_at)
+    fn decode_fields(d: &mut Decoder<'_>, at: &Field) -> Option<Self> {
+        Self::decode_at(d, at)
     }
 }
 
@@ -1393,8 +1393,8 @@ impl ChangePasswordRequest {
 }
 
 impl DecodeQuery for ChangePasswordRequest {
-    fn decode_query(params: &QueryParams) -> Result<Self, ApiError> {
-        codec::decode_input(params, Self::decode_at)
+    fn decode_fields(d: &mut Decoder<'_>, at: &Field) -> Option<Self> {
+        Self::decode_at(d, at)
     }
 }
 
@@ -1449,8 +1449,8 @@ impl CreateAccessKeyRequest {
 }
 
 impl DecodeQuery for CreateAccessKeyRequest {
-    fn decode_query(params: &QueryParams) -> Result<Self, ApiError> {
-        codec::decode_input(params, Self::decode_at)
+    fn decode_fields(d: &mut Decoder<'_>, at: &Field) -> Option<Self> {
+        Self::decode_at(d, at)
     }
 }
 
@@ -1486,8 +1486,8 @@ impl CreateAccountAliasRequest {
 }
 
 impl DecodeQuery for CreateAccountAliasRequest {
-    fn decode_query(params: &QueryParams) -> Result<Self, ApiError> {
-        codec::decode_input(params, Self::decode_at)
+    fn decode_fields(d: &mut Decoder<'_>, at: &Field) -> Option<Self> {
+        Self::decode_at(d, at)
     }
 }
 
@@ -1563,8 +1563,8 @@ impl CreateDelegationRequestRequest {
 }
 
 impl DecodeQuery for CreateDelegationRequestRequest {
-    fn decode_query(params: &QueryParams) -> Result<Self, ApiError> {
-        codec::decode_input(params, Self::decode_at)
+    fn decode_fields(d: &mut Decoder<'_>, at: &Field) -> Option<Self> {
+        Self::decode_at(d, at)
     }
 }
 
@@ -1608,8 +1608,8 @@ impl CreateGroupRequest {
 }
 
 impl DecodeQuery for CreateGroupRequest {
-    fn decode_query(params: &QueryParams) -> Result<Self, ApiError> {
-        codec::decode_input(params, Self::decode_at)
+    fn decode_fields(d: &mut Decoder<'_>, at: &Field) -> Option<Self> {
+        Self::decode_at(d, at)
     }
 }
 
@@ -1659,8 +1659,8 @@ impl CreateInstanceProfileRequest {
 }
 
 impl DecodeQuery for CreateInstanceProfileRequest {
-    fn decode_query(params: &QueryParams) -> Result<Self, ApiError> {
-        codec::decode_input(params, Self::decode_at)
+    fn decode_fields(d: &mut Decoder<'_>, at: &Field) -> Option<Self> {
+        Self::decode_at(d, at)
     }
 }
 
@@ -1717,8 +1717,8 @@ impl CreateLoginProfileRequest {
 }
 
 impl DecodeQuery for CreateLoginProfileRequest {
-    fn decode_query(params: &QueryParams) -> Result<Self, ApiError> {
-        codec::decode_input(params, Self::decode_at)
+    fn decode_fields(d: &mut Decoder<'_>, at: &Field) -> Option<Self> {
+        Self::decode_at(d, at)
     }
 }
 
@@ -1778,8 +1778,8 @@ impl CreateOpenIDConnectProviderRequest {
 }
 
 impl DecodeQuery for CreateOpenIDConnectProviderRequest {
-    fn decode_query(params: &QueryParams) -> Result<Self, ApiError> {
-        codec::decode_input(params, Self::decode_at)
+    fn decode_fields(d: &mut Decoder<'_>, at: &Field) -> Option<Self> {
+        Self::decode_at(d, at)
     }
 }
 
@@ -1847,8 +1847,8 @@ impl CreatePolicyRequest {
 }
 
 impl DecodeQuery for CreatePolicyRequest {
-    fn decode_query(params: &QueryParams) -> Result<Self, ApiError> {
-        codec::decode_input(params, Self::decode_at)
+    fn decode_fields(d: &mut Decoder<'_>, at: &Field) -> Option<Self> {
+        Self::decode_at(d, at)
     }
 }
 
@@ -1897,8 +1897,8 @@ impl CreatePolicyVersionRequest {
 }
 
 impl DecodeQuery for CreatePolicyVersionRequest {
-    fn decode_query(params: &QueryParams) -> Result<Self, ApiError> {
-        codec::decode_input(params, Self::decode_at)
+    fn decode_fields(d: &mut Decoder<'_>, at: &Field) -> Option<Self> {
+        Self::decode_at(d, at)
     }
 }
 
@@ -1973,8 +1973,8 @@ impl CreateRoleRequest {
 }
 
 impl DecodeQuery for CreateRoleRequest {
-    fn decode_query(params: &QueryParams) -> Result<Self, ApiError> {
-        codec::decode_input(params, Self::decode_at)
+    fn decode_fields(d: &mut Decoder<'_>, at: &Field) -> Option<Self> {
+        Self::decode_at(d, at)
     }
 }
 
@@ -2049,8 +2049,8 @@ impl CreateSAMLProviderRequest {
 }
 
 impl DecodeQuery for CreateSAMLProviderRequest {
-    fn decode_query(params: &QueryParams) -> Result<Self, ApiError> {
-        codec::decode_input(params, Self::decode_at)
+    fn decode_fields(d: &mut Decoder<'_>, at: &Field) -> Option<Self> {
+        Self::decode_at(d, at)
     }
 }
 
@@ -2100,8 +2100,8 @@ impl CreateServiceLinkedRoleRequest {
 }
 
 impl DecodeQuery for CreateServiceLinkedRoleRequest {
-    fn decode_query(params: &QueryParams) -> Result<Self, ApiError> {
-        codec::decode_input(params, Self::decode_at)
+    fn decode_fields(d: &mut Decoder<'_>, at: &Field) -> Option<Self> {
+        Self::decode_at(d, at)
     }
 }
 
@@ -2150,8 +2150,8 @@ impl CreateServiceSpecificCredentialRequest {
 }
 
 impl DecodeQuery for CreateServiceSpecificCredentialRequest {
-    fn decode_query(params: &QueryParams) -> Result<Self, ApiError> {
-        codec::decode_input(params, Self::decode_at)
+    fn decode_fields(d: &mut Decoder<'_>, at: &Field) -> Option<Self> {
+        Self::decode_at(d, at)
     }
 }
 
@@ -2210,8 +2210,8 @@ impl CreateUserRequest {
 }
 
 impl DecodeQuery for CreateUserRequest {
-    fn decode_query(params: &QueryParams) -> Result<Self, ApiError> {
-        codec::decode_input(params, Self::decode_at)
+    fn decode_fields(d: &mut Decoder<'_>, at: &Field) -> Option<Self> {
+        Self::decode_at(d, at)
     }
 }
 
@@ -2261,8 +2261,8 @@ impl CreateVirtualMFADeviceRequest {
 }
 
 impl DecodeQuery for CreateVirtualMFADeviceRequest {
-    fn decode_query(params: &QueryParams) -> Result<Self, ApiError> {
-        codec::decode_input(params, Self::decode_at)
+    fn decode_fields(d: &mut Decoder<'_>, at: &Field) -> Option<Self> {
+        Self::decode_at(d, at)
     }
 }
 
@@ -2304,8 +2304,8 @@ impl DeactivateMFADeviceRequest {
 }
 
 impl DecodeQuery for DeactivateMFADeviceRequest {
-    fn decode_query(params: &QueryParams) -> Result<Self, ApiError> {
-        codec::decode_input(params, Self::decode_at)
+    fn decode_fields(d: &mut Decoder<'_>, at: &Field) -> Option<Self> {
+        Self::decode_at(d, at)
     }
 }
 
@@ -2423,8 +2423,8 @@ impl DeleteAccessKeyRequest {
 }
 
 impl DecodeQuery for DeleteAccessKeyRequest {
-    fn decode_query(params: &QueryParams) -> Result<Self, ApiError> {
-        codec::decode_input(params, Self::decode_at)
+    fn decode_fields(d: &mut Decoder<'_>, at: &Field) -> Option<Self> {
+        Self::decode_at(d, at)
     }
 }
 
@@ -2448,8 +2448,8 @@ impl DeleteAccountAliasRequest {
 }
 
 impl DecodeQuery for DeleteAccountAliasRequest {
-    fn decode_query(params: &QueryParams) -> Result<Self, ApiError> {
-        codec::decode_input(params, Self::decode_at)
+    fn decode_fields(d: &mut Decoder<'_>, at: &Field) -> Option<Self> {
+        Self::decode_at(d, at)
     }
 }
 
@@ -2480,8 +2480,8 @@ impl DeleteGroupPolicyRequest {
 }
 
 impl DecodeQuery for DeleteGroupPolicyRequest {
-    fn decode_query(params: &QueryParams) -> Result<Self, ApiError> {
-        codec::decode_input(params, Self::decode_at)
+    fn decode_fields(d: &mut Decoder<'_>, at: &Field) -> Option<Self> {
+        Self::decode_at(d, at)
     }
 }
 
@@ -2505,8 +2505,8 @@ impl DeleteGroupRequest {
 }
 
 impl DecodeQuery for DeleteGroupRequest {
-    fn decode_query(params: &QueryParams) -> Result<Self, ApiError> {
-        codec::decode_input(params, Self::decode_at)
+    fn decode_fields(d: &mut Decoder<'_>, at: &Field) -> Option<Self> {
+        Self::decode_at(d, at)
     }
 }
 
@@ -2530,8 +2530,8 @@ impl DeleteInstanceProfileRequest {
 }
 
 impl DecodeQuery for DeleteInstanceProfileRequest {
-    fn decode_query(params: &QueryParams) -> Result<Self, ApiError> {
-        codec::decode_input(params, Self::decode_at)
+    fn decode_fields(d: &mut Decoder<'_>, at: &Field) -> Option<Self> {
+        Self::decode_at(d, at)
     }
 }
 
@@ -2554,8 +2554,8 @@ impl DeleteLoginProfileRequest {
 }
 
 impl DecodeQuery for DeleteLoginProfileRequest {
-    fn decode_query(params: &QueryParams) -> Result<Self, ApiError> {
-        codec::decode_input(params, Self::decode_at)
+    fn decode_fields(d: &mut Decoder<'_>, at: &Field) -> Option<Self> {
+        Self::decode_at(d, at)
     }
 }
 
@@ -2579,8 +2579,8 @@ impl DeleteOpenIDConnectProviderRequest {
 }
 
 impl DecodeQuery for DeleteOpenIDConnectProviderRequest {
-    fn decode_query(params: &QueryParams) -> Result<Self, ApiError> {
-        codec::decode_input(params, Self::decode_at)
+    fn decode_fields(d: &mut Decoder<'_>, at: &Field) -> Option<Self> {
+        Self::decode_at(d, at)
     }
 }
 
@@ -2604,8 +2604,8 @@ impl DeletePolicyRequest {
 }
 
 impl DecodeQuery for DeletePolicyRequest {
-    fn decode_query(params: &QueryParams) -> Result<Self, ApiError> {
-        codec::decode_input(params, Self::decode_at)
+    fn decode_fields(d: &mut Decoder<'_>, at: &Field) -> Option<Self> {
+        Self::decode_at(d, at)
     }
 }
 
@@ -2636,8 +2636,8 @@ impl DeletePolicyVersionRequest {
 }
 
 impl DecodeQuery for DeletePolicyVersionRequest {
-    fn decode_query(params: &QueryParams) -> Result<Self, ApiError> {
-        codec::decode_input(params, Self::decode_at)
+    fn decode_fields(d: &mut Decoder<'_>, at: &Field) -> Option<Self> {
+        Self::decode_at(d, at)
     }
 }
 
@@ -2661,8 +2661,8 @@ impl DeleteRolePermissionsBoundaryRequest {
 }
 
 impl DecodeQuery for DeleteRolePermissionsBoundaryRequest {
-    fn decode_query(params: &QueryParams) -> Result<Self, ApiError> {
-        codec::decode_input(params, Self::decode_at)
+    fn decode_fields(d: &mut Decoder<'_>, at: &Field) -> Option<Self> {
+        Self::decode_at(d, at)
     }
 }
 
@@ -2693,8 +2693,8 @@ impl DeleteRolePolicyRequest {
 }
 
 impl DecodeQuery for DeleteRolePolicyRequest {
-    fn decode_query(params: &QueryParams) -> Result<Self, ApiError> {
-        codec::decode_input(params, Self::decode_at)
+    fn decode_fields(d: &mut Decoder<'_>, at: &Field) -> Option<Self> {
+        Self::decode_at(d, at)
     }
 }
 
@@ -2718,8 +2718,8 @@ impl DeleteRoleRequest {
 }
 
 impl DecodeQuery for DeleteRoleRequest {
-    fn decode_query(params: &QueryParams) -> Result<Self, ApiError> {
-        codec::decode_input(params, Self::decode_at)
+    fn decode_fields(d: &mut Decoder<'_>, at: &Field) -> Option<Self> {
+        Self::decode_at(d, at)
     }
 }
 
@@ -2743,8 +2743,8 @@ impl DeleteSAMLProviderRequest {
 }
 
 impl DecodeQuery for DeleteSAMLProviderRequest {
-    fn decode_query(params: &QueryParams) -> Result<Self, ApiError> {
-        codec::decode_input(params, Self::decode_at)
+    fn decode_fields(d: &mut Decoder<'_>, at: &Field) -> Option<Self> {
+        Self::decode_at(d, at)
     }
 }
 
@@ -2775,8 +2775,8 @@ impl DeleteSSHPublicKeyRequest {
 }
 
 impl DecodeQuery for DeleteSSHPublicKeyRequest {
-    fn decode_query(params: &QueryParams) -> Result<Self, ApiError> {
-        codec::decode_input(params, Self::decode_at)
+    fn decode_fields(d: &mut Decoder<'_>, at: &Field) -> Option<Self> {
+        Self::decode_at(d, at)
     }
 }
 
@@ -2800,8 +2800,8 @@ impl DeleteServerCertificateRequest {
 }
 
 impl DecodeQuery for DeleteServerCertificateRequest {
-    fn decode_query(params: &QueryParams) -> Result<Self, ApiError> {
-        codec::decode_input(params, Self::decode_at)
+    fn decode_fields(d: &mut Decoder<'_>, at: &Field) -> Option<Self> {
+        Self::decode_at(d, at)
     }
 }
 
@@ -2825,8 +2825,8 @@ impl DeleteServiceLinkedRoleRequest {
 }
 
 impl DecodeQuery for DeleteServiceLinkedRoleRequest {
-    fn decode_query(params: &QueryParams) -> Result<Self, ApiError> {
-        codec::decode_input(params, Self::decode_at)
+    fn decode_fields(d: &mut Decoder<'_>, at: &Field) -> Option<Self> {
+        Self::decode_at(d, at)
     }
 }
 
@@ -2868,8 +2868,8 @@ impl DeleteServiceSpecificCredentialRequest {
 }
 
 impl DecodeQuery for DeleteServiceSpecificCredentialRequest {
-    fn decode_query(params: &QueryParams) -> Result<Self, ApiError> {
-        codec::decode_input(params, Self::decode_at)
+    fn decode_fields(d: &mut Decoder<'_>, at: &Field) -> Option<Self> {
+        Self::decode_at(d, at)
     }
 }
 
@@ -2899,8 +2899,8 @@ impl DeleteSigningCertificateRequest {
 }
 
 impl DecodeQuery for DeleteSigningCertificateRequest {
-    fn decode_query(params: &QueryParams) -> Result<Self, ApiError> {
-        codec::decode_input(params, Self::decode_at)
+    fn decode_fields(d: &mut Decoder<'_>, at: &Field) -> Option<Self> {
+        Self::decode_at(d, at)
     }
 }
 
@@ -2924,8 +2924,8 @@ impl DeleteUserPermissionsBoundaryRequest {
 }
 
 impl DecodeQuery for DeleteUserPermissionsBoundaryRequest {
-    fn decode_query(params: &QueryParams) -> Result<Self, ApiError> {
-        codec::decode_input(params, Self::decode_at)
+    fn decode_fields(d: &mut Decoder<'_>, at: &Field) -> Option<Self> {
+        Self::decode_at(d, at)
     }
 }
 
@@ -2956,8 +2956,8 @@ impl DeleteUserPolicyRequest {
 }
 
 impl DecodeQuery for DeleteUserPolicyRequest {
-    fn decode_query(params: &QueryParams) -> Result<Self, ApiError> {
-        codec::decode_input(params, Self::decode_at)
+    fn decode_fields(d: &mut Decoder<'_>, at: &Field) -> Option<Self> {
+        Self::decode_at(d, at)
     }
 }
 
@@ -2981,8 +2981,8 @@ impl DeleteUserRequest {
 }
 
 impl DecodeQuery for DeleteUserRequest {
-    fn decode_query(params: &QueryParams) -> Result<Self, ApiError> {
-        codec::decode_input(params, Self::decode_at)
+    fn decode_fields(d: &mut Decoder<'_>, at: &Field) -> Option<Self> {
+        Self::decode_at(d, at)
     }
 }
 
@@ -3006,8 +3006,8 @@ impl DeleteVirtualMFADeviceRequest {
 }
 
 impl DecodeQuery for DeleteVirtualMFADeviceRequest {
-    fn decode_query(params: &QueryParams) -> Result<Self, ApiError> {
-        codec::decode_input(params, Self::decode_at)
+    fn decode_fields(d: &mut Decoder<'_>, at: &Field) -> Option<Self> {
+        Self::decode_at(d, at)
     }
 }
 
@@ -3052,8 +3052,8 @@ impl DetachGroupPolicyRequest {
 }
 
 impl DecodeQuery for DetachGroupPolicyRequest {
-    fn decode_query(params: &QueryParams) -> Result<Self, ApiError> {
-        codec::decode_input(params, Self::decode_at)
+    fn decode_fields(d: &mut Decoder<'_>, at: &Field) -> Option<Self> {
+        Self::decode_at(d, at)
     }
 }
 
@@ -3084,8 +3084,8 @@ impl DetachRolePolicyRequest {
 }
 
 impl DecodeQuery for DetachRolePolicyRequest {
-    fn decode_query(params: &QueryParams) -> Result<Self, ApiError> {
-        codec::decode_input(params, Self::decode_at)
+    fn decode_fields(d: &mut Decoder<'_>, at: &Field) -> Option<Self> {
+        Self::decode_at(d, at)
     }
 }
 
@@ -3116,8 +3116,8 @@ impl DetachUserPolicyRequest {
 }
 
 impl DecodeQuery for DetachUserPolicyRequest {
-    fn decode_query(params: &QueryParams) -> Result<Self, ApiError> {
-        codec::decode_input(params, Self::decode_at)
+    fn decode_fields(d: &mut Decoder<'_>, at: &Field) -> Option<Self> {
+        Self::decode_at(d, at)
     }
 }
 
@@ -3133,8 +3133,8 @@ impl DisableOrganizationsRootCredentialsManagementRequest {
 }
 
 impl DecodeQuery for DisableOrganizationsRootCredentialsManagementRequest {
-    fn decode_query(params: &QueryParams) -> Result<Self, ApiError> {
-        codec::decode_input(params, Self::decode_at)
+    fn decode_fields(d: &mut Decoder<'_>, at: &Field) -> Option<Self> {
+        Self::decode_at(d, at)
     }
 }
 
@@ -3164,8 +3164,8 @@ impl DisableOrganizationsRootSessionsRequest {
 }
 
 impl DecodeQuery for DisableOrganizationsRootSessionsRequest {
-    fn decode_query(params: &QueryParams) -> Result<Self, ApiError> {
-        codec::decode_input(params, Self::decode_at)
+    fn decode_fields(d: &mut Decoder<'_>, at: &Field) -> Option<Self> {
+        Self::decode_at(d, at)
     }
 }
 
@@ -3224,8 +3224,8 @@ impl EnableMFADeviceRequest {
 }
 
 impl DecodeQuery for EnableMFADeviceRequest {
-    fn decode_query(params: &QueryParams) -> Result<Self, ApiError> {
-        codec::decode_input(params, Self::decode_at)
+    fn decode_fields(d: &mut Decoder<'_>, at: &Field) -> Option<Self> {
+        Self::decode_at(d, at)
     }
 }
 
@@ -3241,8 +3241,8 @@ impl EnableOrganizationsRootCredentialsManagementRequest {
 }
 
 impl DecodeQuery for EnableOrganizationsRootCredentialsManagementRequest {
-    fn decode_query(params: &QueryParams) -> Result<Self, ApiError> {
-        codec::decode_input(params, Self::decode_at)
+    fn decode_fields(d: &mut Decoder<'_>, at: &Field) -> Option<Self> {
+        Self::decode_at(d, at)
     }
 }
 
@@ -3272,8 +3272,8 @@ impl EnableOrganizationsRootSessionsRequest {
 }
 
 impl DecodeQuery for EnableOrganizationsRootSessionsRequest {
-    fn decode_query(params: &QueryParams) -> Result<Self, ApiError> {
-        codec::decode_input(params, Self::decode_at)
+    fn decode_fields(d: &mut Decoder<'_>, at: &Field) -> Option<Self> {
+        Self::decode_at(d, at)
     }
 }
 
@@ -3446,8 +3446,8 @@ impl GenerateOrganizationsAccessReportRequest {
 }
 
 impl DecodeQuery for GenerateOrganizationsAccessReportRequest {
-    fn decode_query(params: &QueryParams) -> Result<Self, ApiError> {
-        codec::decode_input(params, Self::decode_at)
+    fn decode_fields(d: &mut Decoder<'_>, at: &Field) -> Option<Self> {
+        Self::decode_at(d, at)
     }
 }
 
@@ -3489,8 +3489,8 @@ impl GenerateServiceLastAccessedDetailsRequest {
 }
 
 impl DecodeQuery for GenerateServiceLastAccessedDetailsRequest {
-    fn decode_query(params: &QueryParams) -> Result<Self, ApiError> {
-        codec::decode_input(params, Self::decode_at)
+    fn decode_fields(d: &mut Decoder<'_>, at: &Field) -> Option<Self> {
+        Self::decode_at(d, at)
     }
 }
 
@@ -3526,8 +3526,8 @@ impl GetAccessKeyLastUsedRequest {
 }
 
 impl DecodeQuery for GetAccessKeyLastUsedRequest {
-    fn decode_query(params: &QueryParams) -> Result<Self, ApiError> {
-        codec::decode_input(params, Self::decode_at)
+    fn decode_fields(d: &mut Decoder<'_>, at: &Field) -> Option<Self> {
+        Self::decode_at(d, at)
     }
 }
 
@@ -3578,8 +3578,8 @@ impl GetAccountAuthorizationDetailsRequest {
 }
 
 impl DecodeQuery for GetAccountAuthorizationDetailsRequest {
-    fn decode_query(params: &QueryParams) -> Result<Self, ApiError> {
-        codec::decode_input(params, Self::decode_at)
+    fn decode_fields(d: &mut Decoder<'_>, at: &Field) -> Option<Self> {
+        Self::decode_at(d, at)
     }
 }
 
@@ -3651,8 +3651,8 @@ impl GetContextKeysForCustomPolicyRequest {
 }
 
 impl DecodeQuery for GetContextKeysForCustomPolicyRequest {
-    fn decode_query(params: &QueryParams) -> Result<Self, ApiError> {
-        codec::decode_input(params, Self::decode_at)
+    fn decode_fields(d: &mut Decoder<'_>, at: &Field) -> Option<Self> {
+        Self::decode_at(d, at)
     }
 }
 
@@ -3696,8 +3696,8 @@ impl GetContextKeysForPrincipalPolicyRequest {
 }
 
 impl DecodeQuery for GetContextKeysForPrincipalPolicyRequest {
-    fn decode_query(params: &QueryParams) -> Result<Self, ApiError> {
-        codec::decode_input(params, Self::decode_at)
+    fn decode_fields(d: &mut Decoder<'_>, at: &Field) -> Option<Self> {
+        Self::decode_at(d, at)
     }
 }
 
@@ -3743,8 +3743,8 @@ impl GetDelegationRequestRequest {
 }
 
 impl DecodeQuery for GetDelegationRequestRequest {
-    fn decode_query(params: &QueryParams) -> Result<Self, ApiError> {
-        codec::decode_input(params, Self::decode_at)
+    fn decode_fields(d: &mut Decoder<'_>, at: &Field) -> Option<Self> {
+        Self::decode_at(d, at)
     }
 }
 
@@ -3791,8 +3791,8 @@ impl GetGroupPolicyRequest {
 }
 
 impl DecodeQuery for GetGroupPolicyRequest {
-    fn decode_query(params: &QueryParams) -> Result<Self, ApiError> {
-        codec::decode_input(params, Self::decode_at)
+    fn decode_fields(d: &mut Decoder<'_>, at: &Field) -> Option<Self> {
+        Self::decode_at(d, at)
     }
 }
 
@@ -3844,8 +3844,8 @@ impl GetGroupRequest {
 }
 
 impl DecodeQuery for GetGroupRequest {
-    fn decode_query(params: &QueryParams) -> Result<Self, ApiError> {
-        codec::decode_input(params, Self::decode_at)
+    fn decode_fields(d: &mut Decoder<'_>, at: &Field) -> Option<Self> {
+        Self::decode_at(d, at)
     }
 }
 
@@ -3893,8 +3893,8 @@ impl GetHumanReadableSummaryRequest {
 }
 
 impl DecodeQuery for GetHumanReadableSummaryRequest {
-    fn decode_query(params: &QueryParams) -> Result<Self, ApiError> {
-        codec::decode_input(params, Self::decode_at)
+    fn decode_fields(d: &mut Decoder<'_>, at: &Field) -> Option<Self> {
+        Self::decode_at(d, at)
     }
 }
 
@@ -3934,8 +3934,8 @@ impl GetInstanceProfileRequest {
 }
 
 impl DecodeQuery for GetInstanceProfileRequest {
-    fn decode_query(params: &QueryParams) -> Result<Self, ApiError> {
-        codec::decode_input(params, Self::decode_at)
+    fn decode_fields(d: &mut Decoder<'_>, at: &Field) -> Option<Self> {
+        Self::decode_at(d, at)
     }
 }
 
@@ -3970,8 +3970,8 @@ impl GetLoginProfileRequest {
 }
 
 impl DecodeQuery for GetLoginProfileRequest {
-    fn decode_query(params: &QueryParams) -> Result<Self, ApiError> {
-        codec::decode_input(params, Self::decode_at)
+    fn decode_fields(d: &mut Decoder<'_>, at: &Field) -> Option<Self> {
+        Self::decode_at(d, at)
     }
 }
 
@@ -4013,8 +4013,8 @@ impl GetMFADeviceRequest {
 }
 
 impl DecodeQuery for GetMFADeviceRequest {
-    fn decode_query(params: &QueryParams) -> Result<Self, ApiError> {
-        codec::decode_input(params, Self::decode_at)
+    fn decode_fields(d: &mut Decoder<'_>, at: &Field) -> Option<Self> {
+        Self::decode_at(d, at)
     }
 }
 
@@ -4062,8 +4062,8 @@ impl GetOpenIDConnectProviderRequest {
 }
 
 impl DecodeQuery for GetOpenIDConnectProviderRequest {
-    fn decode_query(params: &QueryParams) -> Result<Self, ApiError> {
-        codec::decode_input(params, Self::decode_at)
+    fn decode_fields(d: &mut Decoder<'_>, at: &Field) -> Option<Self> {
+        Self::decode_at(d, at)
     }
 }
 
@@ -4125,8 +4125,8 @@ impl GetOrganizationsAccessReportRequest {
 }
 
 impl DecodeQuery for GetOrganizationsAccessReportRequest {
-    fn decode_query(params: &QueryParams) -> Result<Self, ApiError> {
-        codec::decode_input(params, Self::decode_at)
+    fn decode_fields(d: &mut Decoder<'_>, at: &Field) -> Option<Self> {
+        Self::decode_at(d, at)
     }
 }
 
@@ -4198,8 +4198,8 @@ impl GetPolicyRequest {
 }
 
 impl DecodeQuery for GetPolicyRequest {
-    fn decode_query(params: &QueryParams) -> Result<Self, ApiError> {
-        codec::decode_input(params, Self::decode_at)
+    fn decode_fields(d: &mut Decoder<'_>, at: &Field) -> Option<Self> {
+        Self::decode_at(d, at)
     }
 }
 
@@ -4242,8 +4242,8 @@ impl GetPolicyVersionRequest {
 }
 
 impl DecodeQuery for GetPolicyVersionRequest {
-    fn decode_query(params: &QueryParams) -> Result<Self, ApiError> {
-        codec::decode_input(params, Self::decode_at)
+    fn decode_fields(d: &mut Decoder<'_>, at: &Field) -> Option<Self> {
+        Self::decode_at(d, at)
     }
 }
 
@@ -4286,8 +4286,8 @@ impl GetRolePolicyRequest {
 }
 
 impl DecodeQuery for GetRolePolicyRequest {
-    fn decode_query(params: &QueryParams) -> Result<Self, ApiError> {
-        codec::decode_input(params, Self::decode_at)
+    fn decode_fields(d: &mut Decoder<'_>, at: &Field) -> Option<Self> {
+        Self::decode_at(d, at)
     }
 }
 
@@ -4327,8 +4327,8 @@ impl GetRoleRequest {
 }
 
 impl DecodeQuery for GetRoleRequest {
-    fn decode_query(params: &QueryParams) -> Result<Self, ApiError> {
-        codec::decode_input(params, Self::decode_at)
+    fn decode_fields(d: &mut Decoder<'_>, at: &Field) -> Option<Self> {
+        Self::decode_at(d, at)
     }
 }
 
@@ -4364,8 +4364,8 @@ impl GetSAMLProviderRequest {
 }
 
 impl DecodeQuery for GetSAMLProviderRequest {
-    fn decode_query(params: &QueryParams) -> Result<Self, ApiError> {
-        codec::decode_input(params, Self::decode_at)
+    fn decode_fields(d: &mut Decoder<'_>, at: &Field) -> Option<Self> {
+        Self::decode_at(d, at)
     }
 }
 
@@ -4427,8 +4427,8 @@ impl GetSSHPublicKeyRequest {
 }
 
 impl DecodeQuery for GetSSHPublicKeyRequest {
-    fn decode_query(params: &QueryParams) -> Result<Self, ApiError> {
-        codec::decode_input(params, Self::decode_at)
+    fn decode_fields(d: &mut Decoder<'_>, at: &Field) -> Option<Self> {
+        Self::decode_at(d, at)
     }
 }
 
@@ -4464,8 +4464,8 @@ impl GetServerCertificateRequest {
 }
 
 impl DecodeQuery for GetServerCertificateRequest {
-    fn decode_query(params: &QueryParams) -> Result<Self, ApiError> {
-        codec::decode_input(params, Self::decode_at)
+    fn decode_fields(d: &mut Decoder<'_>, at: &Field) -> Option<Self> {
+        Self::decode_at(d, at)
     }
 }
 
@@ -4513,8 +4513,8 @@ impl GetServiceLastAccessedDetailsRequest {
 }
 
 impl DecodeQuery for GetServiceLastAccessedDetailsRequest {
-    fn decode_query(params: &QueryParams) -> Result<Self, ApiError> {
-        codec::decode_input(params, Self::decode_at)
+    fn decode_fields(d: &mut Decoder<'_>, at: &Field) -> Option<Self> {
+        Self::decode_at(d, at)
     }
 }
 
@@ -4588,8 +4588,8 @@ impl GetServiceLastAccessedDetailsWithEntitiesRequest {
 }
 
 impl DecodeQuery for GetServiceLastAccessedDetailsWithEntitiesRequest {
-    fn decode_query(params: &QueryParams) -> Result<Self, ApiError> {
-        codec::decode_input(params, Self::decode_at)
+    fn decode_fields(d: &mut Decoder<'_>, at: &Field) -> Option<Self> {
+        Self::decode_at(d, at)
     }
 }
 
@@ -4642,8 +4642,8 @@ impl GetServiceLinkedRoleDeletionStatusRequest {
 }
 
 impl DecodeQuery for GetServiceLinkedRoleDeletionStatusRequest {
-    fn decode_query(params: &QueryParams) -> Result<Self, ApiError> {
-        codec::decode_input(params, Self::decode_at)
+    fn decode_fields(d: &mut Decoder<'_>, at: &Field) -> Option<Self> {
+        Self::decode_at(d, at)
     }
 }
 
@@ -4688,8 +4688,8 @@ impl GetUserPolicyRequest {
 }
 
 impl DecodeQuery for GetUserPolicyRequest {
-    fn decode_query(params: &QueryParams) -> Result<Self, ApiError> {
-        codec::decode_input(params, Self::decode_at)
+    fn decode_fields(d: &mut Decoder<'_>, at: &Field) -> Option<Self> {
+        Self::decode_at(d, at)
     }
 }
 
@@ -4728,8 +4728,8 @@ impl GetUserRequest {
 }
 
 impl DecodeQuery for GetUserRequest {
-    fn decode_query(params: &QueryParams) -> Result<Self, ApiError> {
-        codec::decode_input(params, Self::decode_at)
+    fn decode_fields(d: &mut Decoder<'_>, at: &Field) -> Option<Self> {
+        Self::decode_at(d, at)
     }
 }
 
@@ -4849,8 +4849,8 @@ impl ListAccessKeysRequest {
 }
 
 impl DecodeQuery for ListAccessKeysRequest {
-    fn decode_query(params: &QueryParams) -> Result<Self, ApiError> {
-        codec::decode_input(params, Self::decode_at)
+    fn decode_fields(d: &mut Decoder<'_>, at: &Field) -> Option<Self> {
+        Self::decode_at(d, at)
     }
 }
 
@@ -4900,8 +4900,8 @@ impl ListAccountAliasesRequest {
 }
 
 impl DecodeQuery for ListAccountAliasesRequest {
-    fn decode_query(params: &QueryParams) -> Result<Self, ApiError> {
-        codec::decode_input(params, Self::decode_at)
+    fn decode_fields(d: &mut Decoder<'_>, at: &Field) -> Option<Self> {
+        Self::decode_at(d, at)
     }
 }
 
@@ -4959,8 +4959,8 @@ impl ListAttachedGroupPoliciesRequest {
 }
 
 impl DecodeQuery for ListAttachedGroupPoliciesRequest {
-    fn decode_query(params: &QueryParams) -> Result<Self, ApiError> {
-        codec::decode_input(params, Self::decode_at)
+    fn decode_fields(d: &mut Decoder<'_>, at: &Field) -> Option<Self> {
+        Self::decode_at(d, at)
     }
 }
 
@@ -5018,8 +5018,8 @@ impl ListAttachedRolePoliciesRequest {
 }
 
 impl DecodeQuery for ListAttachedRolePoliciesRequest {
-    fn decode_query(params: &QueryParams) -> Result<Self, ApiError> {
-        codec::decode_input(params, Self::decode_at)
+    fn decode_fields(d: &mut Decoder<'_>, at: &Field) -> Option<Self> {
+        Self::decode_at(d, at)
     }
 }
 
@@ -5077,8 +5077,8 @@ impl ListAttachedUserPoliciesRequest {
 }
 
 impl DecodeQuery for ListAttachedUserPoliciesRequest {
-    fn decode_query(params: &QueryParams) -> Result<Self, ApiError> {
-        codec::decode_input(params, Self::decode_at)
+    fn decode_fields(d: &mut Decoder<'_>, at: &Field) -> Option<Self> {
+        Self::decode_at(d, at)
     }
 }
 
@@ -5129,8 +5129,8 @@ impl ListDelegationRequestsRequest {
 }
 
 impl DecodeQuery for ListDelegationRequestsRequest {
-    fn decode_query(params: &QueryParams) -> Result<Self, ApiError> {
-        codec::decode_input(params, Self::decode_at)
+    fn decode_fields(d: &mut Decoder<'_>, at: &Field) -> Option<Self> {
+        Self::decode_at(d, at)
     }
 }
 
@@ -5205,8 +5205,8 @@ impl ListEntitiesForPolicyRequest {
 }
 
 impl DecodeQuery for ListEntitiesForPolicyRequest {
-    fn decode_query(params: &QueryParams) -> Result<Self, ApiError> {
-        codec::decode_input(params, Self::decode_at)
+    fn decode_fields(d: &mut Decoder<'_>, at: &Field) -> Option<Self> {
+        Self::decode_at(d, at)
     }
 }
 
@@ -5262,8 +5262,8 @@ impl ListGroupPoliciesRequest {
 }
 
 impl DecodeQuery for ListGroupPoliciesRequest {
-    fn decode_query(params: &QueryParams) -> Result<Self, ApiError> {
-        codec::decode_input(params, Self::decode_at)
+    fn decode_fields(d: &mut Decoder<'_>, at: &Field) -> Option<Self> {
+        Self::decode_at(d, at)
     }
 }
 
@@ -5315,8 +5315,8 @@ impl ListGroupsForUserRequest {
 }
 
 impl DecodeQuery for ListGroupsForUserRequest {
-    fn decode_query(params: &QueryParams) -> Result<Self, ApiError> {
-        codec::decode_input(params, Self::decode_at)
+    fn decode_fields(d: &mut Decoder<'_>, at: &Field) -> Option<Self> {
+        Self::decode_at(d, at)
     }
 }
 
@@ -5367,8 +5367,8 @@ impl ListGroupsRequest {
 }
 
 impl DecodeQuery for ListGroupsRequest {
-    fn decode_query(params: &QueryParams) -> Result<Self, ApiError> {
-        codec::decode_input(params, Self::decode_at)
+    fn decode_fields(d: &mut Decoder<'_>, at: &Field) -> Option<Self> {
+        Self::decode_at(d, at)
     }
 }
 
@@ -5420,8 +5420,8 @@ impl ListInstanceProfileTagsRequest {
 }
 
 impl DecodeQuery for ListInstanceProfileTagsRequest {
-    fn decode_query(params: &QueryParams) -> Result<Self, ApiError> {
-        codec::decode_input(params, Self::decode_at)
+    fn decode_fields(d: &mut Decoder<'_>, at: &Field) -> Option<Self> {
+        Self::decode_at(d, at)
     }
 }
 
@@ -5473,8 +5473,8 @@ impl ListInstanceProfilesForRoleRequest {
 }
 
 impl DecodeQuery for ListInstanceProfilesForRoleRequest {
-    fn decode_query(params: &QueryParams) -> Result<Self, ApiError> {
-        codec::decode_input(params, Self::decode_at)
+    fn decode_fields(d: &mut Decoder<'_>, at: &Field) -> Option<Self> {
+        Self::decode_at(d, at)
     }
 }
 
@@ -5525,8 +5525,8 @@ impl ListInstanceProfilesRequest {
 }
 
 impl DecodeQuery for ListInstanceProfilesRequest {
-    fn decode_query(params: &QueryParams) -> Result<Self, ApiError> {
-        codec::decode_input(params, Self::decode_at)
+    fn decode_fields(d: &mut Decoder<'_>, at: &Field) -> Option<Self> {
+        Self::decode_at(d, at)
     }
 }
 
@@ -5578,8 +5578,8 @@ impl ListMFADeviceTagsRequest {
 }
 
 impl DecodeQuery for ListMFADeviceTagsRequest {
-    fn decode_query(params: &QueryParams) -> Result<Self, ApiError> {
-        codec::decode_input(params, Self::decode_at)
+    fn decode_fields(d: &mut Decoder<'_>, at: &Field) -> Option<Self> {
+        Self::decode_at(d, at)
     }
 }
 
@@ -5630,8 +5630,8 @@ impl ListMFADevicesRequest {
 }
 
 impl DecodeQuery for ListMFADevicesRequest {
-    fn decode_query(params: &QueryParams) -> Result<Self, ApiError> {
-        codec::decode_input(params, Self::decode_at)
+    fn decode_fields(d: &mut Decoder<'_>, at: &Field) -> Option<Self> {
+        Self::decode_at(d, at)
     }
 }
 
@@ -5683,8 +5683,8 @@ impl ListOpenIDConnectProviderTagsRequest {
 }
 
 impl DecodeQuery for ListOpenIDConnectProviderTagsRequest {
-    fn decode_query(params: &QueryParams) -> Result<Self, ApiError> {
-        codec::decode_input(params, Self::decode_at)
+    fn decode_fields(d: &mut Decoder<'_>, at: &Field) -> Option<Self> {
+        Self::decode_at(d, at)
     }
 }
 
@@ -5716,8 +5716,8 @@ impl ListOpenIDConnectProvidersRequest {
 }
 
 impl DecodeQuery for ListOpenIDConnectProvidersRequest {
-    fn decode_query(params: &QueryParams) -> Result<Self, ApiError> {
-        codec::decode_input(params, Self::decode_at)
+    fn decode_fields(d: &mut Decoder<'_>, at: &Field) -> Option<Self> {
+        Self::decode_at(d, at)
     }
 }
 
@@ -5750,8 +5750,8 @@ impl ListOrganizationsFeaturesRequest {
 }
 
 impl DecodeQuery for ListOrganizationsFeaturesRequest {
-    fn decode_query(params: &QueryParams) -> Result<Self, ApiError> {
-        codec::decode_input(params, Self::decode_at)
+    fn decode_fields(d: &mut Decoder<'_>, at: &Field) -> Option<Self> {
+        Self::decode_at(d, at)
     }
 }
 
@@ -5818,8 +5818,8 @@ impl ListPoliciesGrantingServiceAccessRequest {
 }
 
 impl DecodeQuery for ListPoliciesGrantingServiceAccessRequest {
-    fn decode_query(params: &QueryParams) -> Result<Self, ApiError> {
-        codec::decode_input(params, Self::decode_at)
+    fn decode_fields(d: &mut Decoder<'_>, at: &Field) -> Option<Self> {
+        Self::decode_at(d, at)
     }
 }
 
@@ -5893,8 +5893,8 @@ impl ListPoliciesRequest {
 }
 
 impl DecodeQuery for ListPoliciesRequest {
-    fn decode_query(params: &QueryParams) -> Result<Self, ApiError> {
-        codec::decode_input(params, Self::decode_at)
+    fn decode_fields(d: &mut Decoder<'_>, at: &Field) -> Option<Self> {
+        Self::decode_at(d, at)
     }
 }
 
@@ -5946,8 +5946,8 @@ impl ListPolicyTagsRequest {
 }
 
 impl DecodeQuery for ListPolicyTagsRequest {
-    fn decode_query(params: &QueryParams) -> Result<Self, ApiError> {
-        codec::decode_input(params, Self::decode_at)
+    fn decode_fields(d: &mut Decoder<'_>, at: &Field) -> Option<Self> {
+        Self::decode_at(d, at)
     }
 }
 
@@ -5999,8 +5999,8 @@ impl ListPolicyVersionsRequest {
 }
 
 impl DecodeQuery for ListPolicyVersionsRequest {
-    fn decode_query(params: &QueryParams) -> Result<Self, ApiError> {
-        codec::decode_input(params, Self::decode_at)
+    fn decode_fields(d: &mut Decoder<'_>, at: &Field) -> Option<Self> {
+        Self::decode_at(d, at)
     }
 }
 
@@ -6052,8 +6052,8 @@ impl ListRolePoliciesRequest {
 }
 
 impl DecodeQuery for ListRolePoliciesRequest {
-    fn decode_query(params: &QueryParams) -> Result<Self, ApiError> {
-        codec::decode_input(params, Self::decode_at)
+    fn decode_fields(d: &mut Decoder<'_>, at: &Field) -> Option<Self> {
+        Self::decode_at(d, at)
     }
 }
 
@@ -6105,8 +6105,8 @@ impl ListRoleTagsRequest {
 }
 
 impl DecodeQuery for ListRoleTagsRequest {
-    fn decode_query(params: &QueryParams) -> Result<Self, ApiError> {
-        codec::decode_input(params, Self::decode_at)
+    fn decode_fields(d: &mut Decoder<'_>, at: &Field) -> Option<Self> {
+        Self::decode_at(d, at)
     }
 }
 
@@ -6157,8 +6157,8 @@ impl ListRolesRequest {
 }
 
 impl DecodeQuery for ListRolesRequest {
-    fn decode_query(params: &QueryParams) -> Result<Self, ApiError> {
-        codec::decode_input(params, Self::decode_at)
+    fn decode_fields(d: &mut Decoder<'_>, at: &Field) -> Option<Self> {
+        Self::decode_at(d, at)
     }
 }
 
@@ -6210,8 +6210,8 @@ impl ListSAMLProviderTagsRequest {
 }
 
 impl DecodeQuery for ListSAMLProviderTagsRequest {
-    fn decode_query(params: &QueryParams) -> Result<Self, ApiError> {
-        codec::decode_input(params, Self::decode_at)
+    fn decode_fields(d: &mut Decoder<'_>, at: &Field) -> Option<Self> {
+        Self::decode_at(d, at)
     }
 }
 
@@ -6243,8 +6243,8 @@ impl ListSAMLProvidersRequest {
 }
 
 impl DecodeQuery for ListSAMLProvidersRequest {
-    fn decode_query(params: &QueryParams) -> Result<Self, ApiError> {
-        codec::decode_input(params, Self::decode_at)
+    fn decode_fields(d: &mut Decoder<'_>, at: &Field) -> Option<Self> {
+        Self::decode_at(d, at)
     }
 }
 
@@ -6296,8 +6296,8 @@ impl ListSSHPublicKeysRequest {
 }
 
 impl DecodeQuery for ListSSHPublicKeysRequest {
-    fn decode_query(params: &QueryParams) -> Result<Self, ApiError> {
-        codec::decode_input(params, Self::decode_at)
+    fn decode_fields(d: &mut Decoder<'_>, at: &Field) -> Option<Self> {
+        Self::decode_at(d, at)
     }
 }
 
@@ -6349,8 +6349,8 @@ impl ListServerCertificateTagsRequest {
 }
 
 impl DecodeQuery for ListServerCertificateTagsRequest {
-    fn decode_query(params: &QueryParams) -> Result<Self, ApiError> {
-        codec::decode_input(params, Self::decode_at)
+    fn decode_fields(d: &mut Decoder<'_>, at: &Field) -> Option<Self> {
+        Self::decode_at(d, at)
     }
 }
 
@@ -6401,8 +6401,8 @@ impl ListServerCertificatesRequest {
 }
 
 impl DecodeQuery for ListServerCertificatesRequest {
-    fn decode_query(params: &QueryParams) -> Result<Self, ApiError> {
-        codec::decode_input(params, Self::decode_at)
+    fn decode_fields(d: &mut Decoder<'_>, at: &Field) -> Option<Self> {
+        Self::decode_at(d, at)
     }
 }
 
@@ -6470,8 +6470,8 @@ impl ListServiceSpecificCredentialsRequest {
 }
 
 impl DecodeQuery for ListServiceSpecificCredentialsRequest {
-    fn decode_query(params: &QueryParams) -> Result<Self, ApiError> {
-        codec::decode_input(params, Self::decode_at)
+    fn decode_fields(d: &mut Decoder<'_>, at: &Field) -> Option<Self> {
+        Self::decode_at(d, at)
     }
 }
 
@@ -6527,8 +6527,8 @@ impl ListSigningCertificatesRequest {
 }
 
 impl DecodeQuery for ListSigningCertificatesRequest {
-    fn decode_query(params: &QueryParams) -> Result<Self, ApiError> {
-        codec::decode_input(params, Self::decode_at)
+    fn decode_fields(d: &mut Decoder<'_>, at: &Field) -> Option<Self> {
+        Self::decode_at(d, at)
     }
 }
 
@@ -6580,8 +6580,8 @@ impl ListUserPoliciesRequest {
 }
 
 impl DecodeQuery for ListUserPoliciesRequest {
-    fn decode_query(params: &QueryParams) -> Result<Self, ApiError> {
-        codec::decode_input(params, Self::decode_at)
+    fn decode_fields(d: &mut Decoder<'_>, at: &Field) -> Option<Self> {
+        Self::decode_at(d, at)
     }
 }
 
@@ -6633,8 +6633,8 @@ impl ListUserTagsRequest {
 }
 
 impl DecodeQuery for ListUserTagsRequest {
-    fn decode_query(params: &QueryParams) -> Result<Self, ApiError> {
-        codec::decode_input(params, Self::decode_at)
+    fn decode_fields(d: &mut Decoder<'_>, at: &Field) -> Option<Self> {
+        Self::decode_at(d, at)
     }
 }
 
@@ -6685,8 +6685,8 @@ impl ListUsersRequest {
 }
 
 impl DecodeQuery for ListUsersRequest {
-    fn decode_query(params: &QueryParams) -> Result<Self, ApiError> {
-        codec::decode_input(params, Self::decode_at)
+    fn decode_fields(d: &mut Decoder<'_>, at: &Field) -> Option<Self> {
+        Self::decode_at(d, at)
     }
 }
 
@@ -6737,8 +6737,8 @@ impl ListVirtualMFADevicesRequest {
 }
 
 impl DecodeQuery for ListVirtualMFADevicesRequest {
-    fn decode_query(params: &QueryParams) -> Result<Self, ApiError> {
-        codec::decode_input(params, Self::decode_at)
+    fn decode_fields(d: &mut Decoder<'_>, at: &Field) -> Option<Self> {
+        Self::decode_at(d, at)
     }
 }
 
@@ -7134,8 +7134,8 @@ impl PutGroupPolicyRequest {
 }
 
 impl DecodeQuery for PutGroupPolicyRequest {
-    fn decode_query(params: &QueryParams) -> Result<Self, ApiError> {
-        codec::decode_input(params, Self::decode_at)
+    fn decode_fields(d: &mut Decoder<'_>, at: &Field) -> Option<Self> {
+        Self::decode_at(d, at)
     }
 }
 
@@ -7166,8 +7166,8 @@ impl PutRolePermissionsBoundaryRequest {
 }
 
 impl DecodeQuery for PutRolePermissionsBoundaryRequest {
-    fn decode_query(params: &QueryParams) -> Result<Self, ApiError> {
-        codec::decode_input(params, Self::decode_at)
+    fn decode_fields(d: &mut Decoder<'_>, at: &Field) -> Option<Self> {
+        Self::decode_at(d, at)
     }
 }
 
@@ -7205,8 +7205,8 @@ impl PutRolePolicyRequest {
 }
 
 impl DecodeQuery for PutRolePolicyRequest {
-    fn decode_query(params: &QueryParams) -> Result<Self, ApiError> {
-        codec::decode_input(params, Self::decode_at)
+    fn decode_fields(d: &mut Decoder<'_>, at: &Field) -> Option<Self> {
+        Self::decode_at(d, at)
     }
 }
 
@@ -7237,8 +7237,8 @@ impl PutUserPermissionsBoundaryRequest {
 }
 
 impl DecodeQuery for PutUserPermissionsBoundaryRequest {
-    fn decode_query(params: &QueryParams) -> Result<Self, ApiError> {
-        codec::decode_input(params, Self::decode_at)
+    fn decode_fields(d: &mut Decoder<'_>, at: &Field) -> Option<Self> {
+        Self::decode_at(d, at)
     }
 }
 
@@ -7276,8 +7276,8 @@ impl PutUserPolicyRequest {
 }
 
 impl DecodeQuery for PutUserPolicyRequest {
-    fn decode_query(params: &QueryParams) -> Result<Self, ApiError> {
-        codec::decode_input(params, Self::decode_at)
+    fn decode_fields(d: &mut Decoder<'_>, at: &Field) -> Option<Self> {
+        Self::decode_at(d, at)
     }
 }
 
@@ -7307,8 +7307,8 @@ impl RejectDelegationRequestRequest {
 }
 
 impl DecodeQuery for RejectDelegationRequestRequest {
-    fn decode_query(params: &QueryParams) -> Result<Self, ApiError> {
-        codec::decode_input(params, Self::decode_at)
+    fn decode_fields(d: &mut Decoder<'_>, at: &Field) -> Option<Self> {
+        Self::decode_at(d, at)
     }
 }
 
@@ -7339,8 +7339,8 @@ impl RemoveClientIDFromOpenIDConnectProviderRequest {
 }
 
 impl DecodeQuery for RemoveClientIDFromOpenIDConnectProviderRequest {
-    fn decode_query(params: &QueryParams) -> Result<Self, ApiError> {
-        codec::decode_input(params, Self::decode_at)
+    fn decode_fields(d: &mut Decoder<'_>, at: &Field) -> Option<Self> {
+        Self::decode_at(d, at)
     }
 }
 
@@ -7371,8 +7371,8 @@ impl RemoveRoleFromInstanceProfileRequest {
 }
 
 impl DecodeQuery for RemoveRoleFromInstanceProfileRequest {
-    fn decode_query(params: &QueryParams) -> Result<Self, ApiError> {
-        codec::decode_input(params, Self::decode_at)
+    fn decode_fields(d: &mut Decoder<'_>, at: &Field) -> Option<Self> {
+        Self::decode_at(d, at)
     }
 }
 
@@ -7403,8 +7403,8 @@ impl RemoveUserFromGroupRequest {
 }
 
 impl DecodeQuery for RemoveUserFromGroupRequest {
-    fn decode_query(params: &QueryParams) -> Result<Self, ApiError> {
-        codec::decode_input(params, Self::decode_at)
+    fn decode_fields(d: &mut Decoder<'_>, at: &Field) -> Option<Self> {
+        Self::decode_at(d, at)
     }
 }
 
@@ -7434,8 +7434,8 @@ impl ResetServiceSpecificCredentialRequest {
 }
 
 impl DecodeQuery for ResetServiceSpecificCredentialRequest {
-    fn decode_query(params: &QueryParams) -> Result<Self, ApiError> {
-        codec::decode_input(params, Self::decode_at)
+    fn decode_fields(d: &mut Decoder<'_>, at: &Field) -> Option<Self> {
+        Self::decode_at(d, at)
     }
 }
 
@@ -7536,8 +7536,8 @@ impl ResyncMFADeviceRequest {
 }
 
 impl DecodeQuery for ResyncMFADeviceRequest {
-    fn decode_query(params: &QueryParams) -> Result<Self, ApiError> {
-        codec::decode_input(params, Self::decode_at)
+    fn decode_fields(d: &mut Decoder<'_>, at: &Field) -> Option<Self> {
+        Self::decode_at(d, at)
     }
 }
 
@@ -7741,8 +7741,8 @@ impl SendDelegationTokenRequest {
 }
 
 impl DecodeQuery for SendDelegationTokenRequest {
-    fn decode_query(params: &QueryParams) -> Result<Self, ApiError> {
-        codec::decode_input(params, Self::decode_at)
+    fn decode_fields(d: &mut Decoder<'_>, at: &Field) -> Option<Self> {
+        Self::decode_at(d, at)
     }
 }
 
@@ -7930,8 +7930,8 @@ impl SetDefaultPolicyVersionRequest {
 }
 
 impl DecodeQuery for SetDefaultPolicyVersionRequest {
-    fn decode_query(params: &QueryParams) -> Result<Self, ApiError> {
-        codec::decode_input(params, Self::decode_at)
+    fn decode_fields(d: &mut Decoder<'_>, at: &Field) -> Option<Self> {
+        Self::decode_at(d, at)
     }
 }
 
@@ -7955,8 +7955,8 @@ impl SetSecurityTokenServicePreferencesRequest {
 }
 
 impl DecodeQuery for SetSecurityTokenServicePreferencesRequest {
-    fn decode_query(params: &QueryParams) -> Result<Self, ApiError> {
-        codec::decode_input(params, Self::decode_at)
+    fn decode_fields(d: &mut Decoder<'_>, at: &Field) -> Option<Self> {
+        Self::decode_at(d, at)
     }
 }
 
@@ -8074,8 +8074,8 @@ impl SimulateCustomPolicyRequest {
 }
 
 impl DecodeQuery for SimulateCustomPolicyRequest {
-    fn decode_query(params: &QueryParams) -> Result<Self, ApiError> {
-        codec::decode_input(params, Self::decode_at)
+    fn decode_fields(d: &mut Decoder<'_>, at: &Field) -> Option<Self> {
+        Self::decode_at(d, at)
     }
 }
 
@@ -8200,8 +8200,8 @@ impl SimulatePrincipalPolicyRequest {
 }
 
 impl DecodeQuery for SimulatePrincipalPolicyRequest {
-    fn decode_query(params: &QueryParams) -> Result<Self, ApiError> {
-        codec::decode_input(params, Self::decode_at)
+    fn decode_fields(d: &mut Decoder<'_>, at: &Field) -> Option<Self> {
+        Self::decode_at(d, at)
     }
 }
 
@@ -8285,8 +8285,8 @@ impl TagInstanceProfileRequest {
 }
 
 impl DecodeQuery for TagInstanceProfileRequest {
-    fn decode_query(params: &QueryParams) -> Result<Self, ApiError> {
-        codec::decode_input(params, Self::decode_at)
+    fn decode_fields(d: &mut Decoder<'_>, at: &Field) -> Option<Self> {
+        Self::decode_at(d, at)
     }
 }
 
@@ -8319,8 +8319,8 @@ impl TagMFADeviceRequest {
 }
 
 impl DecodeQuery for TagMFADeviceRequest {
-    fn decode_query(params: &QueryParams) -> Result<Self, ApiError> {
-        codec::decode_input(params, Self::decode_at)
+    fn decode_fields(d: &mut Decoder<'_>, at: &Field) -> Option<Self> {
+        Self::decode_at(d, at)
     }
 }
 
@@ -8353,8 +8353,8 @@ impl TagOpenIDConnectProviderRequest {
 }
 
 impl DecodeQuery for TagOpenIDConnectProviderRequest {
-    fn decode_query(params: &QueryParams) -> Result<Self, ApiError> {
-        codec::decode_input(params, Self::decode_at)
+    fn decode_fields(d: &mut Decoder<'_>, at: &Field) -> Option<Self> {
+        Self::decode_at(d, at)
     }
 }
 
@@ -8387,8 +8387,8 @@ impl TagPolicyRequest {
 }
 
 impl DecodeQuery for TagPolicyRequest {
-    fn decode_query(params: &QueryParams) -> Result<Self, ApiError> {
-        codec::decode_input(params, Self::decode_at)
+    fn decode_fields(d: &mut Decoder<'_>, at: &Field) -> Option<Self> {
+        Self::decode_at(d, at)
     }
 }
 
@@ -8421,8 +8421,8 @@ impl TagRoleRequest {
 }
 
 impl DecodeQuery for TagRoleRequest {
-    fn decode_query(params: &QueryParams) -> Result<Self, ApiError> {
-        codec::decode_input(params, Self::decode_at)
+    fn decode_fields(d: &mut Decoder<'_>, at: &Field) -> Option<Self> {
+        Self::decode_at(d, at)
     }
 }
 
@@ -8455,8 +8455,8 @@ impl TagSAMLProviderRequest {
 }
 
 impl DecodeQuery for TagSAMLProviderRequest {
-    fn decode_query(params: &QueryParams) -> Result<Self, ApiError> {
-        codec::decode_input(params, Self::decode_at)
+    fn decode_fields(d: &mut Decoder<'_>, at: &Field) -> Option<Self> {
+        Self::decode_at(d, at)
     }
 }
 
@@ -8489,8 +8489,8 @@ impl TagServerCertificateRequest {
 }
 
 impl DecodeQuery for TagServerCertificateRequest {
-    fn decode_query(params: &QueryParams) -> Result<Self, ApiError> {
-        codec::decode_input(params, Self::decode_at)
+    fn decode_fields(d: &mut Decoder<'_>, at: &Field) -> Option<Self> {
+        Self::decode_at(d, at)
     }
 }
 
@@ -8523,8 +8523,8 @@ impl TagUserRequest {
 }
 
 impl DecodeQuery for TagUserRequest {
-    fn decode_query(params: &QueryParams) -> Result<Self, ApiError> {
-        codec::decode_input(params, Self::decode_at)
+    fn decode_fields(d: &mut Decoder<'_>, at: &Field) -> Option<Self> {
+        Self::decode_at(d, at)
     }
 }
 
@@ -8575,8 +8575,8 @@ impl UntagInstanceProfileRequest {
 }
 
 impl DecodeQuery for UntagInstanceProfileRequest {
-    fn decode_query(params: &QueryParams) -> Result<Self, ApiError> {
-        codec::decode_input(params, Self::decode_at)
+    fn decode_fields(d: &mut Decoder<'_>, at: &Field) -> Option<Self> {
+        Self::decode_at(d, at)
     }
 }
 
@@ -8609,8 +8609,8 @@ impl UntagMFADeviceRequest {
 }
 
 impl DecodeQuery for UntagMFADeviceRequest {
-    fn decode_query(params: &QueryParams) -> Result<Self, ApiError> {
-        codec::decode_input(params, Self::decode_at)
+    fn decode_fields(d: &mut Decoder<'_>, at: &Field) -> Option<Self> {
+        Self::decode_at(d, at)
     }
 }
 
@@ -8643,8 +8643,8 @@ impl UntagOpenIDConnectProviderRequest {
 }
 
 impl DecodeQuery for UntagOpenIDConnectProviderRequest {
-    fn decode_query(params: &QueryParams) -> Result<Self, ApiError> {
-        codec::decode_input(params, Self::decode_at)
+    fn decode_fields(d: &mut Decoder<'_>, at: &Field) -> Option<Self> {
+        Self::decode_at(d, at)
     }
 }
 
@@ -8677,8 +8677,8 @@ impl UntagPolicyRequest {
 }
 
 impl DecodeQuery for UntagPolicyRequest {
-    fn decode_query(params: &QueryParams) -> Result<Self, ApiError> {
-        codec::decode_input(params, Self::decode_at)
+    fn decode_fields(d: &mut Decoder<'_>, at: &Field) -> Option<Self> {
+        Self::decode_at(d, at)
     }
 }
 
@@ -8711,8 +8711,8 @@ impl UntagRoleRequest {
 }
 
 impl DecodeQuery for UntagRoleRequest {
-    fn decode_query(params: &QueryParams) -> Result<Self, ApiError> {
-        codec::decode_input(params, Self::decode_at)
+    fn decode_fields(d: &mut Decoder<'_>, at: &Field) -> Option<Self> {
+        Self::decode_at(d, at)
     }
 }
 
@@ -8745,8 +8745,8 @@ impl UntagSAMLProviderRequest {
 }
 
 impl DecodeQuery for UntagSAMLProviderRequest {
-    fn decode_query(params: &QueryParams) -> Result<Self, ApiError> {
-        codec::decode_input(params, Self::decode_at)
+    fn decode_fields(d: &mut Decoder<'_>, at: &Field) -> Option<Self> {
+        Self::decode_at(d, at)
     }
 }
 
@@ -8779,8 +8779,8 @@ impl UntagServerCertificateRequest {
 }
 
 impl DecodeQuery for UntagServerCertificateRequest {
-    fn decode_query(params: &QueryParams) -> Result<Self, ApiError> {
-        codec::decode_input(params, Self::decode_at)
+    fn decode_fields(d: &mut Decoder<'_>, at: &Field) -> Option<Self> {
+        Self::decode_at(d, at)
     }
 }
 
@@ -8813,8 +8813,8 @@ impl UntagUserRequest {
 }
 
 impl DecodeQuery for UntagUserRequest {
-    fn decode_query(params: &QueryParams) -> Result<Self, ApiError> {
-        codec::decode_input(params, Self::decode_at)
+    fn decode_fields(d: &mut Decoder<'_>, at: &Field) -> Option<Self> {
+        Self::decode_at(d, at)
     }
 }
 
@@ -8851,8 +8851,8 @@ impl UpdateAccessKeyRequest {
 }
 
 impl DecodeQuery for UpdateAccessKeyRequest {
-    fn decode_query(params: &QueryParams) -> Result<Self, ApiError> {
-        codec::decode_input(params, Self::decode_at)
+    fn decode_fields(d: &mut Decoder<'_>, at: &Field) -> Option<Self> {
+        Self::decode_at(d, at)
     }
 }
 
@@ -8923,8 +8923,8 @@ impl UpdateAccountPasswordPolicyRequest {
 }
 
 impl DecodeQuery for UpdateAccountPasswordPolicyRequest {
-    fn decode_query(params: &QueryParams) -> Result<Self, ApiError> {
-        codec::decode_input(params, Self::decode_at)
+    fn decode_fields(d: &mut Decoder<'_>, at: &Field) -> Option<Self> {
+        Self::decode_at(d, at)
     }
 }
 
@@ -8955,8 +8955,8 @@ impl UpdateAssumeRolePolicyRequest {
 }
 
 impl DecodeQuery for UpdateAssumeRolePolicyRequest {
-    fn decode_query(params: &QueryParams) -> Result<Self, ApiError> {
-        codec::decode_input(params, Self::decode_at)
+    fn decode_fields(d: &mut Decoder<'_>, at: &Field) -> Option<Self> {
+        Self::decode_at(d, at)
     }
 }
 
@@ -8986,8 +8986,8 @@ impl UpdateDelegationRequestRequest {
 }
 
 impl DecodeQuery for UpdateDelegationRequestRequest {
-    fn decode_query(params: &QueryParams) -> Result<Self, ApiError> {
-        codec::decode_input(params, Self::decode_at)
+    fn decode_fields(d: &mut Decoder<'_>, at: &Field) -> Option<Self> {
+        Self::decode_at(d, at)
     }
 }
 
@@ -9023,8 +9023,8 @@ impl UpdateGroupRequest {
 }
 
 impl DecodeQuery for UpdateGroupRequest {
-    fn decode_query(params: &QueryParams) -> Result<Self, ApiError> {
-        codec::decode_input(params, Self::decode_at)
+    fn decode_fields(d: &mut Decoder<'_>, at: &Field) -> Option<Self> {
+        Self::decode_at(d, at)
     }
 }
 
@@ -9070,8 +9070,8 @@ impl UpdateLoginProfileRequest {
 }
 
 impl DecodeQuery for UpdateLoginProfileRequest {
-    fn decode_query(params: &QueryParams) -> Result<Self, ApiError> {
-        codec::decode_input(params, Self::decode_at)
+    fn decode_fields(d: &mut Decoder<'_>, at: &Field) -> Option<Self> {
+        Self::decode_at(d, at)
     }
 }
 
@@ -9104,8 +9104,8 @@ impl UpdateOpenIDConnectProviderThumbprintRequest {
 }
 
 impl DecodeQuery for UpdateOpenIDConnectProviderThumbprintRequest {
-    fn decode_query(params: &QueryParams) -> Result<Self, ApiError> {
-        codec::decode_input(params, Self::decode_at)
+    fn decode_fields(d: &mut Decoder<'_>, at: &Field) -> Option<Self> {
+        Self::decode_at(d, at)
     }
 }
 
@@ -9136,8 +9136,8 @@ impl UpdateRoleDescriptionRequest {
 }
 
 impl DecodeQuery for UpdateRoleDescriptionRequest {
-    fn decode_query(params: &QueryParams) -> Result<Self, ApiError> {
-        codec::decode_input(params, Self::decode_at)
+    fn decode_fields(d: &mut Decoder<'_>, at: &Field) -> Option<Self> {
+        Self::decode_at(d, at)
     }
 }
 
@@ -9185,8 +9185,8 @@ impl UpdateRoleRequest {
 }
 
 impl DecodeQuery for UpdateRoleRequest {
-    fn decode_query(params: &QueryParams) -> Result<Self, ApiError> {
-        codec::decode_input(params, Self::decode_at)
+    fn decode_fields(d: &mut Decoder<'_>, at: &Field) -> Option<Self> {
+        Self::decode_at(d, at)
     }
 }
 
@@ -9256,8 +9256,8 @@ impl UpdateSAMLProviderRequest {
 }
 
 impl DecodeQuery for UpdateSAMLProviderRequest {
-    fn decode_query(params: &QueryParams) -> Result<Self, ApiError> {
-        codec::decode_input(params, Self::decode_at)
+    fn decode_fields(d: &mut Decoder<'_>, at: &Field) -> Option<Self> {
+        Self::decode_at(d, at)
     }
 }
 
@@ -9307,8 +9307,8 @@ impl UpdateSSHPublicKeyRequest {
 }
 
 impl DecodeQuery for UpdateSSHPublicKeyRequest {
-    fn decode_query(params: &QueryParams) -> Result<Self, ApiError> {
-        codec::decode_input(params, Self::decode_at)
+    fn decode_fields(d: &mut Decoder<'_>, at: &Field) -> Option<Self> {
+        Self::decode_at(d, at)
     }
 }
 
@@ -9344,8 +9344,8 @@ impl UpdateServerCertificateRequest {
 }
 
 impl DecodeQuery for UpdateServerCertificateRequest {
-    fn decode_query(params: &QueryParams) -> Result<Self, ApiError> {
-        codec::decode_input(params, Self::decode_at)
+    fn decode_fields(d: &mut Decoder<'_>, at: &Field) -> Option<Self> {
+        Self::decode_at(d, at)
     }
 }
 
@@ -9382,8 +9382,8 @@ impl UpdateServiceSpecificCredentialRequest {
 }
 
 impl DecodeQuery for UpdateServiceSpecificCredentialRequest {
-    fn decode_query(params: &QueryParams) -> Result<Self, ApiError> {
-        codec::decode_input(params, Self::decode_at)
+    fn decode_fields(d: &mut Decoder<'_>, at: &Field) -> Option<Self> {
+        Self::decode_at(d, at)
     }
 }
 
@@ -9420,8 +9420,8 @@ impl UpdateSigningCertificateRequest {
 }
 
 impl DecodeQuery for UpdateSigningCertificateRequest {
-    fn decode_query(params: &QueryParams) -> Result<Self, ApiError> {
-        codec::decode_input(params, Self::decode_at)
+    fn decode_fields(d: &mut Decoder<'_>, at: &Field) -> Option<Self> {
+        Self::decode_at(d, at)
     }
 }
 
@@ -9457,8 +9457,8 @@ impl UpdateUserRequest {
 }
 
 impl DecodeQuery for UpdateUserRequest {
-    fn decode_query(params: &QueryParams) -> Result<Self, ApiError> {
-        codec::decode_input(params, Self::decode_at)
+    fn decode_fields(d: &mut Decoder<'_>, at: &Field) -> Option<Self> {
+        Self::decode_at(d, at)
     }
 }
 
@@ -9489,8 +9489,8 @@ impl UploadSSHPublicKeyRequest {
 }
 
 impl DecodeQuery for UploadSSHPublicKeyRequest {
-    fn decode_query(params: &QueryParams) -> Result<Self, ApiError> {
-        codec::decode_input(params, Self::decode_at)
+    fn decode_fields(d: &mut Decoder<'_>, at: &Field) -> Option<Self> {
+        Self::decode_at(d, at)
     }
 }
 
@@ -9573,8 +9573,8 @@ impl UploadServerCertificateRequest {
 }
 
 impl DecodeQuery for UploadServerCertificateRequest {
-    fn decode_query(params: &QueryParams) -> Result<Self, ApiError> {
-        codec::decode_input(params, Self::decode_at)
+    fn decode_fields(d: &mut Decoder<'_>, at: &Field) -> Option<Self> {
+        Self::decode_at(d, at)
     }
 }
 
@@ -9621,8 +9621,8 @@ impl UploadSigningCertificateRequest {
 }
 
 impl DecodeQuery for UploadSigningCertificateRequest {
-    fn decode_query(params: &QueryParams) -> Result<Self, ApiError> {
-        codec::decode_input(params, Self::decode_at)
+    fn decode_fields(d: &mut Decoder<'_>, at: &Field) -> Option<Self> {
+        Self::decode_at(d, at)
     }
 }
 

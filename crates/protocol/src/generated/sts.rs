@@ -258,8 +258,8 @@ impl AssumeRoleRequest {
 }
 
 impl DecodeQuery for AssumeRoleRequest {
-    fn decode_query(params: &QueryParams) -> Result<Self, ApiError> {
-        codec::decode_input(params, Self::decode_at)
+    fn decode_fields(d: &mut Decoder<'_>, at: &Field) -> Option<Self> {
+        Self::decode_at(d, at)
     }
 }
 
@@ -348,8 +348,8 @@ impl AssumeRoleWithSAMLRequest {
 }
 
 impl DecodeQuery for AssumeRoleWithSAMLRequest {
-    fn decode_query(params: &QueryParams) -> Result<Self, ApiError> {
-        codec::decode_input(params, Self::decode_at)
+    fn decode_fields(d: &mut Decoder<'_>, at: &Field) -> Option<Self> {
+        Self::decode_at(d, at)
     }
 }
 
@@ -455,8 +455,8 @@ impl AssumeRoleWithWebIdentityRequest {
 }
 
 impl DecodeQuery for AssumeRoleWithWebIdentityRequest {
-    fn decode_query(params: &QueryParams) -> Result<Self, ApiError> {
-        codec::decode_input(params, Self::decode_at)
+    fn decode_fields(d: &mut Decoder<'_>, at: &Field) -> Option<Self> {
+        Self::decode_at(d, at)
     }
 }
 
@@ -520,8 +520,8 @@ impl AssumeRootRequest {
 }
 
 impl DecodeQuery for AssumeRootRequest {
-    fn decode_query(params: &QueryParams) -> Result<Self, ApiError> {
-        codec::decode_input(params, Self::decode_at)
+    fn decode_fields(d: &mut Decoder<'_>, at: &Field) -> Option<Self> {
+        Self::decode_at(d, at)
     }
 }
 
@@ -602,8 +602,8 @@ impl DecodeAuthorizationMessageRequest {
 }
 
 impl DecodeQuery for DecodeAuthorizationMessageRequest {
-    fn decode_query(params: &QueryParams) -> Result<Self, ApiError> {
-        codec::decode_input(params, Self::decode_at)
+    fn decode_fields(d: &mut Decoder<'_>, at: &Field) -> Option<Self> {
+        Self::decode_at(d, at)
     }
 }
 
@@ -653,8 +653,8 @@ impl GetAccessKeyInfoRequest {
 }
 
 impl DecodeQuery for GetAccessKeyInfoRequest {
-    fn decode_query(params: &QueryParams) -> Result<Self, ApiError> {
-        codec::decode_input(params, Self::decode_at)
+    fn decode_fields(d: &mut Decoder<'_>, at: &Field) -> Option<Self> {
+        Self::decode_at(d, at)
     }
 }
 
@@ -682,8 +682,8 @@ impl GetCallerIdentityRequest {
 }
 
 impl DecodeQuery for GetCallerIdentityRequest {
-    fn decode_query(params: &QueryParams) -> Result<Self, ApiError> {
-        codec::decode_input(params, Self::decode_at)
+    fn decode_fields(d: &mut Decoder<'_>, at: &Field) -> Option<Self> {
+        Self::decode_at(d, at)
     }
 }
 
@@ -731,8 +731,8 @@ impl GetDelegatedAccessTokenRequest {
 }
 
 impl DecodeQuery for GetDelegatedAccessTokenRequest {
-    fn decode_query(params: &QueryParams) -> Result<Self, ApiError> {
-        codec::decode_input(params, Self::decode_at)
+    fn decode_fields(d: &mut Decoder<'_>, at: &Field) -> Option<Self> {
+        Self::decode_at(d, at)
     }
 }
 
@@ -800,8 +800,8 @@ impl GetFederationTokenRequest {
 }
 
 impl DecodeQuery for GetFederationTokenRequest {
-    fn decode_query(params: &QueryParams) -> Result<Self, ApiError> {
-        codec::decode_input(params, Self::decode_at)
+    fn decode_fields(d: &mut Decoder<'_>, at: &Field) -> Option<Self> {
+        Self::decode_at(d, at)
     }
 }
 
@@ -852,8 +852,8 @@ impl GetSessionTokenRequest {
 }
 
 impl DecodeQuery for GetSessionTokenRequest {
-    fn decode_query(params: &QueryParams) -> Result<Self, ApiError> {
-        codec::decode_input(params, Self::decode_at)
+    fn decode_fields(d: &mut Decoder<'_>, at: &Field) -> Option<Self> {
+        Self::decode_at(d, at)
     }
 }
 
@@ -912,8 +912,8 @@ impl GetWebIdentityTokenRequest {
 }
 
 impl DecodeQuery for GetWebIdentityTokenRequest {
-    fn decode_query(params: &QueryParams) -> Result<Self, ApiError> {
-        codec::decode_input(params, Self::decode_at)
+    fn decode_fields(d: &mut Decoder<'_>, at: &Field) -> Option<Self> {
+        Self::decode_at(d, at)
     }
 }
 
