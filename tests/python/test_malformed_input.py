@@ -119,6 +119,30 @@ def test_overlong_tag_key(server, victim, unchanged):
         in err["Message"]
 
 
+@pytest.mark.parametrize("params,message", [
+    ({"Action": "CreateUser", "UserName": "no-slash", "Path": "/a"},
+     "at 'path' failed to satisfy constraint: Member must satisfy regular expression pattern: "
+     "(\\u002F)|(\\u002F[\\u0021-\\u007E]+\\u002F)"),
+    ({"Action": "ListUsers", "PathPrefix": "a/"},
+     "at 'pathPrefix' failed to satisfy constraint: Member must satisfy regular expression pattern: "
+     "\\u002F[\\u0021-\\u007F]*"),
+    ({"Action": "ListUsers", "MaxItems": "0"},
+     "at 'maxItems' failed to satisfy constraint: Member must have value greater than or equal to 1"),
+    ({"Action": "ListUsers", "MaxItems": "1001"},
+     "at 'maxItems' failed to satisfy constraint: Member must have value less than or equal to 1000"),
+    # Both of the empty name's violations are reported, as AWS lists every one.
+    ({"Action": "CreateUser", "UserName": ""},
+     "at 'userName' failed to satisfy constraint: Member must have length greater than or equal to 1; Value "),
+], ids=["path-no-trailing-slash", "path-prefix-no-leading-slash", "max-items-0", "max-items-1001", "empty-name"])
+def test_constraint_violations(server, unchanged, params, message):
+    resp = post(server, form(Version="2010-05-08", **params))
+    err = assert_error(resp, "ValidationError", 400)
+    count = 2 if params.get("UserName") == "" else 1
+    prefix = f"{count} validation error{'s' if count > 1 else ''} detected: Value "
+    assert err["Message"].startswith(prefix), err["Message"]
+    assert message in err["Message"], err["Message"]
+
+
 def test_bad_enum(server, victim, unchanged):
     resp = post(server, form(Action="UpdateAccessKey", Version="2010-05-08", UserName=victim["name"],
                              AccessKeyId=victim["key_id"], Status="Bogus"))
@@ -239,6 +263,17 @@ def test_request_dated_twenty_minutes_ago(server, unchanged):
     resp = server.send(req)
     err = assert_error(resp, "SignatureDoesNotMatch", 403)
     assert "Signature expired" in err["Message"], err["Message"]
+
+
+def test_session_token_with_a_long_term_key(server, unchanged):
+    req = server.signed_request(create_body(), headers={"X-Amz-Security-Token": "not-a-session"})
+    assert_error(server.send(req), "InvalidClientTokenId", 403)
+
+
+def test_credential_scoped_to_another_service(server, unchanged):
+    resp = post(server, create_body(), service="s3")
+    err = assert_error(resp, "SignatureDoesNotMatch", 403)
+    assert "Credential should be scoped to correct service: 'iam'" in err["Message"], err["Message"]
 
 
 def test_request_dated_twenty_minutes_ahead(server, unchanged):
