@@ -3,8 +3,7 @@
 //! Run with `cargo run -p gatehouse-policy --example embed`.
 
 use gatehouse_policy::{
-    Context, NamedPolicy, Policy, PolicyError, PolicyKind, PolicySet, Principal, Request,
-    authorize,
+    Context, NamedPolicy, Policy, PolicyError, PolicyKind, PolicySet, Principal, Request, authorize,
 };
 
 fn main() -> Result<(), PolicyError> {
@@ -62,7 +61,10 @@ fn main() -> Result<(), PolicyError> {
         let decision = authorize(&set, &request);
         println!("{resource} tls={tls}: {:?}", decision.outcome);
         for m in &decision.matched {
-            println!("  {:?} by {} statement {} ({:?})", m.effect, m.policy, m.index, m.sid);
+            println!(
+                "  {:?} by {} statement {} ({:?})",
+                m.effect, m.policy, m.index, m.sid
+            );
         }
     }
 

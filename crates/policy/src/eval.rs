@@ -226,9 +226,17 @@ fn spec_grant(spec: &PrincipalSpec, p: &Principal) -> Option<Grant> {
     best
 }
 
-/// Whether `NotPrincipal` excludes the principal: AWS checks every identity a principal has,
-/// so an exclusion must name the account as well as the user or session (or role).
-fn not_principal_excludes(spec: &PrincipalSpec, p: &Principal) -> bool {
+/// Whether `NotPrincipal` excludes the principal from a statement with `effect`.
+///
+/// AWS evaluates each identity a principal has (its account, and its user, or its session).
+/// A `Deny` applies unless every one of them is listed, so excluding a user takes the user ARN
+/// and the account, and a role session takes the session ARN (naming the role is not enough)
+/// and the account. An `Allow` ("everyone but") withholds the grant from a principal if any of
+/// its identities is listed.
+fn not_principal_excludes(spec: &PrincipalSpec, p: &Principal, effect: Effect) -> bool {
+    if effect == Effect::Allow {
+        return not_principal_names_any(spec, p);
+    }
     if spec.any || spec.aws.contains(&AwsPrincipal::Any) {
         return true;
     }
@@ -244,16 +252,42 @@ fn not_principal_excludes(spec: &PrincipalSpec, p: &Principal) -> bool {
     match p.kind() {
         PrincipalKind::Root => account_listed,
         PrincipalKind::User | PrincipalKind::Role => account_listed && arn_listed(p.arn()),
-        PrincipalKind::AssumedRole { role_arn } => {
-            account_listed && (arn_listed(p.arn()) || arn_listed(role_arn))
+        PrincipalKind::AssumedRole { .. } | PrincipalKind::FederatedUser { .. } => {
+            account_listed && arn_listed(p.arn())
         }
-        PrincipalKind::FederatedUser { .. } => account_listed && arn_listed(p.arn()),
         PrincipalKind::Service => spec.service.iter().any(|s| &**s == p.arn()),
         PrincipalKind::WebIdentity => spec.federated.iter().any(|s| &**s == p.arn()),
         PrincipalKind::Anonymous => p
             .canonical_user()
             .is_some_and(|c| spec.canonical.iter().any(|s| &**s == c)),
     }
+}
+
+/// Whether any identity of the principal is listed.
+fn not_principal_names_any(spec: &PrincipalSpec, p: &Principal) -> bool {
+    if spec.any || spec.aws.contains(&AwsPrincipal::Any) {
+        return true;
+    }
+    let role_arn = match p.kind() {
+        PrincipalKind::AssumedRole { role_arn } => Some(role_arn.as_str()),
+        _ => None,
+    };
+    let iam = !matches!(
+        p.kind(),
+        PrincipalKind::Service | PrincipalKind::Anonymous | PrincipalKind::WebIdentity
+    );
+    let aws = iam
+        && spec.aws.iter().any(|a| match a {
+            AwsPrincipal::Any => true,
+            AwsPrincipal::Account(x) => &**x == p.account(),
+            AwsPrincipal::Arn(x) => &**x == p.arn() || Some(&**x) == role_arn,
+        });
+    aws || (matches!(p.kind(), PrincipalKind::Service)
+        && spec.service.iter().any(|s| &**s == p.arn()))
+        || (matches!(p.kind(), PrincipalKind::WebIdentity)
+            && spec.federated.iter().any(|s| &**s == p.arn()))
+        || p.canonical_user()
+            .is_some_and(|c| spec.canonical.iter().any(|s| &**s == c))
 }
 
 fn resource_matches(stmt: &Statement, resource: &str, env: &Env<'_>) -> bool {
@@ -335,7 +369,9 @@ impl Evaluator<'_, '_> {
                                 | PrincipalKind::Role
                                 | PrincipalKind::AssumedRole { .. }
                         );
-                    if !boundary_quirk && not_principal_excludes(spec, self.req.principal) {
+                    if !boundary_quirk
+                        && not_principal_excludes(spec, self.req.principal, stmt.effect)
+                    {
                         continue;
                     }
                     Some(Grant::Broad)
@@ -435,8 +471,9 @@ pub fn authorize(set: &PolicySet, req: &Request<'_>) -> Decision {
     let scp_applies = !set.scps.is_empty()
         && !set.scps_exempt
         && (iam_identity || matches!(kind, PrincipalKind::Root));
-    let rcp_applies =
-        !set.rcps.is_empty() && !set.rcps_exempt && !matches!(kind, PrincipalKind::Service);
+    // RCPs apply to every caller, AWS service principals included (data-perimeter RCPs
+    // exempt them with aws:PrincipalIsAWSService).
+    let rcp_applies = !set.rcps.is_empty() && !set.rcps_exempt;
 
     let scp = if scp_applies {
         ev.levels(&set.scps)
@@ -480,18 +517,39 @@ pub fn authorize(set: &PolicySet, req: &Request<'_>) -> Decision {
     } else {
         let grant = resource_t.filter(|t| t.allow).and_then(|t| t.grant);
         let boundary_ok = boundary_t.is_none_or(|t| t.allow);
-        let session_ok = session_t.is_none_or(|t| t.allow);
+        // A federated-user session (GetFederationToken) has no permissions without a
+        // session policy; a role session without one keeps the role's permissions.
+        let session_ok = match (kind, session_t) {
+            (PrincipalKind::FederatedUser { .. }, None) => false,
+            (_, t) => t.is_none_or(|t| t.allow),
+        };
         let identity_ok = identity_t.is_some_and(|t| t.allow);
+        // Role trust policies and KMS key policies must allow by themselves: an
+        // identity-based allow alone is not enough, even in the same account.
+        let resource_required = set
+            .resource
+            .as_ref()
+            .is_some_and(|r| r.policy.kind() == PolicyKind::Trust)
+            || req
+                .action
+                .split(':')
+                .next()
+                .is_some_and(|s| s.eq_ignore_ascii_case("kms"));
         let cross = match req.resource_account {
             Some(acct) => acct != principal.account(),
             None => false,
         };
         let allowed = match kind {
-            PrincipalKind::Root => !cross || grant.is_some(),
+            PrincipalKind::Root => !(cross || resource_required) || grant.is_some(),
             PrincipalKind::Service | PrincipalKind::Anonymous | PrincipalKind::WebIdentity => {
                 grant.is_some()
             }
-            _ if cross => grant.is_some() && identity_ok && boundary_ok && session_ok,
+            _ if cross || resource_required => match grant {
+                Some(Grant::Direct) if !cross => true,
+                Some(Grant::Broad) if !cross => boundary_ok && session_ok,
+                Some(_) => identity_ok && boundary_ok && session_ok,
+                None => false,
+            },
             _ => match grant {
                 Some(Grant::Direct) => true,
                 Some(Grant::Broad) => boundary_ok && session_ok,

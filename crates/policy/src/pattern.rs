@@ -103,30 +103,17 @@ pub(crate) fn is_literal(pat: &[u8]) -> bool {
     true
 }
 
-/// Splits an ARN (or encoded ARN pattern) into its six colon-separated parts, the last one
-/// keeping any further colons. None if there are fewer than six parts.
-fn arn_parts(s: &[u8]) -> Option<[&[u8]; 6]> {
-    let mut out: [&[u8]; 6] = [&[]; 6];
-    let mut rest = s;
-    for slot in out.iter_mut().take(5) {
-        let colon = rest.iter().position(|&b| b == b':')?;
-        *slot = rest.get(..colon)?;
-        rest = rest.get(colon + 1..)?;
-    }
-    out[5] = rest;
-    Some(out)
-}
-
-/// A pre-split ARN pattern: each of the first five parts matches within its part only; the
-/// resource part may span `/` and `:`.
+/// A pre-split ARN pattern. The text is split at its first colons into as many parts as the
+/// pattern has (at most six); each part matches within its part only, and the last part of the
+/// pattern (normally the resource part, which may span `/` and `:`) matches the rest of the
+/// text. So `arn:aws:s3:::b/*` matches any key, `arn:aws:ec2:*` any EC2 ARN, and
+/// `arn:aws:*:111122223333:x` does not match `arn:aws:sns:us-east-1:111122223333:x`.
 #[derive(Debug, Clone)]
 pub(crate) enum ArnPattern {
     /// `*`: everything.
     Any,
-    /// Six encoded parts.
-    Parts(Box<[Box<[u8]>; 6]>),
-    /// Not six parts: matched as one glob over the whole text.
-    Whole(Box<[u8]>),
+    /// Up to six encoded parts.
+    Parts(Box<[Box<[u8]>]>),
 }
 
 impl ArnPattern {
@@ -135,20 +122,34 @@ impl ArnPattern {
         if encoded == b"*" {
             return ArnPattern::Any;
         }
-        match arn_parts(encoded) {
-            Some(p) => ArnPattern::Parts(Box::new(p.map(Box::from))),
-            None => ArnPattern::Whole(encoded.into()),
-        }
+        ArnPattern::Parts(encoded.splitn(6, |&b| b == b':').map(Box::from).collect())
     }
 
     pub(crate) fn matches(&self, text: &str) -> bool {
         match self {
             ArnPattern::Any => true,
-            ArnPattern::Whole(p) => glob(p, text.as_bytes(), false),
-            ArnPattern::Parts(p) => match arn_parts(text.as_bytes()) {
-                Some(t) => p.iter().zip(t.iter()).all(|(p, t)| glob(p, t, false)),
-                None => false,
-            },
+            ArnPattern::Parts(p) => {
+                let mut rest = text.as_bytes();
+                let n = p.len();
+                for (i, part) in p.iter().enumerate() {
+                    let segment = if i + 1 == n {
+                        std::mem::take(&mut rest)
+                    } else {
+                        match rest.iter().position(|&b| b == b':') {
+                            Some(c) => {
+                                let (seg, after) = rest.split_at(c);
+                                rest = after.get(1..).unwrap_or_default();
+                                seg
+                            }
+                            None => return false,
+                        }
+                    };
+                    if !glob(part, segment, false) {
+                        return false;
+                    }
+                }
+                true
+            }
         }
     }
 }
@@ -346,6 +347,15 @@ mod tests {
         assert!(m("arn:*:*:*:*:*", "arn:aws:s3:::b"));
         assert!(!m("arn:aws:s3:::B", "arn:aws:s3:::b"));
         assert!(!m("arn:aws:s3:::b", "b"));
+        assert!(!m(
+            "arn:aws:*:111122223333:t",
+            "arn:aws:sns:us-east-1:111122223333:t"
+        ));
+        assert!(m(
+            "arn:aws:sns:*:111122223333:t",
+            "arn:aws:sns:us-east-1:111122223333:t"
+        ));
+        assert!(!m("arn:aws:s3:::b", "arn:aws:s3:::b:c"));
     }
 
     #[test]

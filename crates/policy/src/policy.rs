@@ -250,7 +250,7 @@ fn invalid_principal(key: &str, value: &str, pos: Pos) -> PolicyError {
     .at(pos)
 }
 
-fn parse_principal(node: &Node) -> Result<PrincipalSpec, PolicyError> {
+fn parse_principal(node: &Node, kind: PolicyKind) -> Result<PrincipalSpec, PolicyError> {
     let mut spec = PrincipalSpec::default();
     match &node.value {
         Value::String(s) if s == "*" => {
@@ -262,7 +262,7 @@ fn parse_principal(node: &Node) -> Result<PrincipalSpec, PolicyError> {
                 let values = string_list(&m.value, &m.key)?;
                 for (v, pos) in values {
                     match m.key.as_str() {
-                        "AWS" => spec.aws.push(parse_aws_principal(v, pos)?),
+                        "AWS" => spec.aws.push(parse_aws_principal(v, pos, kind)?),
                         "Service" | "Federated" | "CanonicalUser" if v.is_empty() => {
                             return Err(invalid_principal(&m.key, v, pos));
                         }
@@ -282,7 +282,9 @@ fn parse_principal(node: &Node) -> Result<PrincipalSpec, PolicyError> {
     }
 }
 
-fn parse_aws_principal(v: &str, pos: Pos) -> Result<AwsPrincipal, PolicyError> {
+/// An `AWS` principal entry. A wildcard inside an ARN never matches (AWS has no partial
+/// wildcards in principals); IAM rejects it in trust policies, other services accept it.
+fn parse_aws_principal(v: &str, pos: Pos, kind: PolicyKind) -> Result<AwsPrincipal, PolicyError> {
     if v == "*" {
         return Ok(AwsPrincipal::Any);
     }
@@ -293,7 +295,7 @@ fn parse_aws_principal(v: &str, pos: Pos) -> Result<AwsPrincipal, PolicyError> {
     match parts.as_slice() {
         ["arn", partition, service, _region, account, resource]
             if PARTITIONS.contains(partition)
-                && !v.contains('*')
+                && (!v.contains('*') || kind != PolicyKind::Trust)
                 && !service.is_empty()
                 && !resource.is_empty() =>
         {
@@ -594,7 +596,7 @@ fn parse_statement(
             if negated && kind != PolicyKind::Resource {
                 return Err(PolicyError::new("Has prohibited field NotPrincipal").at(m.key_pos));
             }
-            Some((negated, parse_principal(&m.value)?))
+            Some((negated, parse_principal(&m.value, kind)?))
         }
         (None, None) => {
             if kind.has_principal() {
@@ -880,10 +882,8 @@ mod tests {
             "Invalid principal in policy: \"AWS\":\"alice\"",
         );
         rejects(
-            &format!(
-                r#"{{"Statement":{{"Principal":{{"AWS":"arn:aws:iam::111122223333:user/*"}},{ALLOW}}}}}"#
-            ),
-            Resource,
+            r#"{"Statement":{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111122223333:user/*"},"Action":"sts:AssumeRole"}}"#,
+            Trust,
             "Invalid principal in policy: \"AWS\":\"arn:aws:iam::111122223333:user/*\"",
         );
         rejects(
