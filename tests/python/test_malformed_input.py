@@ -3,6 +3,7 @@ Each bad request gets AWS's error code and status, and changes nothing (checked 
 users, the victim's tags and its keys afterwards)."""
 
 import datetime
+import re
 import urllib.parse
 from unittest import mock
 
@@ -228,6 +229,12 @@ def test_control_characters_are_refused(server, victim, unchanged, params, path)
 
 # Authentication.
 
+SIGNATURE_MISMATCH = ("The request signature we calculated does not match the signature you provided. "
+                      "Check your AWS Secret Access Key and signing method. Consult the service documentation "
+                      "for details.")
+STAMP = r"\d{8}T\d{6}Z"
+
+
 def create_body():
     return form(Action="CreateUser", Version="2010-05-08", UserName=unique("auth"))
 
@@ -235,12 +242,12 @@ def create_body():
 def test_unsigned_request(server, unchanged):
     body = create_body().encode()
     resp = raw_send(server.port, "POST", "/", {"Content-Type": "application/x-www-form-urlencoded"}, body)
-    assert_error(resp, "MissingAuthenticationToken", 403)
+    assert_error(resp, "MissingAuthenticationToken", 403, "Request is missing Authentication Token")
 
 
 def test_wrong_secret(server, unchanged):
     resp = post(server, create_body(), secret="x" * 40)
-    assert_error(resp, "SignatureDoesNotMatch", 403)
+    assert_error(resp, "SignatureDoesNotMatch", 403, SIGNATURE_MISMATCH)
 
 
 def test_tampered_body(server, unchanged):
@@ -263,6 +270,9 @@ def test_request_dated_twenty_minutes_ago(server, unchanged):
     resp = server.send(req)
     err = assert_error(resp, "SignatureDoesNotMatch", 403)
     assert "Signature expired" in err["Message"], err["Message"]
+    # AWS: "Signature expired: <X-Amz-Date> is now earlier than <now - 15 min> (<now> - 15 min.)"
+    assert re.fullmatch(rf"Signature expired: {then:%Y%m%dT%H%M%S}Z is now earlier than {STAMP} \({STAMP} - 15 min\.\)",
+                        err["Message"]), err["Message"]
 
 
 def test_session_token_with_a_long_term_key(server, unchanged):
@@ -282,6 +292,8 @@ def test_request_dated_twenty_minutes_ahead(server, unchanged):
         req = server.signed_request(create_body())
     err = assert_error(server.send(req), "SignatureDoesNotMatch", 403)
     assert "Signature not yet current" in err["Message"], err["Message"]
+    assert re.fullmatch(rf"Signature not yet current: {then:%Y%m%dT%H%M%S}Z is still later than {STAMP} "
+                        rf"\({STAMP} \+ 15 min\.\)", err["Message"]), err["Message"]
 
 
 def test_signed_get_and_presigned_url(server):
