@@ -7,7 +7,6 @@
 
 /// Why a request failed SigV4 authentication.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
 pub enum SigV4Error {
     /// The request carries no SigV4 authentication at all.
     #[error("Request is missing Authentication Token")]

@@ -45,7 +45,8 @@ fn digits(s: &[u8]) -> Option<i64> {
 }
 
 fn unix_from_parts(y: i64, mo: i64, d: i64, h: i64, mi: i64, s: i64) -> Option<i64> {
-    let valid = (1..=12).contains(&mo)
+    let valid = (0..=9999).contains(&y)
+        && (1..=12).contains(&mo)
         && (1..=days_in_month(y, mo)).contains(&d)
         && (0..24).contains(&h)
         && (0..60).contains(&mi)
@@ -156,5 +157,13 @@ mod tests {
         );
         assert_eq!(parse_http_date("Sun, 30 Aug 2015 12:36:00 UTC"), None);
         assert_eq!(parse_http_date("30 Aug 2015 12:36:00 GMT"), None);
+        assert_eq!(
+            parse_http_date("Sun, 30 Aug 99999999999999999 12:36:00 GMT"),
+            None
+        );
+        assert_eq!(
+            parse_http_date("Sun, 99999999999999999999 Aug 2015 12:36:00 GMT"),
+            None
+        );
     }
 }

@@ -308,16 +308,24 @@ proptest! {
 
     #[test]
     fn junk_never_panics(
-        auth in "\\PC{0,80}",
+        auth in prop_oneof![
+            "\\PC{0,80}",
+            "Credential=[A-Z0-9/]{0,30}, SignedHeaders=[a-z;-]{0,20}, Signature=[0-9a-f]{0,64}",
+        ],
         query in "[A-Za-z0-9%=&+/.-]{0,60}",
-        date in "[0-9TZ:-]{0,18}",
+        date_name in prop::sample::select(vec!["X-Amz-Date", "Date"]),
+        date in prop_oneof![
+            "[0-9TZ:-]{0,18}",
+            "[0-9]{8}T[0-9]{6}Z",
+            "(Sun|Mon), [0-3]?[0-9] (Jan|Feb|Aug|Dec|Foo) [0-9]{1,20} [0-2][0-9]:[0-5][0-9]:[0-5][0-9] GMT",
+        ],
         path in "[/.a-z%]{0,12}",
         body in prop::collection::vec(any::<u8>(), 0..16),
         now in any::<i64>(),
     ) {
         let auth = format!("AWS4-HMAC-SHA256 {auth}");
-        let headers: [(&str, &[u8]); 3] = [("Authorization", auth.as_bytes()), ("X-Amz-Date", date.as_bytes()), ("Host", b"h")];
-        for query in [query.clone(), format!("X-Amz-Algorithm=AWS4-HMAC-SHA256&{query}")] {
+        let headers: [(&str, &[u8]); 3] = [("Authorization", auth.as_bytes()), (date_name, date.as_bytes()), ("Host", b"h")];
+        for query in [query.clone(), format!("X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Date={date}&{query}")] {
             let header_slice: &[(&str, &[u8])] = if query.starts_with("X-Amz") { &headers[1..] } else { &headers };
             let req = HttpRequest { method: "GET", path: &path, query: &query, headers: header_slice, body: &body };
             if let Ok(Some(creds)) = parse_authorization(&req) {
