@@ -605,8 +605,11 @@ impl<'m> ServiceGen<'m> {
         })
     }
 
+    /// Whether `Debug` must print `***` for values of `shape`: the model's `sensitive` shapes,
+    /// plus STS's session token (`tokenType`), a bearer credential the model does not mark.
     fn is_sensitive(&self, shape: &str) -> Result<bool, String> {
-        Ok(self.shape(shape)?.get("sensitive").and_then(Json::as_bool) == Some(true))
+        let extra = self.svc.module == "sts" && shape == "tokenType";
+        Ok(extra || self.shape(shape)?.get("sensitive").and_then(Json::as_bool) == Some(true))
     }
 
     /// Whether a value of `shape` has a `Default`.

@@ -602,3 +602,152 @@ fn model_examples_decode() {
     assert_eq!(checked, 77);
     assert!(failures.is_empty(), "{failures:#?}");
 }
+
+/// Decoding never panics and answers only ValidationError (or reaches the method), whatever
+/// the parameters: a small deterministic fuzz over every operation.
+#[test]
+fn decoding_arbitrary_parameters_never_panics() {
+    struct All;
+    impl IamApi for All {
+        type Ctx = ();
+        const IMPLEMENTED: &'static [&'static str] = iam::OPERATIONS;
+    }
+    impl StsApi for All {
+        type Ctx = ();
+        const IMPLEMENTED: &'static [&'static str] = sts::OPERATIONS;
+    }
+    const KEYS: &[&str] = &[
+        "UserName",
+        "Path",
+        "PathPrefix",
+        "Tags",
+        "Tags.member.1.Key",
+        "Tags.member.1.Value",
+        "Tags.member.2.Key",
+        "Tags.member.1",
+        "TagKeys.member.1",
+        "TagKeys",
+        "MaxItems",
+        "Marker",
+        "PolicyDocument",
+        "PolicyArn",
+        "RoleArn",
+        "RoleName",
+        "RoleSessionName",
+        "DurationSeconds",
+        "PolicyArns.member.1.arn",
+        "Status",
+        "AccessKeyId",
+        "NewPassword",
+        "OldPassword",
+        "PasswordResetRequired",
+        "RequireSymbols",
+        "MaxPasswordAge",
+        "ContextEntries.member.1.ContextKeyName",
+        "ContextEntries.member.1.ContextKeyValues.member.1",
+        "ContextEntries.member.1.ContextKeyType",
+        "PolicyInputList.member.1",
+        "ResourceArns.member.1",
+        "ClientIDList.member.1",
+        "ThumbprintList.member.1",
+        "Url",
+        "SAMLMetadataDocument",
+        "Name",
+        "SerialNumber",
+        "AuthenticationCode1",
+        "Encoding",
+        "SSHPublicKeyBody",
+        "CertificateBody",
+        "ServiceName",
+        "EntityFilter",
+        "Scope",
+        "OnlyAttached",
+        "WebIdentityToken",
+        "SAMLAssertion",
+        "TokenCode",
+        "ProvidedContexts.member.1.ProviderArn",
+        "SourceIdentity",
+        "Tags.member.0.Key",
+        "Tags.member.x.Key",
+        "Tags.member.1.Key.Extra",
+        ".",
+        "",
+        "..",
+        "Tags..member",
+    ];
+    const VALUES: &[&str] = &[
+        "",
+        "a",
+        "bob",
+        "/",
+        "/a/",
+        "0",
+        "-1",
+        "1",
+        "3600",
+        "99999999999999999999",
+        "true",
+        "false",
+        "TRUE",
+        "Active",
+        "arn:aws:iam::123456789012:role/x",
+        "{\"Version\":\"2012-10-17\"}",
+        "é😀\u{0}\u{FFFF}",
+        "2015-08-30T12:36:00Z",
+        "not a date",
+        "Zm9v",
+        "%%",
+        "a b",
+        "x.member.1",
+    ];
+    let mut state: u64 = 0x9E37_79B9_7F4A_7C15;
+    let mut next = |n: usize| {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        (state % n as u64) as usize
+    };
+    let long = "x".repeat(3000);
+    for round in 0..30 {
+        for (ops, version, is_iam) in [
+            (iam::OPERATIONS, iam::VERSION, true),
+            (sts::OPERATIONS, sts::VERSION, false),
+        ] {
+            for op in ops {
+                let mut p = QueryParams::new();
+                p.insert("Version".into(), version.into()).unwrap();
+                for _ in 0..next(8) {
+                    let key = KEYS[next(KEYS.len())].to_owned();
+                    let value = if round % 7 == 0 {
+                        long.clone()
+                    } else {
+                        VALUES[next(VALUES.len())].to_owned()
+                    };
+                    let _ = p.insert(key, value);
+                }
+                let result = if is_iam {
+                    iam::dispatch(&All, &(), op, &p, "r")
+                } else {
+                    sts::dispatch(&All, &(), op, &p, "r")
+                };
+                let err = result.unwrap_err();
+                assert!(
+                    matches!(
+                        err.code,
+                        ErrorCode::NotImplemented | ErrorCode::ValidationError
+                    ),
+                    "{op} {p:?}: {err}"
+                );
+                if err.code == ErrorCode::ValidationError {
+                    let n: usize = err.message.split(' ').next().unwrap().parse().unwrap();
+                    assert_eq!(
+                        err.message.matches("Value at '").count(),
+                        n,
+                        "{}",
+                        err.message
+                    );
+                }
+            }
+        }
+    }
+}

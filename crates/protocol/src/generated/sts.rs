@@ -567,7 +567,7 @@ impl ::std::fmt::Debug for Credentials {
         f.debug_struct("Credentials")
             .field("access_key_id", &self.access_key_id)
             .field("secret_access_key", &"***")
-            .field("session_token", &self.session_token)
+            .field("session_token", &"***")
             .field("expiration", &self.expiration)
             .finish()
     }
