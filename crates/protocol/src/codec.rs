@@ -361,9 +361,10 @@ impl<'a> Decoder<'a> {
 
     pub fn boolean(&mut self, field: &Field) -> Option<bool> {
         let raw = self.take(field)?;
+        // Case-insensitive, like Java's `Boolean.parseBoolean` on the service side.
         match raw {
-            "true" => Some(true),
-            "false" => Some(false),
+            _ if raw.eq_ignore_ascii_case("true") => Some(true),
+            _ if raw.eq_ignore_ascii_case("false") => Some(false),
             _ => {
                 self.violation(field, "Member must be a boolean (true or false)");
                 None
