@@ -412,6 +412,291 @@ mod tests {
         SecretKey::new("wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY")
     }
 
+    const T0: i64 = 1_440_938_160; // 20150830T123600Z
+
+    /// A request under test, signed by the tiny signer below (built from this crate's pure
+    /// steps, which the vector tests check against AWS's files).
+    #[derive(Clone)]
+    struct Signed {
+        method: &'static str,
+        query: String,
+        headers: Vec<(String, Vec<u8>)>,
+        body: Vec<u8>,
+    }
+
+    impl Signed {
+        fn with<R>(&self, f: impl FnOnce(&HttpRequest<'_>) -> R) -> R {
+            let headers: Vec<(&str, &[u8])> = self
+                .headers
+                .iter()
+                .map(|(n, v)| (n.as_str(), v.as_slice()))
+                .collect();
+            f(&HttpRequest {
+                method: self.method,
+                path: "/",
+                query: &self.query,
+                headers: &headers,
+                body: &self.body,
+            })
+        }
+    }
+
+    struct Signer {
+        form: AuthForm,
+        expires: Option<i64>,
+        signed_headers: &'static str,
+        /// What the signer puts in the canonical request; `None`: the body's hash.
+        payload_hash: Option<&'static str>,
+        extra_headers: Vec<(&'static str, &'static str)>,
+        date_header: bool,
+        terminator: &'static str,
+        body: &'static [u8],
+    }
+
+    impl Default for Signer {
+        fn default() -> Self {
+            Self {
+                form: AuthForm::Header,
+                expires: None,
+                signed_headers: "host;x-amz-date",
+                payload_hash: None,
+                extra_headers: Vec::new(),
+                date_header: false,
+                terminator: "aws4_request",
+                body: b"Action=ListUsers&Version=2010-05-08",
+            }
+        }
+    }
+
+    impl Signer {
+        fn sign(&self) -> Signed {
+            let scope = format!("20150830/us-east-1/iam/{}", self.terminator);
+            let mut r = Signed {
+                method: "POST",
+                query: String::new(),
+                headers: vec![("Host".into(), b"iam.amazonaws.com".to_vec())],
+                body: self.body.to_vec(),
+            };
+            for (n, v) in &self.extra_headers {
+                r.headers.push(((*n).into(), v.as_bytes().to_vec()));
+            }
+            match (self.form, self.date_header) {
+                (AuthForm::Header, false) => {
+                    r.headers
+                        .push(("X-Amz-Date".into(), b"20150830T123600Z".to_vec()));
+                }
+                (AuthForm::Header, true) => {
+                    r.headers
+                        .push(("Date".into(), b"Sun, 30 Aug 2015 12:36:00 GMT".to_vec()));
+                }
+                (AuthForm::Presigned, _) => {
+                    r.query = format!(
+                        "X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=AKIDEXAMPLE%2F{}&X-Amz-Date=20150830T123600Z&X-Amz-SignedHeaders={}",
+                        scope.replace('/', "%2F"),
+                        self.signed_headers.replace(';', "%3B"),
+                    );
+                    if let Some(e) = self.expires {
+                        r.query.push_str(&format!("&X-Amz-Expires={e}"));
+                    }
+                }
+            }
+            let body_hash = sha256_hex(self.body);
+            let payload = self.payload_hash.unwrap_or(&body_hash);
+            let creq = r.with(|req| {
+                canonical_request(req, self.signed_headers, payload, CanonicalOptions::SERVICE)
+            });
+            let key = signing_key(&secret(), "20150830", "us-east-1", "iam");
+            let sig = signature(&key, &string_to_sign("20150830T123600Z", &scope, &creq));
+            match self.form {
+                AuthForm::Header => r.headers.push((
+                    "Authorization".into(),
+                    format!(
+                        "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/{scope}, SignedHeaders={}, Signature={sig}",
+                        self.signed_headers
+                    )
+                    .into_bytes(),
+                )),
+                AuthForm::Presigned => r.query.push_str(&format!("&X-Amz-Signature={sig}")),
+            }
+            r
+        }
+    }
+
+    /// The one helper of this module's table tests: verify `req` at `now`.
+    fn check(req: &Signed, now: i64, expect: Result<(), SigV4Error>) {
+        let got = req.with(|r| {
+            let creds =
+                crate::parse_authorization(r)?.ok_or(SigV4Error::MissingAuthenticationToken)?;
+            verify(r, &creds, &secret(), now, &SigningKeyCache::new())
+        });
+        assert_eq!(got, expect);
+    }
+
+    fn expired(now: i64) -> SigV4Error {
+        SigV4Error::SignatureExpired {
+            request_time: "20150830T123600Z".into(),
+            earliest: format_amz_date(now - 900),
+            now: format_amz_date(now),
+        }
+    }
+
+    fn not_yet(now: i64) -> SigV4Error {
+        SigV4Error::SignatureNotYetCurrent {
+            request_time: "20150830T123600Z".into(),
+            latest: format_amz_date(now + 900),
+            now: format_amz_date(now),
+        }
+    }
+
+    #[test]
+    fn header_form_time_window_is_15_minutes_each_way() {
+        let req = Signer::default().sign();
+        check(&req, T0, Ok(()));
+        check(&req, T0 + 900, Ok(()));
+        check(&req, T0 - 900, Ok(()));
+        check(&req, T0 + 901, Err(expired(T0 + 901)));
+        check(&req, T0 - 901, Err(not_yet(T0 - 901)));
+        assert_eq!(
+            expired(T0 + 30 * 60).to_string(),
+            "Signature expired: 20150830T123600Z is now earlier than 20150830T125100Z (20150830T130600Z - 15 min.)"
+        );
+    }
+
+    #[test]
+    fn presigned_window_follows_x_amz_expires() {
+        let presigned = |expires| {
+            Signer {
+                form: AuthForm::Presigned,
+                expires,
+                ..Signer::default()
+            }
+            .sign()
+        };
+        let req = presigned(Some(60));
+        check(&req, T0 + 60, Ok(()));
+        check(&req, T0 - 900, Ok(()));
+        check(&req, T0 - 901, Err(not_yet(T0 - 901)));
+        check(
+            &req,
+            T0 + 61,
+            Err(SigV4Error::PresignedExpired {
+                request_time: "20150830T123600Z".into(),
+                earliest: format_amz_date(T0 + 1),
+                now: format_amz_date(T0 + 61),
+                expires: 60,
+            }),
+        );
+        let req = presigned(Some(3600));
+        check(&req, T0 + 3600, Ok(()));
+        let req = presigned(None);
+        check(&req, T0 + 900, Ok(()));
+        check(&req, T0 + 901, Err(expired(T0 + 901)));
+    }
+
+    #[test]
+    fn content_sha256_header_must_match_the_body() {
+        let body_hash = "b6359072c78d70ebee1e81adcbab4f01bf2c23245fa365ef83fe8f1f955085e2";
+        let ok = Signer {
+            signed_headers: "host;x-amz-content-sha256;x-amz-date",
+            extra_headers: vec![("X-Amz-Content-Sha256", body_hash)],
+            ..Signer::default()
+        };
+        check(&ok.sign(), T0, Ok(()));
+        // Signed correctly, but the claimed hash is not the body's.
+        let wrong = Signer {
+            extra_headers: vec![(
+                "X-Amz-Content-Sha256",
+                "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
+            )],
+            ..ok
+        };
+        check(&wrong.sign(), T0, Err(SigV4Error::ContentSha256Mismatch));
+        // UNSIGNED-PAYLOAD is for presigned requests only.
+        let unsigned = Signer {
+            signed_headers: "host;x-amz-content-sha256;x-amz-date",
+            extra_headers: vec![("X-Amz-Content-Sha256", "UNSIGNED-PAYLOAD")],
+            payload_hash: Some("UNSIGNED-PAYLOAD"),
+            ..Signer::default()
+        };
+        check(&unsigned.sign(), T0, Err(SigV4Error::SignatureMismatch));
+    }
+
+    #[test]
+    fn unsigned_payload_presigned_only_without_a_body() {
+        let presigned = Signer {
+            form: AuthForm::Presigned,
+            expires: Some(900),
+            signed_headers: "host",
+            extra_headers: vec![("X-Amz-Content-Sha256", "UNSIGNED-PAYLOAD")],
+            payload_hash: Some("UNSIGNED-PAYLOAD"),
+            body: b"",
+            ..Signer::default()
+        };
+        check(&presigned.sign(), T0, Ok(()));
+        // With a body, the body must be covered: an unsigned body could smuggle parameters.
+        let with_body = Signer {
+            body: b"Action=CreateUser&UserName=x",
+            ..presigned
+        };
+        check(&with_body.sign(), T0, Err(SigV4Error::SignatureMismatch));
+    }
+
+    #[test]
+    fn date_header_fallback_verifies() {
+        let req = Signer {
+            date_header: true,
+            signed_headers: "date;host",
+            ..Signer::default()
+        }
+        .sign();
+        check(&req, T0, Ok(()));
+    }
+
+    #[test]
+    fn host_must_be_signed_and_scope_must_be_well_formed() {
+        let req = Signer {
+            signed_headers: "x-amz-date",
+            ..Signer::default()
+        }
+        .sign();
+        check(&req, T0, Err(SigV4Error::HostNotSigned));
+        let req = Signer {
+            terminator: "aws5_request",
+            ..Signer::default()
+        }
+        .sign();
+        check(
+            &req,
+            T0,
+            Err(SigV4Error::CredentialScope(
+                "Credential should be scoped with a valid terminator: 'aws4_request', not 'aws5_request'.".into(),
+            )),
+        );
+    }
+
+    #[test]
+    fn prevalidate_names_every_scope_problem_at_once() {
+        let req = Signer {
+            terminator: "aws5_request",
+            ..Signer::default()
+        }
+        .sign();
+        let err = req.with(|r| {
+            let creds = crate::parse_authorization(r).unwrap().unwrap();
+            creds
+                .prevalidate(T0, "sts", |region| region == "eu-west-1")
+                .unwrap_err()
+        });
+        assert_eq!(
+            err.to_string(),
+            "Credential should be scoped to a valid region, not 'us-east-1'. Credential should be scoped to correct service: 'sts'. Credential should be scoped with a valid terminator: 'aws4_request', not 'aws5_request'."
+        );
+        assert_eq!(
+            (err.code(), err.http_status()),
+            ("SignatureDoesNotMatch", 403)
+        );
+    }
+
     #[test]
     fn signing_key_matches_aws_documentation_example() {
         // AWS General Reference, "Examples of how to derive a signing key for Signature Version 4".
