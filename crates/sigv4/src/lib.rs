@@ -20,6 +20,22 @@
 //!
 //! The pure steps ([`canonical_request`], [`string_to_sign`], [`signing_key`], [`signature`])
 //! are public so they can be checked against AWS's intermediate test files.
+//!
+//! Choices worth knowing (each covered by tests):
+//! - AWS checks the time window and `host` before the algorithm and the credential's shape;
+//!   [`parse_authorization`] has no clock, so a request with both kinds of fault gets the
+//!   `IncompleteSignature` (400) rather than the `SignatureDoesNotMatch` (403).
+//! - Clients disagree on `+` in a query (literal or space) and on whether a presigned
+//!   request's `X-Amz-Security-Token` is signed; both readings are tried, neither lets a
+//!   signature cover less than its signer chose.
+//! - `UNSIGNED-PAYLOAD` is accepted only for presigned requests without a body, so a body can
+//!   never ride along unsigned; `X-Amz-Content-Sha256`, when present, must equal the body's
+//!   hash (wire code borrowed from S3: `XAmzContentSHA256Mismatch`).
+//! - Error texts are AWS's where known (observed responses quoted by emulators and issue
+//!   threads); they never include a secret, and `Debug` of [`Credentials`] hides the
+//!   security token. The signature mismatch text omits AWS's "canonical string should have
+//!   been" appendix.
+//! - Not implemented: SigV4a (ECDSA), S3's chunked/streaming payloads.
 
 mod canonical;
 mod error;

@@ -1,6 +1,8 @@
 //! Reading what a request claims: which SigV4 form, who, when and for what scope. Nothing here
 //! is verified yet; see [`crate::verify`].
 
+use std::fmt;
+
 use crate::canonical::percent_decode;
 use crate::time::{format_amz_date, parse_amz_date, parse_http_date};
 use crate::{ALGORITHM, HttpRequest, SigV4Error};
@@ -14,8 +16,8 @@ pub enum AuthForm {
     Presigned,
 }
 
-/// What the request claims, parsed but NOT yet verified.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// What the request claims, parsed but NOT yet verified. `Debug` hides the security token.
+#[derive(Clone, PartialEq, Eq)]
 pub struct Credentials {
     pub access_key_id: String,
     /// `YYYYMMDD` from the credential scope.
@@ -32,6 +34,24 @@ pub struct Credentials {
     pub(crate) signature: String,
     /// `X-Amz-Expires` of a presigned request, in seconds.
     pub(crate) expires: Option<i64>,
+}
+
+impl fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Credentials")
+            .field("access_key_id", &self.access_key_id)
+            .field("scope", &self.scope())
+            .field("request_time", &self.request_time())
+            .field(
+                "security_token",
+                &self.security_token.as_ref().map(|_| "***"),
+            )
+            .field("form", &self.form)
+            .field("signed_headers", &self.signed_headers)
+            .field("signature", &self.signature)
+            .field("expires", &self.expires)
+            .finish()
+    }
 }
 
 impl Credentials {
@@ -499,6 +519,11 @@ mod tests {
         assert_eq!(c.access_key_id, "AKID");
         assert_eq!(c.expires(), Some(60));
         assert_eq!(c.security_token.as_deref(), Some("a+b"));
+        let debug = format!("{c:?}");
+        assert!(
+            debug.contains("security_token: Some(\"***\")") && !debug.contains("a+b"),
+            "{debug}"
+        );
         let m = incomplete(parse(
             "X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Date=20150830T123600Z",
             &[],
