@@ -4,7 +4,9 @@
 use gatehouse_store::{StoreError, read};
 
 use crate::Gatehouse;
-use crate::records::{ACCESS_KEYS, AccessKeyRecord, OWNER_KEYS, ROOT_OWNER, Records, USER_IDS, USERS, UserRecord};
+use crate::records::{
+    ACCESS_KEYS, AccessKeyRecord, OWNER_KEYS, ROOT_OWNER, Records, USER_IDS, USERS, UserRecord,
+};
 
 impl Gatehouse {
     /// Every problem found, in words; empty when the store is consistent.
@@ -25,29 +27,47 @@ impl Gatehouse {
             }
             let ids = t.scan(USER_IDS, "", None, usize::MAX)?;
             if ids.len() != users.len() {
-                problems.push(format!("{} user id index entries for {} users", ids.len(), users.len()));
+                problems.push(format!(
+                    "{} user id index entries for {} users",
+                    ids.len(),
+                    users.len()
+                ));
             }
-            let keys: Vec<(String, AccessKeyRecord)> = t.scan_json(ACCESS_KEYS, "", None, usize::MAX)?;
+            let keys: Vec<(String, AccessKeyRecord)> =
+                t.scan_json(ACCESS_KEYS, "", None, usize::MAX)?;
             for (id, key) in &keys {
                 if key.owner != ROOT_OWNER && t.user_by_id(&key.owner)?.is_none() {
-                    problems.push(format!("access key {id} belongs to a missing user {}", key.owner));
+                    problems.push(format!(
+                        "access key {id} belongs to a missing user {}",
+                        key.owner
+                    ));
                 }
                 if t.get(OWNER_KEYS, &format!("{}/{id}", key.owner))?.is_none() {
                     problems.push(format!("access key {id} is missing from its owner's index"));
                 }
                 if self.master_key.open(&key.sealed_secret, id).is_err() {
-                    problems.push(format!("access key {id}'s secret cannot be opened with this master key"));
+                    problems.push(format!(
+                        "access key {id}'s secret cannot be opened with this master key"
+                    ));
                 }
             }
             let index = t.scan(OWNER_KEYS, "", None, usize::MAX)?;
             if index.len() != keys.len() {
-                problems.push(format!("{} owner index entries for {} access keys", index.len(), keys.len()));
+                problems.push(format!(
+                    "{} owner index entries for {} access keys",
+                    index.len(),
+                    keys.len()
+                ));
             }
             Ok(problems)
         })
     }
 
     fn master_key_check_user(&self, user: &UserRecord) -> Result<(), ()> {
-        if user.name.is_empty() || user.id.is_empty() || !user.path.starts_with('/') { Err(()) } else { Ok(()) }
+        if user.name.is_empty() || user.id.is_empty() || !user.path.starts_with('/') {
+            Err(())
+        } else {
+            Ok(())
+        }
     }
 }

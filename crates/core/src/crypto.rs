@@ -46,7 +46,9 @@ impl MasterKey {
         }
         let mut key = Zeroizing::new([0u8; 32]);
         for (i, byte) in key.iter_mut().enumerate() {
-            let pair = text.get(2 * i..2 * i + 2).ok_or(MasterKeyError::Malformed)?;
+            let pair = text
+                .get(2 * i..2 * i + 2)
+                .ok_or(MasterKeyError::Malformed)?;
             *byte = u8::from_str_radix(pair, 16).map_err(|_| MasterKeyError::Malformed)?;
         }
         Ok(MasterKey(key))
@@ -63,20 +65,43 @@ impl MasterKey {
         let mut nonce = [0u8; NONCE_LEN];
         getrandom::fill(&mut nonce).map_err(|_| ())?;
         let sealed = cipher
-            .encrypt(&nonce.into(), Payload { msg: secret.expose().as_bytes(), aad: context.as_bytes() })
+            .encrypt(
+                &nonce.into(),
+                Payload {
+                    msg: secret.expose().as_bytes(),
+                    aad: context.as_bytes(),
+                },
+            )
             .map_err(|_| ())?;
-        Ok(nonce.iter().chain(sealed.iter()).map(|b| format!("{b:02x}")).collect())
+        Ok(nonce
+            .iter()
+            .chain(sealed.iter())
+            .map(|b| format!("{b:02x}"))
+            .collect())
     }
 
     pub(crate) fn open(&self, sealed_hex: &str, context: &str) -> Result<SecretKey, ()> {
         let bytes: Vec<u8> = (0..sealed_hex.len() / 2)
-            .map(|i| sealed_hex.get(2 * i..2 * i + 2).and_then(|p| u8::from_str_radix(p, 16).ok()).ok_or(()))
+            .map(|i| {
+                sealed_hex
+                    .get(2 * i..2 * i + 2)
+                    .and_then(|p| u8::from_str_radix(p, 16).ok())
+                    .ok_or(())
+            })
             .collect::<Result<_, _>>()?;
         let (nonce, sealed) = bytes.split_at_checked(NONCE_LEN).ok_or(())?;
         let nonce: [u8; NONCE_LEN] = nonce.try_into().map_err(|_| ())?;
         let cipher = Aes256Gcm::new_from_slice(self.0.as_ref()).map_err(|_| ())?;
         let plain = Zeroizing::new(
-            cipher.decrypt(&nonce.into(), Payload { msg: sealed, aad: context.as_bytes() }).map_err(|_| ())?,
+            cipher
+                .decrypt(
+                    &nonce.into(),
+                    Payload {
+                        msg: sealed,
+                        aad: context.as_bytes(),
+                    },
+                )
+                .map_err(|_| ())?,
         );
         let text = std::str::from_utf8(&plain).map_err(|_| ())?;
         Ok(SecretKey::new(text))
@@ -101,9 +126,15 @@ mod tests {
         let sealed = key.seal(&secret, "AKIAEXAMPLE").unwrap();
         assert!(!sealed.contains("wJalr"));
         assert_eq!(key.open(&sealed, "AKIAEXAMPLE").unwrap(), secret);
-        assert!(key.open(&sealed, "AKIAOTHER").is_err(), "ciphertext moved to another key id");
+        assert!(
+            key.open(&sealed, "AKIAOTHER").is_err(),
+            "ciphertext moved to another key id"
+        );
         let other = MasterKey::generate().unwrap();
-        assert!(other.open(&sealed, "AKIAEXAMPLE").is_err(), "wrong master key");
+        assert!(
+            other.open(&sealed, "AKIAEXAMPLE").is_err(),
+            "wrong master key"
+        );
         let mut tampered = sealed.clone();
         tampered.replace_range(30..31, if &sealed[30..31] == "0" { "1" } else { "0" });
         assert!(key.open(&tampered, "AKIAEXAMPLE").is_err());
@@ -115,7 +146,13 @@ mod tests {
         let again = MasterKey::from_hex(&key.to_hex()).unwrap();
         assert_eq!(key.0, again.0);
         assert_eq!(format!("{key:?}"), "MasterKey(***)");
-        assert!(matches!(MasterKey::from_hex("abc"), Err(MasterKeyError::Malformed)));
-        assert!(matches!(MasterKey::from_hex(&"zz".repeat(32)), Err(MasterKeyError::Malformed)));
+        assert!(matches!(
+            MasterKey::from_hex("abc"),
+            Err(MasterKeyError::Malformed)
+        ));
+        assert!(matches!(
+            MasterKey::from_hex(&"zz".repeat(32)),
+            Err(MasterKeyError::Malformed)
+        ));
     }
 }

@@ -38,19 +38,35 @@ impl From<Failure> for ApiError {
 pub type Result<T, E = Failure> = std::result::Result<T, E>;
 
 pub fn no_such_user(name: &str) -> Failure {
-    ApiError::new(ErrorCode::NoSuchEntity, format!("The user with name {name} cannot be found.")).into()
+    ApiError::new(
+        ErrorCode::NoSuchEntity,
+        format!("The user with name {name} cannot be found."),
+    )
+    .into()
 }
 
 pub fn user_exists(name: &str) -> Failure {
-    ApiError::new(ErrorCode::EntityAlreadyExists, format!("User with name {name} already exists.")).into()
+    ApiError::new(
+        ErrorCode::EntityAlreadyExists,
+        format!("User with name {name} already exists."),
+    )
+    .into()
 }
 
 pub fn no_such_access_key(id: &str) -> Failure {
-    ApiError::new(ErrorCode::NoSuchEntity, format!("The Access Key with id {id} cannot be found.")).into()
+    ApiError::new(
+        ErrorCode::NoSuchEntity,
+        format!("The Access Key with id {id} cannot be found."),
+    )
+    .into()
 }
 
 pub fn delete_conflict(what: &str) -> Failure {
-    ApiError::new(ErrorCode::DeleteConflict, format!("Cannot delete entity, must {what} first.")).into()
+    ApiError::new(
+        ErrorCode::DeleteConflict,
+        format!("Cannot delete entity, must {what} first."),
+    )
+    .into()
 }
 
 pub fn limit_exceeded(message: impl Into<String>) -> Failure {

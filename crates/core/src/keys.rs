@@ -8,7 +8,8 @@ use gatehouse_types::{IdKind, SecretKey, Timestamp, new_access_key_id, new_secre
 use crate::crypto::random;
 use crate::errors::{Failure, randomness_unavailable, sealing_failed};
 use crate::records::{
-    ACCESS_KEYS, AccessKeyRecord, FORMAT_VERSION, KeyStatus, LastUsed, META, OWNER_KEYS, ROOT_OWNER, Records,
+    ACCESS_KEYS, AccessKeyRecord, FORMAT_VERSION, KeyStatus, LastUsed, META, OWNER_KEYS,
+    ROOT_OWNER, Records,
 };
 use crate::{Caller, Gatehouse, Principal};
 
@@ -34,7 +35,10 @@ pub enum RootKeyInit {
     /// A key generated on an earlier start is in the store.
     Existing,
     /// A new key was generated and stored; the caller writes it out once.
-    Generated { access_key_id: String, secret: SecretKey },
+    Generated {
+        access_key_id: String,
+        secret: SecretKey,
+    },
 }
 
 const ROOT_KEY_META: &str = "root_key_generated";
@@ -42,11 +46,22 @@ const ROOT_KEY_META: &str = "root_key_generated";
 impl Gatehouse {
     /// Finds an active access key. `None` for a key that is unknown, inactive, or whose owner
     /// is gone: authentication refuses all three the same way.
-    pub fn find_access_key(&self, access_key_id: &str, now: Timestamp) -> Result<Option<AuthenticatedKey>, ApiError> {
+    pub fn find_access_key(
+        &self,
+        access_key_id: &str,
+        now: Timestamp,
+    ) -> Result<Option<AuthenticatedKey>, ApiError> {
         if let Some((id, secret)) = &self.configured_root_key {
             if id == access_key_id {
-                let caller = Caller { principal: Principal::Root, access_key_id: id.clone() };
-                return Ok(Some(AuthenticatedKey { caller, secret: secret.clone(), needs_touch: false }));
+                let caller = Caller {
+                    principal: Principal::Root,
+                    access_key_id: id.clone(),
+                };
+                return Ok(Some(AuthenticatedKey {
+                    caller,
+                    secret: secret.clone(),
+                    needs_touch: false,
+                }));
             }
         }
         let found = read(self.store.as_ref(), |t| {
@@ -60,25 +75,52 @@ impl Gatehouse {
                 Principal::Root
             } else {
                 match t.user_by_id(&key.owner)? {
-                    Some(user) => Principal::User { user_id: user.id, name: user.name, path: user.path },
+                    Some(user) => Principal::User {
+                        user_id: user.id,
+                        name: user.name,
+                        path: user.path,
+                    },
                     None => return Ok(None),
                 }
             };
             Ok(Some((key, principal)))
         })?;
-        let Some((key, principal)) = found else { return Ok(None) };
-        let secret = self.master_key.open(&key.sealed_secret, &key.id).map_err(|()| sealing_failed())?;
-        let needs_touch = key.last_used.is_none_or(|u| now.unix_millis - u.date >= LAST_USED_GRANULARITY_MS);
-        let caller = Caller { principal, access_key_id: key.id };
-        Ok(Some(AuthenticatedKey { caller, secret, needs_touch }))
+        let Some((key, principal)) = found else {
+            return Ok(None);
+        };
+        let secret = self
+            .master_key
+            .open(&key.sealed_secret, &key.id)
+            .map_err(|()| sealing_failed())?;
+        let needs_touch = key
+            .last_used
+            .is_none_or(|u| now.unix_millis - u.date >= LAST_USED_GRANULARITY_MS);
+        let caller = Caller {
+            principal,
+            access_key_id: key.id,
+        };
+        Ok(Some(AuthenticatedKey {
+            caller,
+            secret,
+            needs_touch,
+        }))
     }
 
     /// Records that a key was used just now for `service` in `region`.
-    pub fn record_key_use(&self, access_key_id: &str, service: &str, region: &str, now: Timestamp) -> Result<(), ApiError> {
+    pub fn record_key_use(
+        &self,
+        access_key_id: &str,
+        service: &str,
+        region: &str,
+        now: Timestamp,
+    ) -> Result<(), ApiError> {
         write(self.store.as_ref(), |t| {
             if let Some(mut key) = t.get_json::<AccessKeyRecord>(ACCESS_KEYS, access_key_id)? {
-                key.last_used =
-                    Some(LastUsed { date: now.unix_millis, service: service.to_string(), region: region.to_string() });
+                key.last_used = Some(LastUsed {
+                    date: now.unix_millis,
+                    service: service.to_string(),
+                    region: region.to_string(),
+                });
                 t.put_json(ACCESS_KEYS, access_key_id, &key)?;
             }
             Ok::<_, Failure>(())
@@ -103,16 +145,29 @@ impl Gatehouse {
             Ok(Some((record.id, secret)))
         })?;
         Ok(match generated {
-            Some((access_key_id, secret)) => RootKeyInit::Generated { access_key_id, secret },
+            Some((access_key_id, secret)) => RootKeyInit::Generated {
+                access_key_id,
+                secret,
+            },
             None => RootKeyInit::Existing,
         })
     }
 
     /// A fresh access key record for `owner`, with its secret sealed, and the secret itself.
-    pub(crate) fn new_access_key(&self, owner: &str, now: Timestamp) -> Result<(AccessKeyRecord, SecretKey), Failure> {
-        let id = new_access_key_id(IdKind::AccessKey, &random().map_err(randomness_unavailable)?);
+    pub(crate) fn new_access_key(
+        &self,
+        owner: &str,
+        now: Timestamp,
+    ) -> Result<(AccessKeyRecord, SecretKey), Failure> {
+        let id = new_access_key_id(
+            IdKind::AccessKey,
+            &random().map_err(randomness_unavailable)?,
+        );
         let secret = new_secret_access_key(&random().map_err(randomness_unavailable)?);
-        let sealed_secret = self.master_key.seal(&secret, &id).map_err(|()| sealing_failed())?;
+        let sealed_secret = self
+            .master_key
+            .seal(&secret, &id)
+            .map_err(|()| sealing_failed())?;
         let record = AccessKeyRecord {
             v: FORMAT_VERSION,
             id,

@@ -30,7 +30,11 @@ pub enum Principal {
     /// The account's root user.
     Root,
     /// An IAM user, by its unique id (names can change while a key is in use).
-    User { user_id: String, name: String, path: String },
+    User {
+        user_id: String,
+        name: String,
+        path: String,
+    },
 }
 
 /// The authenticated caller of one request.
@@ -59,6 +63,7 @@ pub struct Gatehouse {
     master_key: MasterKey,
     /// A root key given by configuration; it lives outside the store.
     configured_root_key: Option<(String, SecretKey)>,
+    compiled: authorize::CompiledPolicies,
 }
 
 impl Gatehouse {
@@ -68,7 +73,13 @@ impl Gatehouse {
         master_key: MasterKey,
         configured_root_key: Option<(String, SecretKey)>,
     ) -> Self {
-        Gatehouse { store, account, master_key, configured_root_key }
+        Gatehouse {
+            store,
+            account,
+            master_key,
+            configured_root_key,
+            compiled: Default::default(),
+        }
     }
 
     pub fn account(&self) -> &AccountId {
@@ -79,7 +90,9 @@ impl Gatehouse {
     pub fn principal_arn(&self, principal: &Principal) -> String {
         match principal {
             Principal::Root => format!("arn:aws:iam::{}:root", self.account),
-            Principal::User { name, path, .. } => format!("arn:aws:iam::{}:user{path}{name}", self.account),
+            Principal::User { name, path, .. } => {
+                format!("arn:aws:iam::{}:user{path}{name}", self.account)
+            }
         }
     }
 }

@@ -32,14 +32,21 @@ fn decode_marker(marker: &str) -> Result<String> {
         return Err(invalid());
     }
     let bytes = (0..marker.len() / 2)
-        .map(|i| marker.get(2 * i..2 * i + 2).and_then(|p| u8::from_str_radix(p, 16).ok()))
+        .map(|i| {
+            marker
+                .get(2 * i..2 * i + 2)
+                .and_then(|p| u8::from_str_radix(p, 16).ok())
+        })
         .collect::<Option<Vec<u8>>>()
         .ok_or_else(invalid)?;
     String::from_utf8(bytes).map_err(|_| invalid())
 }
 
 pub fn page_size(max_items: Option<i32>) -> usize {
-    max_items.and_then(|n| usize::try_from(n).ok()).filter(|n| *n > 0).unwrap_or(DEFAULT_MAX_ITEMS)
+    max_items
+        .and_then(|n| usize::try_from(n).ok())
+        .filter(|n| *n > 0)
+        .unwrap_or(DEFAULT_MAX_ITEMS)
 }
 
 /// Reads one page of `table` under `prefix`, keeping only records that pass `keep`.
@@ -66,15 +73,28 @@ pub fn paginate<R: Records + ?Sized, T: for<'de> Deserialize<'de>>(
     }
     let truncated = items.len() > want;
     items.truncate(want);
-    let next_marker = if truncated { items.last().map(|(k, _)| encode_marker(k)) } else { None };
-    Ok(Page { items: items.into_iter().map(|(_, v)| v).collect(), next_marker })
+    let next_marker = if truncated {
+        items.last().map(|(k, _)| encode_marker(k))
+    } else {
+        None
+    };
+    Ok(Page {
+        items: items.into_iter().map(|(_, v)| v).collect(),
+        next_marker,
+    })
 }
 
 /// Pages through a list that is already in memory (such as a user's tags).
-pub fn paginate_vec<T>(all: Vec<T>, marker: Option<&str>, max_items: Option<i32>) -> Result<Page<T>> {
+pub fn paginate_vec<T>(
+    all: Vec<T>,
+    marker: Option<&str>,
+    max_items: Option<i32>,
+) -> Result<Page<T>> {
     let want = page_size(max_items);
     let start = match marker {
-        Some(m) => decode_marker(m)?.parse::<usize>().map_err(|_| validation("Invalid Marker."))?,
+        Some(m) => decode_marker(m)?
+            .parse::<usize>()
+            .map_err(|_| validation("Invalid Marker."))?,
         None => 0,
     };
     let total = all.len();

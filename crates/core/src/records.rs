@@ -7,6 +7,7 @@
 //! | `user_ids`         | user id (`AIDA…`)            | lower-cased name     |
 //! | `access_keys`      | access key id                | [`AccessKeyRecord`]  |
 //! | `owner_keys`       | `{owner id}/{access key id}` | empty                |
+//! | `user_policies`    | `{user id}/{policy name}`    | inline policy        |
 //! | `meta`             | setting name                 | setting value        |
 //!
 //! Names are unique case-insensitively, as in AWS, so the lower-cased name is the key; the
@@ -20,6 +21,7 @@ pub const USER_IDS: Table = "user_ids";
 pub const ACCESS_KEYS: Table = "access_keys";
 pub const OWNER_KEYS: Table = "owner_keys";
 pub const META: Table = "meta";
+pub const USER_POLICIES: Table = "user_policies";
 
 /// The owner id used for the root user's keys (AWS gives root the account id as its user id).
 pub const ROOT_OWNER: &str = "root";
@@ -68,29 +70,48 @@ pub struct AccessKeyRecord {
 
 pub const FORMAT_VERSION: u32 = 1;
 
-fn decode<T: for<'de> Deserialize<'de>>(table: Table, key: &str, bytes: &[u8]) -> Result<T, StoreError> {
+fn decode<T: for<'de> Deserialize<'de>>(
+    table: Table,
+    key: &str,
+    bytes: &[u8],
+) -> Result<T, StoreError> {
     serde_json::from_slice(bytes).map_err(|e| StoreError::Corrupt(format!("{table}/{key}: {e}")))
 }
 
 fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>, StoreError> {
-    serde_json::to_vec(value).map_err(|e| StoreError::Backend(format!("cannot encode a record: {e}")))
+    serde_json::to_vec(value)
+        .map_err(|e| StoreError::Backend(format!("cannot encode a record: {e}")))
 }
 
 /// Typed access to the tables above.
 pub trait Records: Txn {
-    fn get_json<T: for<'de> Deserialize<'de>>(&mut self, table: Table, key: &str) -> Result<Option<T>, StoreError> {
+    fn get_json<T: for<'de> Deserialize<'de>>(
+        &mut self,
+        table: Table,
+        key: &str,
+    ) -> Result<Option<T>, StoreError> {
         match self.get(table, key)? {
             Some(bytes) => decode(table, key, &bytes).map(Some),
             None => Ok(None),
         }
     }
 
-    fn put_json<T: Serialize>(&mut self, table: Table, key: &str, value: &T) -> Result<(), StoreError> {
+    fn put_json<T: Serialize>(
+        &mut self,
+        table: Table,
+        key: &str,
+        value: &T,
+    ) -> Result<(), StoreError> {
         self.put(table, key, &encode(value)?)
     }
 
     /// Inserts only if absent; returns whether it inserted.
-    fn insert_json<T: Serialize>(&mut self, table: Table, key: &str, value: &T) -> Result<bool, StoreError> {
+    fn insert_json<T: Serialize>(
+        &mut self,
+        table: Table,
+        key: &str,
+        value: &T,
+    ) -> Result<bool, StoreError> {
         self.insert(table, key, &encode(value)?)
     }
 
@@ -101,8 +122,7 @@ pub trait Records: Txn {
         start_after: Option<&str>,
         limit: usize,
     ) -> Result<Vec<(String, T)>, StoreError> {
-        self
-            .scan(table, prefix, start_after, limit)?
+        self.scan(table, prefix, start_after, limit)?
             .into_iter()
             .map(|(key, bytes)| decode(table, &key, &bytes).map(|value| (key, value)))
             .collect()
@@ -115,7 +135,8 @@ pub trait Records: Txn {
     fn user_by_id(&mut self, id: &str) -> Result<Option<UserRecord>, StoreError> {
         match self.get(USER_IDS, id)? {
             Some(name) => {
-                let name = String::from_utf8(name).map_err(|e| StoreError::Corrupt(format!("{USER_IDS}/{id}: {e}")))?;
+                let name = String::from_utf8(name)
+                    .map_err(|e| StoreError::Corrupt(format!("{USER_IDS}/{id}: {e}")))?;
                 self.get_json(USERS, &name)
             }
             None => Ok(None),

@@ -8,12 +8,19 @@ use gatehouse_protocol::{iam, sts};
 
 fn section(out: &mut String, title: &str, version: &str, all: &[&str], implemented: &[&str]) {
     let done = all.iter().filter(|op| implemented.contains(op)).count();
-    out.push_str(&format!("\n## {title} ({version}): {done} of {} operations\n\n", all.len()));
+    out.push_str(&format!(
+        "\n## {title} ({version}): {done} of {} operations\n\n",
+        all.len()
+    ));
     out.push_str("| operation | status |\n|---|---|\n");
     let mut ops: Vec<&str> = all.to_vec();
     ops.sort_unstable();
     for op in ops {
-        let status = if implemented.contains(&op) { "implemented" } else { "not yet (501 NotImplemented)" };
+        let status = if implemented.contains(&op) {
+            "implemented"
+        } else {
+            "not yet (501 NotImplemented)"
+        };
         out.push_str(&format!("| `{op}` | {status} |\n"));
     }
 }
@@ -24,8 +31,20 @@ fn render() -> String {
          `IMPLEMENTED`; do not edit. -->\n\nEvery operation of AWS's IAM and STS models is routed. \
          An operation marked *not yet* answers HTTP 501 with the error code `NotImplemented`.\n",
     );
-    section(&mut out, "IAM", iam::VERSION, iam::OPERATIONS, <Gatehouse as IamApi>::IMPLEMENTED);
-    section(&mut out, "STS", sts::VERSION, sts::OPERATIONS, <Gatehouse as StsApi>::IMPLEMENTED);
+    section(
+        &mut out,
+        "IAM",
+        iam::VERSION,
+        iam::OPERATIONS,
+        <Gatehouse as IamApi>::IMPLEMENTED,
+    );
+    section(
+        &mut out,
+        "STS",
+        sts::VERSION,
+        sts::OPERATIONS,
+        <Gatehouse as StsApi>::IMPLEMENTED,
+    );
     out
 }
 
@@ -37,7 +56,10 @@ fn compatibility_doc_is_current() {
         std::fs::write(path, &expected).unwrap();
     }
     let actual = std::fs::read_to_string(path).unwrap_or_default();
-    assert!(actual == expected, "docs/compatibility.md is stale: run UPDATE_DOCS=1 cargo test -p gatehouse-core --test compatibility_doc");
+    assert!(
+        actual == expected,
+        "docs/compatibility.md is stale: run UPDATE_DOCS=1 cargo test -p gatehouse-core --test compatibility_doc"
+    );
 }
 
 #[test]

@@ -60,12 +60,22 @@ impl Service {
 
 type HttpResponse = Response<Full<Bytes>>;
 
-pub async fn handle(app: Arc<App>, req: Request<Incoming>, remote: SocketAddr) -> Result<HttpResponse, Infallible> {
+pub async fn handle(
+    app: Arc<App>,
+    req: Request<Incoming>,
+    remote: SocketAddr,
+) -> Result<HttpResponse, Infallible> {
     let response = match (req.method(), req.uri().path()) {
-        (&Method::GET, "/health") => plain(StatusCode::OK, "text/plain; charset=utf-8", "ok\n".to_string()),
-        (&Method::GET, "/metrics") => {
-            plain(StatusCode::OK, "text/plain; version=0.0.4; charset=utf-8", app.metrics.render())
-        }
+        (&Method::GET, "/health") => plain(
+            StatusCode::OK,
+            "text/plain; charset=utf-8",
+            "ok\n".to_string(),
+        ),
+        (&Method::GET, "/metrics") => plain(
+            StatusCode::OK,
+            "text/plain; version=0.0.4; charset=utf-8",
+            app.metrics.render(),
+        ),
         _ => api(app, req, remote).await,
     };
     Ok(response)
@@ -74,12 +84,17 @@ pub async fn handle(app: Arc<App>, req: Request<Incoming>, remote: SocketAddr) -
 fn plain(status: StatusCode, content_type: &'static str, body: String) -> HttpResponse {
     let mut response = Response::new(Full::new(Bytes::from(body)));
     *response.status_mut() = status;
-    response.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
+    response
+        .headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
     response
 }
 
 pub fn now() -> Timestamp {
-    let millis = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis()).unwrap_or(0);
+    let millis = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis())
+        .unwrap_or(0);
     Timestamp::from_unix_millis(i64::try_from(millis).unwrap_or(i64::MAX))
 }
 
@@ -88,12 +103,24 @@ fn request_id() -> String {
     let mut b = [0u8; 16];
     if getrandom::fill(&mut b).is_err() {
         // Fall back to the clock: a request id must exist, randomness is a nicety here.
-        b = now().unix_millis.to_le_bytes().repeat(2).try_into().unwrap_or([0u8; 16]);
+        b = now()
+            .unix_millis
+            .to_le_bytes()
+            .repeat(2)
+            .try_into()
+            .unwrap_or([0u8; 16]);
     }
     b[6] = (b[6] & 0x0f) | 0x40;
     b[8] = (b[8] & 0x3f) | 0x80;
     let h: String = b.iter().map(|x| format!("{x:02x}")).collect();
-    format!("{}-{}-{}-{}-{}", &h[0..8], &h[8..12], &h[12..16], &h[16..20], &h[20..32])
+    format!(
+        "{}-{}-{}-{}-{}",
+        &h[0..8],
+        &h[8..12],
+        &h[12..16],
+        &h[16..20],
+        &h[20..32]
+    )
 }
 
 struct Outcome {
@@ -109,11 +136,21 @@ async fn api(app: Arc<App>, req: Request<Incoming>, remote: SocketAddr) -> HttpR
     let (status, body, outcome_label) = match &outcome.result {
         Ok(xml) => (StatusCode::OK, xml.clone(), "ok"),
         Err(e) => {
-            let status = StatusCode::from_u16(e.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-            (status, e.to_xml(outcome.service.xmlns(), &request_id), e.code.code())
+            let status =
+                StatusCode::from_u16(e.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+            (
+                status,
+                e.to_xml(outcome.service.xmlns(), &request_id),
+                e.code.code(),
+            )
         }
     };
-    app.metrics.record(outcome.service.name(), &outcome.operation, outcome_label, started.elapsed());
+    app.metrics.record(
+        outcome.service.name(),
+        &outcome.operation,
+        outcome_label,
+        started.elapsed(),
+    );
     let mut response = plain(status, "text/xml", body);
     if let Ok(value) = HeaderValue::from_str(&request_id) {
         response.headers_mut().insert("x-amzn-requestid", value);
@@ -140,9 +177,18 @@ fn unsigned_allowed(action: &str) -> bool {
     matches!(action, "AssumeRoleWithWebIdentity" | "AssumeRoleWithSAML")
 }
 
-async fn serve_api(app: &Arc<App>, req: Request<Incoming>, remote: SocketAddr, request_id: &str) -> Outcome {
+async fn serve_api(
+    app: &Arc<App>,
+    req: Request<Incoming>,
+    remote: SocketAddr,
+    request_id: &str,
+) -> Outcome {
     let (parts, body) = req.into_parts();
-    let fail = |service, operation: &str, e: ApiError| Outcome { service, operation: operation.to_string(), result: Err(e) };
+    let fail = |service, operation: &str, e: ApiError| Outcome {
+        service,
+        operation: operation.to_string(),
+        result: Err(e),
+    };
 
     let body = match Limited::new(body, MAX_BODY_BYTES).collect().await {
         Ok(collected) => collected.to_bytes(),
@@ -162,7 +208,10 @@ async fn serve_api(app: &Arc<App>, req: Request<Incoming>, remote: SocketAddr, r
         .headers
         .get(CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.to_ascii_lowercase().starts_with("application/x-www-form-urlencoded"));
+        .is_some_and(|v| {
+            v.to_ascii_lowercase()
+                .starts_with("application/x-www-form-urlencoded")
+        });
     let params = QueryParams::parse(query.as_bytes()).and_then(|mut params| {
         if parts.method == Method::POST && is_form {
             params.merge(QueryParams::parse(&body)?)?;
@@ -174,11 +223,25 @@ async fn serve_api(app: &Arc<App>, req: Request<Incoming>, remote: SocketAddr, r
         Err(e) => return fail(Service::Iam, "", e),
     };
     let action = params.action().unwrap_or("").to_string();
-    let action_service = if sts::OPERATIONS.contains(&action.as_str()) { Service::Sts } else { Service::Iam };
+    let action_service = if sts::OPERATIONS.contains(&action.as_str()) {
+        Service::Sts
+    } else {
+        Service::Iam
+    };
 
     // Authenticate.
-    let headers: Vec<(&str, &[u8])> = parts.headers.iter().map(|(k, v)| (k.as_str(), v.as_bytes())).collect();
-    let http = HttpRequest { method: parts.method.as_str(), path: parts.uri.path(), query, headers: &headers, body: &body };
+    let headers: Vec<(&str, &[u8])> = parts
+        .headers
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_bytes()))
+        .collect();
+    let http = HttpRequest {
+        method: parts.method.as_str(),
+        path: parts.uri.path(),
+        query,
+        headers: &headers,
+        body: &body,
+    };
     let now = now();
     let credentials = match gatehouse_sigv4::parse_authorization(&http) {
         Ok(c) => c,
@@ -186,7 +249,13 @@ async fn serve_api(app: &Arc<App>, req: Request<Incoming>, remote: SocketAddr, r
     };
     let (service, caller) = match credentials {
         None if action_service == Service::Sts && unsigned_allowed(&action) => (Service::Sts, None),
-        None => return fail(action_service, &action, sigv4_error(&SigV4Error::MissingAuthenticationToken)),
+        None => {
+            return fail(
+                action_service,
+                &action,
+                sigv4_error(&SigV4Error::MissingAuthenticationToken),
+            );
+        }
         Some(creds) => {
             let service = match creds.service.as_str() {
                 "iam" => Service::Iam,
@@ -197,7 +266,10 @@ async fn serve_api(app: &Arc<App>, req: Request<Incoming>, remote: SocketAddr, r
                         &action,
                         ApiError::new(
                             ErrorCode::SignatureDoesNotMatch,
-                            format!("Credential should be scoped to correct service: '{}'. ", action_service.name()),
+                            format!(
+                                "Credential should be scoped to correct service: '{}'. ",
+                                action_service.name()
+                            ),
                         ),
                     );
                 }
@@ -209,20 +281,38 @@ async fn serve_api(app: &Arc<App>, req: Request<Incoming>, remote: SocketAddr, r
                 Err(e) => return fail(service, &action, e),
             };
             let Some(key) = found else {
-                return fail(service, &action, sigv4_error(&SigV4Error::unknown_access_key()));
+                return fail(
+                    service,
+                    &action,
+                    sigv4_error(&SigV4Error::unknown_access_key()),
+                );
             };
             if creds.security_token.is_some() {
                 // Long-term keys carry no session token; temporary credentials arrive with STS.
-                return fail(service, &action, sigv4_error(&SigV4Error::unknown_access_key()));
+                return fail(
+                    service,
+                    &action,
+                    sigv4_error(&SigV4Error::unknown_access_key()),
+                );
             }
-            if let Err(e) = gatehouse_sigv4::verify(&http, &creds, &key.secret, now.unix_seconds(), &app.signing_keys) {
+            if let Err(e) = gatehouse_sigv4::verify(
+                &http,
+                &creds,
+                &key.secret,
+                now.unix_seconds(),
+                &app.signing_keys,
+            ) {
                 return fail(service, &action, sigv4_error(&e));
             }
             if key.needs_touch {
                 let region = creds.region.clone();
                 tokio::task::spawn_blocking(move || {
-                    if let Err(e) = gatehouse.record_key_use(&key_id, service.name(), &region, now) {
-                        log::warn!("could not record the use of access key {key_id}: {}", e.message);
+                    if let Err(e) = gatehouse.record_key_use(&key_id, service.name(), &region, now)
+                    {
+                        log::warn!(
+                            "could not record the use of access key {key_id}: {}",
+                            e.message
+                        );
                     }
                 });
             }
@@ -230,7 +320,11 @@ async fn serve_api(app: &Arc<App>, req: Request<Incoming>, remote: SocketAddr, r
         }
     };
     if action.is_empty() {
-        return fail(service, "", ApiError::new(ErrorCode::MissingAction, "Missing Action"));
+        return fail(
+            service,
+            "",
+            ApiError::new(ErrorCode::MissingAction, "Missing Action"),
+        );
     }
     let Some(caller) = caller else {
         // An unsigned call to an operation that takes a token: not implemented yet.
@@ -245,7 +339,11 @@ async fn serve_api(app: &Arc<App>, req: Request<Incoming>, remote: SocketAddr, r
         secure_transport: app.tls,
     };
     let result = run_operation(app.gatehouse.clone(), service, action.clone(), params, cx).await;
-    Outcome { service, operation: action, result }
+    Outcome {
+        service,
+        operation: action,
+        result,
+    }
 }
 
 /// Reads run on the async worker (they take microseconds); anything that may write waits for

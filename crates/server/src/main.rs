@@ -5,6 +5,7 @@
 mod http;
 mod logger;
 mod metrics;
+mod policy_cli;
 mod serve;
 mod setup;
 
@@ -21,6 +22,9 @@ gatehouse: AWS IAM and STS, self-hosted
 USAGE:
     gatehouse serve [--listen ADDR:PORT] [--data-dir DIR] [--tls-cert FILE --tls-key FILE]
     gatehouse store check [--data-dir DIR]
+    gatehouse policy check [--kind KIND] FILE...
+    gatehouse policy simulate --policy FILE... --action ACTION --resource ARN [...]
+                              (see 'gatehouse policy --help')
     gatehouse --version
 
 serve options:
@@ -49,7 +53,11 @@ impl Args {
         match self.words.iter().position(|w| w == name) {
             Some(i) => {
                 self.words.remove(i);
-                if i < self.words.len() { Ok(Some(self.words.remove(i))) } else { Err(format!("{name} needs a value")) }
+                if i < self.words.len() {
+                    Ok(Some(self.words.remove(i)))
+                } else {
+                    Err(format!("{name} needs a value"))
+                }
             }
             None => Ok(None),
         }
@@ -66,7 +74,17 @@ impl Args {
 fn main() -> ExitCode {
     let mut words: Vec<String> = std::env::args().skip(1).collect();
     logger::init(std::env::var("GATEHOUSE_LOG").ok().as_deref());
-    if words.is_empty() || words.iter().any(|w| w == "--help" || w == "-h" || w == "help") {
+    if words.first().map(String::as_str) == Some("policy")
+        && words.iter().any(|w| w == "--help" || w == "-h")
+    {
+        print!("{}", policy_cli::USAGE);
+        return ExitCode::SUCCESS;
+    }
+    if words.is_empty()
+        || words
+            .iter()
+            .any(|w| w == "--help" || w == "-h" || w == "help")
+    {
         print!("{USAGE}");
         return ExitCode::SUCCESS;
     }
@@ -81,6 +99,18 @@ fn main() -> ExitCode {
             words.remove(0);
             store_check_command(Args { words })
         }
+        "policy" => match words.first().map(String::as_str) {
+            Some("check") => {
+                policy_cli::check(words.get(1..).unwrap_or(&[])).map(|out| print!("{out}"))
+            }
+            Some("simulate") => {
+                policy_cli::simulate(words.get(1..).unwrap_or(&[])).map(|out| print!("{out}"))
+            }
+            _ => Err(format!(
+                "expected 'policy check' or 'policy simulate'\n\n{}",
+                policy_cli::USAGE
+            )),
+        },
         other => Err(format!("unknown command '{other}'; see 'gatehouse --help'")),
     };
     match result {
@@ -93,7 +123,10 @@ fn main() -> ExitCode {
 }
 
 fn data_dir(args: &mut Args) -> Result<PathBuf, String> {
-    Ok(PathBuf::from(args.option("--data-dir")?.unwrap_or_else(|| "./gatehouse-data".to_string())))
+    Ok(PathBuf::from(
+        args.option("--data-dir")?
+            .unwrap_or_else(|| "./gatehouse-data".to_string()),
+    ))
 }
 
 fn serve_command(mut args: Args) -> Result<(), String> {
@@ -104,7 +137,10 @@ fn serve_command(mut args: Args) -> Result<(), String> {
         .map_err(|e| format!("--listen: {e}"))?;
     let data_dir = data_dir(&mut args)?;
     let tls = match (args.option("--tls-cert")?, args.option("--tls-key")?) {
-        (Some(cert), Some(key)) => Some(serve::TlsFiles { cert: cert.into(), key: key.into() }),
+        (Some(cert), Some(key)) => Some(serve::TlsFiles {
+            cert: cert.into(),
+            key: key.into(),
+        }),
         (None, None) => None,
         _ => return Err("--tls-cert and --tls-key go together".into()),
     };

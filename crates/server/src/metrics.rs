@@ -7,7 +7,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 /// Upper bounds of the latency buckets, in seconds.
-const BUCKETS: [f64; 12] = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 1.0];
+const BUCKETS: [f64; 12] = [
+    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 1.0,
+];
 
 #[derive(Default)]
 pub struct Metrics {
@@ -22,7 +24,9 @@ pub struct Metrics {
 impl Metrics {
     pub fn record(&self, service: &'static str, operation: &str, outcome: &str, elapsed: Duration) {
         if let Ok(mut requests) = self.requests.lock() {
-            *requests.entry((service, operation.to_string(), outcome.to_string())).or_default() += 1;
+            *requests
+                .entry((service, operation.to_string(), outcome.to_string()))
+                .or_default() += 1;
         }
         let secs = elapsed.as_secs_f64();
         for (bucket, bound) in self.buckets.iter().zip(BUCKETS) {
@@ -50,7 +54,9 @@ impl Metrics {
                 );
             }
         }
-        out.push_str("# HELP gatehouse_request_duration_seconds Time from a full request to its response.\n");
+        out.push_str(
+            "# HELP gatehouse_request_duration_seconds Time from a full request to its response.\n",
+        );
         out.push_str("# TYPE gatehouse_request_duration_seconds histogram\n");
         for (bucket, bound) in self.buckets.iter().zip(BUCKETS) {
             let _ = writeln!(
@@ -60,7 +66,10 @@ impl Metrics {
             );
         }
         let count = self.count.load(Ordering::Relaxed);
-        let _ = writeln!(out, "gatehouse_request_duration_seconds_bucket{{le=\"+Inf\"}} {count}");
+        let _ = writeln!(
+            out,
+            "gatehouse_request_duration_seconds_bucket{{le=\"+Inf\"}} {count}"
+        );
         let sum = self.sum_micros.load(Ordering::Relaxed) as f64 / 1e6;
         let _ = writeln!(out, "gatehouse_request_duration_seconds_sum {sum}");
         let _ = writeln!(out, "gatehouse_request_duration_seconds_count {count}");
@@ -73,7 +82,13 @@ fn label(value: &str) -> String {
     value
         .chars()
         .take(64)
-        .map(|c| if c.is_ascii_alphanumeric() || c == '_' || c == '-' || c == '.' { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '_' || c == '-' || c == '.' {
+                c
+            } else {
+                '_'
+            }
+        })
         .collect()
 }
 
@@ -86,9 +101,16 @@ mod tests {
         let m = Metrics::default();
         m.record("iam", "GetUser", "ok", Duration::from_micros(200));
         m.record("iam", "GetUser", "ok", Duration::from_millis(3));
-        m.record("iam", "Bad\"Op\n", "InvalidAction", Duration::from_millis(3));
+        m.record(
+            "iam",
+            "Bad\"Op\n",
+            "InvalidAction",
+            Duration::from_millis(3),
+        );
         let text = m.render();
-        assert!(text.contains("gatehouse_requests_total{service=\"iam\",operation=\"GetUser\",outcome=\"ok\"} 2\n"));
+        assert!(text.contains(
+            "gatehouse_requests_total{service=\"iam\",operation=\"GetUser\",outcome=\"ok\"} 2\n"
+        ));
         assert!(text.contains("operation=\"Bad_Op_\",outcome=\"InvalidAction\"} 1\n"));
         assert!(text.contains("gatehouse_request_duration_seconds_bucket{le=\"0.00025\"} 1\n"));
         assert!(text.contains("gatehouse_request_duration_seconds_bucket{le=\"0.005\"} 3\n"));

@@ -23,7 +23,9 @@ pub struct TlsFiles {
 }
 
 fn tls_acceptor(files: &TlsFiles) -> Result<TlsAcceptor, String> {
-    let read = |path: &PathBuf| std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()));
+    let read = |path: &PathBuf| {
+        std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))
+    };
     let cert_pem = read(&files.cert)?;
     let key_pem = read(&files.key)?;
     let certs: Vec<CertificateDer<'static>> = rustls_pemfile::certs(&mut cert_pem.as_slice())
@@ -66,7 +68,9 @@ async fn shutdown_signal() {
 
 pub async fn run(app: Arc<App>, listen: SocketAddr, tls: Option<TlsFiles>) -> Result<(), String> {
     let acceptor = tls.as_ref().map(tls_acceptor).transpose()?;
-    let listener = TcpListener::bind(listen).await.map_err(|e| format!("cannot listen on {listen}: {e}"))?;
+    let listener = TcpListener::bind(listen)
+        .await
+        .map_err(|e| format!("cannot listen on {listen}: {e}"))?;
     let bound = listener.local_addr().map_err(|e| e.to_string())?;
     let scheme = if acceptor.is_some() { "https" } else { "http" };
     // The one line tests and people wait for.

@@ -46,7 +46,12 @@ pub fn open(data_dir: &Path, env: &Environment, now: Timestamp) -> Result<Opened
         .recursive(true)
         .mode(0o700)
         .create(data_dir)
-        .map_err(|e| format!("cannot create the data directory {}: {e}", data_dir.display()))?;
+        .map_err(|e| {
+            format!(
+                "cannot create the data directory {}: {e}",
+                data_dir.display()
+            )
+        })?;
     let account = AccountId::parse(env.account_id.as_deref().unwrap_or(DEFAULT_ACCOUNT_ID))
         .map_err(|e| format!("GATEHOUSE_ACCOUNT_ID: {e}"))?;
     let db_path = data_dir.join(DATABASE_FILE);
@@ -58,11 +63,25 @@ pub fn open(data_dir: &Path, env: &Environment, now: Timestamp) -> Result<Opened
             return Err("set both GATEHOUSE_ROOT_ACCESS_KEY_ID and GATEHOUSE_ROOT_SECRET_ACCESS_KEY, or neither".into());
         }
     };
-    let store = Arc::new(SqliteStore::open(&db_path).map_err(|e| format!("cannot open {}: {e}", db_path.display()))?);
-    let gatehouse = Arc::new(Gatehouse::new(store.clone() as Arc<dyn Store>, account, master_key, root_key));
-    match gatehouse.init_root_key(now).map_err(|e| format!("cannot set up the root user's key: {}", e.message))? {
+    let store = Arc::new(
+        SqliteStore::open(&db_path)
+            .map_err(|e| format!("cannot open {}: {e}", db_path.display()))?,
+    );
+    let gatehouse = Arc::new(Gatehouse::new(
+        store.clone() as Arc<dyn Store>,
+        account,
+        master_key,
+        root_key,
+    ));
+    match gatehouse
+        .init_root_key(now)
+        .map_err(|e| format!("cannot set up the root user's key: {}", e.message))?
+    {
         RootKeyInit::Configured | RootKeyInit::Existing => {}
-        RootKeyInit::Generated { access_key_id, secret } => {
+        RootKeyInit::Generated {
+            access_key_id,
+            secret,
+        } => {
             let path = data_dir.join(ROOT_CREDENTIALS_FILE);
             write_private(
                 &path,
@@ -71,7 +90,10 @@ pub fn open(data_dir: &Path, env: &Environment, now: Timestamp) -> Result<Opened
                     secret.expose()
                 ),
             )?;
-            log::info!("generated the root user's access key {access_key_id}; its secret is in {}", path.display());
+            log::info!(
+                "generated the root user's access key {access_key_id}; its secret is in {}",
+                path.display()
+            );
         }
     }
     Ok(Opened { gatehouse, store })
@@ -79,7 +101,11 @@ pub fn open(data_dir: &Path, env: &Environment, now: Timestamp) -> Result<Opened
 
 /// The master key comes from `GATEHOUSE_MASTER_KEY` or the key file, created on first start.
 /// A database without its key file is refused: a new key could not open the stored secrets.
-fn master_key(data_dir: &Path, env: &Environment, database_exists: bool) -> Result<MasterKey, String> {
+fn master_key(
+    data_dir: &Path,
+    env: &Environment,
+    database_exists: bool,
+) -> Result<MasterKey, String> {
     if let Some(hex) = &env.master_key {
         return MasterKey::from_hex(hex.expose()).map_err(|e| format!("GATEHOUSE_MASTER_KEY: {e}"));
     }
@@ -94,7 +120,8 @@ fn master_key(data_dir: &Path, env: &Environment, database_exists: bool) -> Resu
                     path.display()
                 ));
             }
-            let key = MasterKey::generate().map_err(|e| format!("no randomness for the master key: {e}"))?;
+            let key = MasterKey::generate()
+                .map_err(|e| format!("no randomness for the master key: {e}"))?;
             write_private(&path, &key.to_hex())?;
             Ok(key)
         }
@@ -123,6 +150,13 @@ pub fn check(data_dir: &Path, env: &Environment) -> Result<(), String> {
     }
     let opened = open(data_dir, env, Timestamp::default())?;
     opened.store.check_integrity().map_err(|e| e.to_string())?;
-    let problems = opened.gatehouse.check_consistency().map_err(|e| e.to_string())?;
-    if problems.is_empty() { Ok(()) } else { Err(problems.join("\n")) }
+    let problems = opened
+        .gatehouse
+        .check_consistency()
+        .map_err(|e| e.to_string())?;
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(problems.join("\n"))
+    }
 }

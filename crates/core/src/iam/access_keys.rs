@@ -2,9 +2,10 @@
 //! GetAccessKeyLastUsed.
 
 use gatehouse_protocol::iam::{
-    AccessKey, AccessKeyLastUsed, AccessKeyMetadata, CreateAccessKeyRequest, CreateAccessKeyResponse,
-    DeleteAccessKeyRequest, GetAccessKeyLastUsedRequest, GetAccessKeyLastUsedResponse, ListAccessKeysRequest,
-    ListAccessKeysResponse, StatusType, UpdateAccessKeyRequest,
+    AccessKey, AccessKeyLastUsed, AccessKeyMetadata, CreateAccessKeyRequest,
+    CreateAccessKeyResponse, DeleteAccessKeyRequest, GetAccessKeyLastUsedRequest,
+    GetAccessKeyLastUsedResponse, ListAccessKeysRequest, ListAccessKeysResponse, StatusType,
+    UpdateAccessKeyRequest,
 };
 use gatehouse_store::{read, write};
 use gatehouse_types::Timestamp;
@@ -27,14 +28,25 @@ struct KeyOwner {
 }
 
 impl Gatehouse {
-    fn key_owner(&self, cx: &RequestContext, user_name: Option<&str>, action: &str) -> Result<KeyOwner> {
+    fn key_owner(
+        &self,
+        cx: &RequestContext,
+        user_name: Option<&str>,
+        action: &str,
+    ) -> Result<KeyOwner> {
         let (name, principal_arn) = match (user_name, &cx.caller.principal) {
             (Some(name), _) => (name.to_string(), None),
-            (None, Principal::User { name, path, .. }) => (name.clone(), Some(self.user_arn(path, name))),
+            (None, Principal::User { name, path, .. }) => {
+                (name.clone(), Some(self.user_arn(path, name)))
+            }
             (None, Principal::Root) => {
                 let arn = self.principal_arn(&Principal::Root);
                 self.authorize(cx, action, &arn)?;
-                return Ok(KeyOwner { id: ROOT_OWNER.to_string(), user_name: None, arn });
+                return Ok(KeyOwner {
+                    id: ROOT_OWNER.to_string(),
+                    user_name: None,
+                    arn,
+                });
             }
         };
         let user = read(self.store.as_ref(), |t| t.user_by_name(&name))?;
@@ -45,7 +57,11 @@ impl Gatehouse {
         };
         self.authorize(cx, action, &arn)?;
         let user = user.ok_or_else(|| no_such_user(&name))?;
-        Ok(KeyOwner { id: user.id, user_name: Some(user.name), arn })
+        Ok(KeyOwner {
+            id: user.id,
+            user_name: Some(user.name),
+            arn,
+        })
     }
 
     pub(crate) fn create_access_key_impl(
@@ -57,7 +73,9 @@ impl Gatehouse {
         let (record, secret) = self.new_access_key(&owner.id, cx.now)?;
         write(self.store.as_ref(), |t| {
             if t.key_ids_of(&owner.id)?.len() >= MAX_ACCESS_KEYS {
-                return Err(limit_exceeded(format!("Cannot exceed quota for AccessKeysPerUser: {MAX_ACCESS_KEYS}")));
+                return Err(limit_exceeded(format!(
+                    "Cannot exceed quota for AccessKeysPerUser: {MAX_ACCESS_KEYS}"
+                )));
             }
             t.put_json(ACCESS_KEYS, &record.id, &record)?;
             t.put(OWNER_KEYS, &format!("{}/{}", owner.id, record.id), b"")?;
@@ -108,14 +126,22 @@ impl Gatehouse {
     }
 
     /// Loads a key that must belong to `owner`; AWS reports a key of someone else as missing.
-    fn owned_key(t: &mut dyn gatehouse_store::Txn, owner: &KeyOwner, id: &str) -> Result<AccessKeyRecord> {
+    fn owned_key(
+        t: &mut dyn gatehouse_store::Txn,
+        owner: &KeyOwner,
+        id: &str,
+    ) -> Result<AccessKeyRecord> {
         match t.get_json::<AccessKeyRecord>(ACCESS_KEYS, id)? {
             Some(key) if key.owner == owner.id => Ok(key),
             _ => Err(no_such_access_key(id)),
         }
     }
 
-    pub(crate) fn update_access_key_impl(&self, cx: &RequestContext, input: UpdateAccessKeyRequest) -> Result<()> {
+    pub(crate) fn update_access_key_impl(
+        &self,
+        cx: &RequestContext,
+        input: UpdateAccessKeyRequest,
+    ) -> Result<()> {
         let owner = self.key_owner(cx, input.user_name.as_deref(), "iam:UpdateAccessKey")?;
         write(self.store.as_ref(), |t| {
             let mut key = Self::owned_key(t, &owner, &input.access_key_id)?;
@@ -135,7 +161,11 @@ impl Gatehouse {
         })
     }
 
-    pub(crate) fn delete_access_key_impl(&self, cx: &RequestContext, input: DeleteAccessKeyRequest) -> Result<()> {
+    pub(crate) fn delete_access_key_impl(
+        &self,
+        cx: &RequestContext,
+        input: DeleteAccessKeyRequest,
+    ) -> Result<()> {
         let owner = self.key_owner(cx, input.user_name.as_deref(), "iam:DeleteAccessKey")?;
         write(self.store.as_ref(), |t| {
             let key = Self::owned_key(t, &owner, &input.access_key_id)?;
@@ -143,7 +173,11 @@ impl Gatehouse {
             t.delete(OWNER_KEYS, &format!("{}/{}", owner.id, key.id))?;
             Ok::<_, Failure>(())
         })?;
-        log::info!("access key {} of {} deleted", input.access_key_id, owner.arn);
+        log::info!(
+            "access key {} of {} deleted",
+            input.access_key_id,
+            owner.arn
+        );
         Ok(())
     }
 
@@ -153,10 +187,15 @@ impl Gatehouse {
         input: GetAccessKeyLastUsedRequest,
     ) -> Result<GetAccessKeyLastUsedResponse> {
         let found = read(self.store.as_ref(), |t| {
-            let Some(key) = t.get_json::<AccessKeyRecord>(ACCESS_KEYS, &input.access_key_id)? else {
+            let Some(key) = t.get_json::<AccessKeyRecord>(ACCESS_KEYS, &input.access_key_id)?
+            else {
                 return Ok::<_, Failure>(None);
             };
-            let user = if key.owner == ROOT_OWNER { None } else { t.user_by_id(&key.owner)? };
+            let user = if key.owner == ROOT_OWNER {
+                None
+            } else {
+                t.user_by_id(&key.owner)?
+            };
             Ok(Some((key, user)))
         })?;
         let resource = match &found {
@@ -172,9 +211,16 @@ impl Gatehouse {
                 region: used.region,
             },
             // AWS's answer for a key never used.
-            None => AccessKeyLastUsed { last_used_date: None, service_name: "N/A".into(), region: "N/A".into() },
+            None => AccessKeyLastUsed {
+                last_used_date: None,
+                service_name: "N/A".into(),
+                region: "N/A".into(),
+            },
         };
-        Ok(GetAccessKeyLastUsedResponse { user_name: user.map(|u| u.name), access_key_last_used: Some(last_used) })
+        Ok(GetAccessKeyLastUsedResponse {
+            user_name: user.map(|u| u.name),
+            access_key_last_used: Some(last_used),
+        })
     }
 }
 

@@ -1,19 +1,21 @@
 //! IAM users: CreateUser, GetUser, ListUsers, UpdateUser, DeleteUser and their tags.
 
 use gatehouse_protocol::iam::{
-    AttachedPermissionsBoundary, CreateUserRequest, CreateUserResponse, DeleteUserRequest, GetUserRequest,
-    GetUserResponse, ListUserTagsRequest, ListUserTagsResponse, ListUsersRequest, ListUsersResponse,
-    PermissionsBoundaryAttachmentType, Tag, TagUserRequest, UntagUserRequest, UpdateUserRequest, User,
+    AttachedPermissionsBoundary, CreateUserRequest, CreateUserResponse, DeleteUserRequest,
+    GetUserRequest, GetUserResponse, ListUserTagsRequest, ListUserTagsResponse, ListUsersRequest,
+    ListUsersResponse, PermissionsBoundaryAttachmentType, Tag, TagUserRequest, UntagUserRequest,
+    UpdateUserRequest, User,
 };
 use gatehouse_store::{read, write};
 use gatehouse_types::{IdKind, Timestamp, new_unique_id};
 
 use crate::crypto::random;
 use crate::errors::{
-    Result, delete_conflict, invalid_input, limit_exceeded, no_such_user, randomness_unavailable, user_exists,
+    Result, delete_conflict, invalid_input, limit_exceeded, no_such_user, randomness_unavailable,
+    user_exists,
 };
 use crate::pagination::{paginate, paginate_vec};
-use crate::records::{FORMAT_VERSION, Records, USER_IDS, USERS, UserRecord};
+use crate::records::{FORMAT_VERSION, Records, USER_IDS, USER_POLICIES, USERS, UserRecord};
 use crate::{Gatehouse, Principal, RequestContext};
 
 /// AWS's quota of tags on one IAM resource.
@@ -32,9 +34,13 @@ impl Gatehouse {
             arn: self.user_arn(&u.path, &u.name),
             create_date: Timestamp::from_unix_millis(u.create_date),
             password_last_used: u.password_last_used.map(Timestamp::from_unix_millis),
-            permissions_boundary: u.permissions_boundary.as_ref().map(|arn| AttachedPermissionsBoundary {
-                permissions_boundary_type: Some(PermissionsBoundaryAttachmentType::PermissionsBoundaryPolicy),
-                permissions_boundary_arn: Some(arn.clone()),
+            permissions_boundary: u.permissions_boundary.as_ref().map(|arn| {
+                AttachedPermissionsBoundary {
+                    permissions_boundary_type: Some(
+                        PermissionsBoundaryAttachmentType::PermissionsBoundaryPolicy,
+                    ),
+                    permissions_boundary_arn: Some(arn.clone()),
+                }
             }),
             tags: (with_tags && !u.tags.is_empty()).then(|| tags_shape(&u.tags)),
         }
@@ -43,7 +49,7 @@ impl Gatehouse {
     /// The resource ARN to authorize a call on user `name` against: the real ARN when the user
     /// exists, `user/NAME` otherwise (authorization comes before existence, so a caller without
     /// permission learns nothing about which users exist).
-    fn user_resource(&self, name: &str) -> Result<String> {
+    pub(crate) fn user_resource(&self, name: &str) -> Result<String> {
         let user = read(self.store.as_ref(), |t| t.user_by_name(name))?;
         Ok(match user {
             Some(u) => self.user_arn(&u.path, &u.name),
@@ -51,9 +57,17 @@ impl Gatehouse {
         })
     }
 
-    pub(crate) fn create_user_impl(&self, cx: &RequestContext, input: CreateUserRequest) -> Result<CreateUserResponse> {
+    pub(crate) fn create_user_impl(
+        &self,
+        cx: &RequestContext,
+        input: CreateUserRequest,
+    ) -> Result<CreateUserResponse> {
         let path = input.path.unwrap_or_else(|| "/".to_string());
-        self.authorize(cx, "iam:CreateUser", &self.user_arn(&path, &input.user_name))?;
+        self.authorize(
+            cx,
+            "iam:CreateUser",
+            &self.user_arn(&path, &input.user_name),
+        )?;
         let tags = checked_tags(input.tags.unwrap_or_default())?;
         if let Some(arn) = &input.permissions_boundary {
             self.check_boundary_policy(arn)?;
@@ -76,10 +90,16 @@ impl Gatehouse {
             t.put(USER_IDS, &record.id, record.name.to_lowercase().as_bytes())?;
             Ok(())
         })?;
-        Ok(CreateUserResponse { user: Some(self.user_shape(&record, true)) })
+        Ok(CreateUserResponse {
+            user: Some(self.user_shape(&record, true)),
+        })
     }
 
-    pub(crate) fn get_user_impl(&self, cx: &RequestContext, input: GetUserRequest) -> Result<GetUserResponse> {
+    pub(crate) fn get_user_impl(
+        &self,
+        cx: &RequestContext,
+        input: GetUserRequest,
+    ) -> Result<GetUserResponse> {
         let name = match (input.user_name, &cx.caller.principal) {
             (Some(name), _) => name,
             (None, Principal::User { name, .. }) => name.clone(),
@@ -101,29 +121,51 @@ impl Gatehouse {
             }
         };
         self.authorize(cx, "iam:GetUser", &self.user_resource(&name)?)?;
-        let user = read(self.store.as_ref(), |t| t.user_by_name(&name))?.ok_or_else(|| no_such_user(&name))?;
-        Ok(GetUserResponse { user: self.user_shape(&user, true) })
+        let user = read(self.store.as_ref(), |t| t.user_by_name(&name))?
+            .ok_or_else(|| no_such_user(&name))?;
+        Ok(GetUserResponse {
+            user: self.user_shape(&user, true),
+        })
     }
 
-    pub(crate) fn list_users_impl(&self, cx: &RequestContext, input: ListUsersRequest) -> Result<ListUsersResponse> {
+    pub(crate) fn list_users_impl(
+        &self,
+        cx: &RequestContext,
+        input: ListUsersRequest,
+    ) -> Result<ListUsersResponse> {
         self.authorize(cx, "iam:ListUsers", &self.user_arn("/", "*"))?;
         let prefix = input.path_prefix.unwrap_or_else(|| "/".to_string());
         let page = read(self.store.as_ref(), |t| {
-            paginate(t, USERS, "", input.marker.as_deref(), input.max_items, |u: &UserRecord| {
-                u.path.starts_with(&prefix)
-            })
+            paginate(
+                t,
+                USERS,
+                "",
+                input.marker.as_deref(),
+                input.max_items,
+                |u: &UserRecord| u.path.starts_with(&prefix),
+            )
         })?;
         Ok(ListUsersResponse {
             is_truncated: Some(page.is_truncated()),
-            users: page.items.iter().map(|u| self.user_shape(u, false)).collect(),
+            users: page
+                .items
+                .iter()
+                .map(|u| self.user_shape(u, false))
+                .collect(),
             marker: page.next_marker,
         })
     }
 
-    pub(crate) fn update_user_impl(&self, cx: &RequestContext, input: UpdateUserRequest) -> Result<()> {
+    pub(crate) fn update_user_impl(
+        &self,
+        cx: &RequestContext,
+        input: UpdateUserRequest,
+    ) -> Result<()> {
         self.authorize(cx, "iam:UpdateUser", &self.user_resource(&input.user_name)?)?;
         write(self.store.as_ref(), |t| {
-            let mut user = t.user_by_name(&input.user_name)?.ok_or_else(|| no_such_user(&input.user_name))?;
+            let mut user = t
+                .user_by_name(&input.user_name)?
+                .ok_or_else(|| no_such_user(&input.user_name))?;
             let old_key = user.name.to_lowercase();
             if let Some(path) = &input.new_path {
                 user.path = path.clone();
@@ -142,13 +184,22 @@ impl Gatehouse {
         })
     }
 
-    pub(crate) fn delete_user_impl(&self, cx: &RequestContext, input: DeleteUserRequest) -> Result<()> {
+    pub(crate) fn delete_user_impl(
+        &self,
+        cx: &RequestContext,
+        input: DeleteUserRequest,
+    ) -> Result<()> {
         self.authorize(cx, "iam:DeleteUser", &self.user_resource(&input.user_name)?)?;
         write(self.store.as_ref(), |t| {
-            let user = t.user_by_name(&input.user_name)?.ok_or_else(|| no_such_user(&input.user_name))?;
+            let user = t
+                .user_by_name(&input.user_name)?
+                .ok_or_else(|| no_such_user(&input.user_name))?;
             // AWS refuses while anything is still attached to the user, naming the first kind.
             if !t.key_ids_of(&user.id)?.is_empty() {
                 return Err(delete_conflict("delete access keys"));
+            }
+            if t.count(USER_POLICIES, &format!("{}/", user.id))? > 0 {
+                return Err(delete_conflict("delete policies"));
             }
             t.delete(USERS, &user.name.to_lowercase())?;
             t.delete(USER_IDS, &user.id)?;
@@ -160,26 +211,45 @@ impl Gatehouse {
         self.authorize(cx, "iam:TagUser", &self.user_resource(&input.user_name)?)?;
         let new_tags = checked_tags(input.tags)?;
         write(self.store.as_ref(), |t| {
-            let mut user = t.user_by_name(&input.user_name)?.ok_or_else(|| no_such_user(&input.user_name))?;
+            let mut user = t
+                .user_by_name(&input.user_name)?
+                .ok_or_else(|| no_such_user(&input.user_name))?;
             for (key, value) in &new_tags {
-                match user.tags.iter_mut().find(|(k, _)| k.eq_ignore_ascii_case(key)) {
+                match user
+                    .tags
+                    .iter_mut()
+                    .find(|(k, _)| k.eq_ignore_ascii_case(key))
+                {
                     Some(existing) => *existing = (key.clone(), value.clone()),
                     None => user.tags.push((key.clone(), value.clone())),
                 }
             }
             if user.tags.len() > MAX_TAGS {
-                return Err(limit_exceeded(format!("Cannot exceed quota for TagsPerUser: {MAX_TAGS}")));
+                return Err(limit_exceeded(format!(
+                    "Cannot exceed quota for TagsPerUser: {MAX_TAGS}"
+                )));
             }
             t.put_json(USERS, &user.name.to_lowercase(), &user)?;
             Ok(())
         })
     }
 
-    pub(crate) fn untag_user_impl(&self, cx: &RequestContext, input: UntagUserRequest) -> Result<()> {
+    pub(crate) fn untag_user_impl(
+        &self,
+        cx: &RequestContext,
+        input: UntagUserRequest,
+    ) -> Result<()> {
         self.authorize(cx, "iam:UntagUser", &self.user_resource(&input.user_name)?)?;
         write(self.store.as_ref(), |t| {
-            let mut user = t.user_by_name(&input.user_name)?.ok_or_else(|| no_such_user(&input.user_name))?;
-            user.tags.retain(|(k, _)| !input.tag_keys.iter().any(|gone| gone.eq_ignore_ascii_case(k)));
+            let mut user = t
+                .user_by_name(&input.user_name)?
+                .ok_or_else(|| no_such_user(&input.user_name))?;
+            user.tags.retain(|(k, _)| {
+                !input
+                    .tag_keys
+                    .iter()
+                    .any(|gone| gone.eq_ignore_ascii_case(k))
+            });
             t.put_json(USERS, &user.name.to_lowercase(), &user)?;
             Ok(())
         })
@@ -190,11 +260,23 @@ impl Gatehouse {
         cx: &RequestContext,
         input: ListUserTagsRequest,
     ) -> Result<ListUserTagsResponse> {
-        self.authorize(cx, "iam:ListUserTags", &self.user_resource(&input.user_name)?)?;
+        self.authorize(
+            cx,
+            "iam:ListUserTags",
+            &self.user_resource(&input.user_name)?,
+        )?;
         let user = read(self.store.as_ref(), |t| t.user_by_name(&input.user_name))?
             .ok_or_else(|| no_such_user(&input.user_name))?;
-        let page = paginate_vec(tags_shape(&user.tags), input.marker.as_deref(), input.max_items)?;
-        Ok(ListUserTagsResponse { is_truncated: Some(page.is_truncated()), tags: page.items, marker: page.next_marker })
+        let page = paginate_vec(
+            tags_shape(&user.tags),
+            input.marker.as_deref(),
+            input.max_items,
+        )?;
+        Ok(ListUserTagsResponse {
+            is_truncated: Some(page.is_truncated()),
+            tags: page.items,
+            marker: page.next_marker,
+        })
     }
 
     /// A permissions boundary must name a managed policy that exists.
@@ -210,7 +292,12 @@ impl Gatehouse {
 }
 
 fn tags_shape(tags: &[(String, String)]) -> Vec<Tag> {
-    tags.iter().map(|(key, value)| Tag { key: key.clone(), value: value.clone() }).collect()
+    tags.iter()
+        .map(|(key, value)| Tag {
+            key: key.clone(),
+            value: value.clone(),
+        })
+        .collect()
 }
 
 /// Tag keys are unique case-insensitively within one request.
@@ -218,7 +305,9 @@ fn checked_tags(tags: Vec<Tag>) -> Result<Vec<(String, String)>> {
     let mut out: Vec<(String, String)> = Vec::with_capacity(tags.len());
     for tag in tags {
         if out.iter().any(|(k, _)| k.eq_ignore_ascii_case(&tag.key)) {
-            return Err(invalid_input("Duplicate tag keys found. Please note that Tag keys are case insensitive."));
+            return Err(invalid_input(
+                "Duplicate tag keys found. Please note that Tag keys are case insensitive.",
+            ));
         }
         out.push((tag.key, tag.value));
     }
