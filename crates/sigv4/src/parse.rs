@@ -161,7 +161,9 @@ fn parse_header(req: &HttpRequest<'_>, auth: &str) -> Result<Credentials, SigV4E
         };
         slot.get_or_insert(value.trim());
     }
-    let date = req.header("x-amz-date").or_else(|| req.header("date"));
+    // `X-Amz-Date` wins; only the `Date` header may use HTTP's own date format.
+    let amz_date = req.header("x-amz-date");
+    let date = amz_date.or_else(|| req.header("date"));
 
     let mut missing = String::new();
     for (name, value) in [
@@ -192,7 +194,7 @@ fn parse_header(req: &HttpRequest<'_>, auth: &str) -> Result<Credentials, SigV4E
             "{missing}Authorization={auth}"
         )));
     }
-    let request_time_unix = parse_request_date(date, true)?;
+    let request_time_unix = parse_request_date(date, amz_date.is_none())?;
     check_algorithm(algorithm)?;
     let security_token = match req.header("x-amz-security-token") {
         Some(t) => {
@@ -430,6 +432,13 @@ mod tests {
         .unwrap()
         .unwrap();
         assert_eq!(c.request_time(), "20150830T123600Z");
+        incomplete(parse(
+            "",
+            &[
+                ("X-Amz-Date", b"Sun, 30 Aug 2015 12:36:00 GMT"),
+                ("Authorization", AUTH.as_bytes()),
+            ],
+        ));
         let m = incomplete(parse(
             "",
             &[
