@@ -505,7 +505,11 @@ impl<'m> ServiceGen<'m> {
                     let next = format!("P{}", self.patterns.len());
                     self.patterns.entry(p.to_owned()).or_insert(next);
                 }
-                if s.get("pattern").is_some() || s.get("min").is_some() || s.get("max").is_some() {
+                if s.get("pattern").is_some()
+                    || s.get("min").is_some()
+                    || s.get("max").is_some()
+                    || self.is_sensitive(shape)?
+                {
                     self.str_rules.insert(shape.to_owned());
                 }
             }
@@ -738,10 +742,11 @@ impl<'m> ServiceGen<'m> {
             };
             let _ = writeln!(
                 o,
-                "static {}: codec::StrRules = codec::StrRules {{ min: {}, max: {}, pattern: {pattern} }};",
+                "static {}: codec::StrRules = codec::StrRules {{ min: {}, max: {}, pattern: {pattern}, sensitive: {} }};",
                 Self::rules_name(shape),
                 opt_num(s.get("min").and_then(Json::as_i64)),
                 opt_num(s.get("max").and_then(Json::as_i64)),
+                self.is_sensitive(shape)?,
             );
         }
         o.push('\n');

@@ -168,6 +168,8 @@ pub struct StrRules {
     pub min: Option<u64>,
     pub max: Option<u64>,
     pub pattern: Option<&'static Pattern>,
+    /// A secret (a password, a private key, a token): never quoted in validation messages.
+    pub sensitive: bool,
 }
 
 /// For strings without constraints.
@@ -175,6 +177,7 @@ pub static NO_RULES: StrRules = StrRules {
     min: None,
     max: None,
     pattern: None,
+    sensitive: false,
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -214,6 +217,8 @@ pub struct Decoder<'a> {
     params: &'a QueryParams,
     consumed: BTreeSet<&'a str>,
     violations: Vec<String>,
+    /// Keys of secret values, which violations must not quote.
+    sensitive_fields: BTreeSet<String>,
 }
 
 impl<'a> Decoder<'a> {
@@ -222,6 +227,7 @@ impl<'a> Decoder<'a> {
             params,
             consumed: BTreeSet::new(),
             violations: Vec::new(),
+            sensitive_fields: BTreeSet::new(),
         }
     }
 
@@ -238,10 +244,21 @@ impl<'a> Decoder<'a> {
             .collect()
     }
 
-    /// Records `Value at '<path>' failed to satisfy constraint: <constraint>`.
+    /// Records AWS's `Value '<value>' at '<path>' failed to satisfy constraint: <constraint>`:
+    /// the value quoted as sent, `null` when it is missing, and left out when it is a secret
+    /// or not a single parameter (a list or a structure).
     pub fn violation(&mut self, field: &Field, constraint: impl fmt::Display) {
+        let value = if self.sensitive_fields.contains(&field.key) {
+            String::new()
+        } else {
+            match self.params.get(&field.key) {
+                Some(raw) => format!(" '{raw}'"),
+                None if !self.params.has_prefix(&format!("{}.", field.key)) => " null".to_owned(),
+                None => String::new(),
+            }
+        };
         self.violations.push(format!(
-            "Value at '{}' failed to satisfy constraint: {constraint}",
+            "Value{value} at '{}' failed to satisfy constraint: {constraint}",
             field.path
         ));
     }
@@ -286,6 +303,9 @@ impl<'a> Decoder<'a> {
     }
 
     pub fn string(&mut self, field: &Field, rules: &StrRules) -> Option<String> {
+        if rules.sensitive {
+            self.sensitive_fields.insert(field.key.clone());
+        }
         let raw = self.take(field)?;
         // Lengths count UTF-16 code units, as the (Java) service does.
         let len = raw.encode_utf16().count() as u64;

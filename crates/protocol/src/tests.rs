@@ -79,28 +79,30 @@ fn create_user_validation_messages() {
     check_decode::<iam::CreateUserRequest>(&[("UserName", "bob")], "ok");
     check_decode::<iam::CreateUserRequest>(
         &[("UserName", &long)],
-        "1 validation error detected: Value at 'userName' failed to satisfy constraint: \
-         Member must have length less than or equal to 64",
+        &format!(
+            "1 validation error detected: Value '{long}' at 'userName' failed to satisfy constraint: \
+             Member must have length less than or equal to 64"
+        ),
     );
     check_decode::<iam::CreateUserRequest>(
         &[("UserName", "bad name")],
-        "1 validation error detected: Value at 'userName' failed to satisfy constraint: \
+        "1 validation error detected: Value 'bad name' at 'userName' failed to satisfy constraint: \
          Member must satisfy regular expression pattern: [\\w+=,.@-]+",
     );
     // `\w` is ASCII, as in Java.
     check_decode::<iam::CreateUserRequest>(
         &[("UserName", "é")],
-        "1 validation error detected: Value at 'userName' failed to satisfy constraint: \
+        "1 validation error detected: Value 'é' at 'userName' failed to satisfy constraint: \
          Member must satisfy regular expression pattern: [\\w+=,.@-]+",
     );
     check_decode::<iam::CreateUserRequest>(
         &[],
-        "1 validation error detected: Value at 'userName' failed to satisfy constraint: Member must not be null",
+        "1 validation error detected: Value null at 'userName' failed to satisfy constraint: Member must not be null",
     );
     check_decode::<iam::CreateUserRequest>(
         &[("UserName", "")],
-        "2 validation errors detected: Value at 'userName' failed to satisfy constraint: \
-         Member must have length greater than or equal to 1; Value at 'userName' failed to satisfy constraint: \
+        "2 validation errors detected: Value '' at 'userName' failed to satisfy constraint: \
+         Member must have length greater than or equal to 1; Value '' at 'userName' failed to satisfy constraint: \
          Member must satisfy regular expression pattern: [\\w+=,.@-]+",
     );
     let long_key = "k".repeat(129);
@@ -113,12 +115,14 @@ fn create_user_validation_messages() {
             ("Tags.member.2.Key", &long_key),
             ("Tags.member.3.Value", "v"),
         ],
-        "4 validation errors detected: \
-         Value at 'path' failed to satisfy constraint: Member must satisfy regular expression pattern: \
+        &format!(
+            "4 validation errors detected: \
+         Value 'no-slashes' at 'path' failed to satisfy constraint: Member must satisfy regular expression pattern: \
          (\\u002F)|(\\u002F[\\u0021-\\u007E]+\\u002F); \
-         Value at 'tags.2.member.key' failed to satisfy constraint: Member must have length less than or equal to 128; \
-         Value at 'tags.2.member.value' failed to satisfy constraint: Member must not be null; \
-         Value at 'tags.3.member.key' failed to satisfy constraint: Member must not be null",
+         Value '{long_key}' at 'tags.2.member.key' failed to satisfy constraint: Member must have length less than or equal to 128; \
+         Value null at 'tags.2.member.value' failed to satisfy constraint: Member must not be null; \
+         Value null at 'tags.3.member.key' failed to satisfy constraint: Member must not be null"
+        ),
     );
 }
 
@@ -127,24 +131,24 @@ fn numbers_booleans_enums_and_ranges() {
     check_decode::<iam::ListUsersRequest>(&[("MaxItems", "1000"), ("Marker", "m")], "ok");
     check_decode::<iam::ListUsersRequest>(
         &[("MaxItems", "0")],
-        "1 validation error detected: Value at 'maxItems' failed to satisfy constraint: \
+        "1 validation error detected: Value '0' at 'maxItems' failed to satisfy constraint: \
          Member must have value greater than or equal to 1",
     );
     check_decode::<iam::ListUsersRequest>(
         &[("MaxItems", "1001")],
-        "1 validation error detected: Value at 'maxItems' failed to satisfy constraint: \
+        "1 validation error detected: Value '1001' at 'maxItems' failed to satisfy constraint: \
          Member must have value less than or equal to 1000",
     );
     check_decode::<iam::ListUsersRequest>(
         &[("MaxItems", "ten")],
-        "1 validation error detected: Value at 'maxItems' failed to satisfy constraint: Member must be a number",
+        "1 validation error detected: Value 'ten' at 'maxItems' failed to satisfy constraint: Member must be a number",
     );
     check_decode::<iam::UpdateAccessKeyRequest>(
         &[
             ("AccessKeyId", "AKIAIOSFODNN7EXAMPLE"),
             ("Status", "Enabled"),
         ],
-        "1 validation error detected: Value at 'status' failed to satisfy constraint: \
+        "1 validation error detected: Value 'Enabled' at 'status' failed to satisfy constraint: \
          Member must satisfy enum value set: [Active, Inactive, Expired]",
     );
     let ok = iam::UpdateAccessKeyRequest::decode_query(&params(&[
@@ -155,7 +159,7 @@ fn numbers_booleans_enums_and_ranges() {
     assert_eq!(ok.status, iam::StatusType::Inactive);
     check_decode::<iam::UpdateAccountPasswordPolicyRequest>(
         &[("RequireSymbols", "yes"), ("MinimumPasswordLength", "8")],
-        "1 validation error detected: Value at 'requireSymbols' failed to satisfy constraint: \
+        "1 validation error detected: Value 'yes' at 'requireSymbols' failed to satisfy constraint: \
          Member must be a boolean (true or false)",
     );
     let policy = iam::UpdateAccountPasswordPolicyRequest::decode_query(&params(&[
@@ -174,8 +178,8 @@ fn numbers_booleans_enums_and_ranges() {
             ("DurationSeconds", "100"),
         ],
         "2 validation errors detected: \
-         Value at 'roleSessionName' failed to satisfy constraint: Member must have length greater than or equal to 2; \
-         Value at 'durationSeconds' failed to satisfy constraint: Member must have value greater than or equal to 900",
+         Value 's' at 'roleSessionName' failed to satisfy constraint: Member must have length greater than or equal to 2; \
+         Value '100' at 'durationSeconds' failed to satisfy constraint: Member must have value greater than or equal to 900",
     );
 }
 
@@ -741,7 +745,7 @@ fn decoding_arbitrary_parameters_never_panics() {
                 if err.code == ErrorCode::ValidationError {
                     let n: usize = err.message.split(' ').next().unwrap().parse().unwrap();
                     assert_eq!(
-                        err.message.matches("Value at '").count(),
+                        err.message.matches("failed to satisfy constraint").count(),
                         n,
                         "{}",
                         err.message
@@ -750,4 +754,14 @@ fn decoding_arbitrary_parameters_never_panics() {
             }
         }
     }
+}
+
+#[test]
+fn secrets_are_never_quoted_in_validation_messages() {
+    let long_password = "S3cr3t!".repeat(30);
+    check_decode::<iam::CreateLoginProfileRequest>(
+        &[("UserName", "bob"), ("Password", &long_password)],
+        "1 validation error detected: Value at 'password' failed to satisfy constraint: \
+         Member must have length less than or equal to 128",
+    );
 }

@@ -292,296 +292,355 @@ static R_ACTION_NAME_TYPE: codec::StrRules = codec::StrRules {
     min: Some(3),
     max: Some(128),
     pattern: None,
+    sensitive: false,
 };
 static R_CONTEXT_KEY_NAME_TYPE: codec::StrRules = codec::StrRules {
     min: Some(5),
     max: Some(256),
     pattern: None,
+    sensitive: false,
 };
 static R_DELETION_TASK_ID_TYPE: codec::StrRules = codec::StrRules {
     min: Some(1),
     max: Some(1000),
     pattern: None,
+    sensitive: false,
 };
 static R_OPEN_ID_CONNECT_PROVIDER_URL_TYPE: codec::StrRules = codec::StrRules {
     min: Some(1),
     max: Some(255),
     pattern: None,
+    sensitive: false,
 };
 static R_RESOURCE_HANDLING_OPTION_TYPE: codec::StrRules = codec::StrRules {
     min: Some(1),
     max: Some(64),
     pattern: None,
+    sensitive: false,
 };
 static R_RESOURCE_NAME_TYPE: codec::StrRules = codec::StrRules {
     min: Some(1),
     max: Some(2048),
     pattern: None,
+    sensitive: false,
 };
 static R_SAML_METADATA_DOCUMENT_TYPE: codec::StrRules = codec::StrRules {
     min: Some(1000),
     max: Some(10000000),
     pattern: None,
+    sensitive: false,
 };
 static R_SAML_PROVIDER_NAME_TYPE: codec::StrRules = codec::StrRules {
     min: Some(1),
     max: Some(128),
     pattern: Some(&P14),
+    sensitive: false,
 };
 static R_ACCESS_KEY_ID_TYPE: codec::StrRules = codec::StrRules {
     min: Some(16),
     max: Some(128),
     pattern: Some(&P16),
+    sensitive: false,
 };
 static R_ACCOUNT_ALIAS_TYPE: codec::StrRules = codec::StrRules {
     min: Some(3),
     max: Some(63),
     pattern: Some(&P3),
+    sensitive: false,
 };
 static R_ACCOUNT_ID_TYPE: codec::StrRules = codec::StrRules {
     min: None,
     max: None,
     pattern: Some(&P4),
+    sensitive: false,
 };
 static R_ARN_TYPE: codec::StrRules = codec::StrRules {
     min: Some(20),
     max: Some(2048),
     pattern: None,
+    sensitive: false,
 };
 static R_AUTHENTICATION_CODE_TYPE: codec::StrRules = codec::StrRules {
     min: Some(6),
     max: Some(6),
     pattern: Some(&P18),
+    sensitive: false,
 };
 static R_CERTIFICATE_BODY_TYPE: codec::StrRules = codec::StrRules {
     min: Some(1),
     max: Some(16384),
     pattern: Some(&P2),
+    sensitive: false,
 };
 static R_CERTIFICATE_CHAIN_TYPE: codec::StrRules = codec::StrRules {
     min: Some(1),
     max: Some(2097152),
     pattern: Some(&P2),
+    sensitive: false,
 };
 static R_CERTIFICATE_ID_TYPE: codec::StrRules = codec::StrRules {
     min: Some(24),
     max: Some(128),
     pattern: Some(&P16),
+    sensitive: false,
 };
 static R_CLIENT_ID_TYPE: codec::StrRules = codec::StrRules {
     min: Some(1),
     max: Some(255),
     pattern: None,
+    sensitive: false,
 };
 static R_CUSTOM_SUFFIX_TYPE: codec::StrRules = codec::StrRules {
     min: Some(1),
     max: Some(64),
     pattern: Some(&P1),
+    sensitive: false,
 };
 static R_DELEGATION_REQUEST_DESCRIPTION_TYPE: codec::StrRules = codec::StrRules {
     min: None,
     max: Some(1000),
     pattern: Some(&P5),
+    sensitive: false,
 };
 static R_DELEGATION_REQUEST_ID_TYPE: codec::StrRules = codec::StrRules {
     min: Some(16),
     max: Some(128),
     pattern: Some(&P0),
+    sensitive: false,
 };
 static R_EXISTING_USER_NAME_TYPE: codec::StrRules = codec::StrRules {
     min: Some(1),
     max: Some(128),
     pattern: Some(&P1),
+    sensitive: false,
 };
 static R_GROUP_NAME_TYPE: codec::StrRules = codec::StrRules {
     min: Some(1),
     max: Some(128),
     pattern: Some(&P1),
+    sensitive: false,
 };
 static R_INSTANCE_PROFILE_NAME_TYPE: codec::StrRules = codec::StrRules {
     min: Some(1),
     max: Some(128),
     pattern: Some(&P1),
+    sensitive: false,
 };
 static R_JOB_ID_TYPE: codec::StrRules = codec::StrRules {
     min: Some(36),
     max: Some(36),
     pattern: None,
+    sensitive: false,
 };
 static R_LOCALE_TYPE: codec::StrRules = codec::StrRules {
     min: Some(2),
     max: Some(12),
     pattern: None,
+    sensitive: false,
 };
 static R_MARKER_TYPE: codec::StrRules = codec::StrRules {
     min: Some(1),
     max: Some(320),
     pattern: Some(&P21),
+    sensitive: false,
 };
 static R_NOTES_TYPE: codec::StrRules = codec::StrRules {
     min: None,
     max: Some(500),
     pattern: Some(&P5),
+    sensitive: false,
 };
 static R_NOTIFICATION_CHANNEL_TYPE: codec::StrRules = codec::StrRules {
     min: Some(2),
     max: Some(400),
     pattern: Some(&P9),
+    sensitive: false,
 };
 static R_ORGANIZATIONS_ENTITY_PATH_TYPE: codec::StrRules = codec::StrRules {
     min: Some(19),
     max: Some(427),
     pattern: Some(&P19),
+    sensitive: false,
 };
 static R_ORGANIZATIONS_POLICY_ID_TYPE: codec::StrRules = codec::StrRules {
     min: None,
     max: None,
     pattern: Some(&P20),
+    sensitive: false,
 };
 static R_OWNER_ID_TYPE: codec::StrRules = codec::StrRules {
     min: Some(20),
     max: Some(2048),
     pattern: Some(&P23),
+    sensitive: false,
 };
 static R_PASSWORD_TYPE: codec::StrRules = codec::StrRules {
     min: Some(1),
     max: Some(128),
     pattern: Some(&P2),
+    sensitive: true,
 };
 static R_PATH_PREFIX_TYPE: codec::StrRules = codec::StrRules {
     min: Some(1),
     max: Some(512),
     pattern: Some(&P24),
+    sensitive: false,
 };
 static R_PATH_TYPE: codec::StrRules = codec::StrRules {
     min: Some(1),
     max: Some(512),
     pattern: Some(&P10),
+    sensitive: false,
 };
 static R_POLICY_DESCRIPTION_TYPE: codec::StrRules = codec::StrRules {
     min: None,
     max: Some(1000),
     pattern: None,
+    sensitive: false,
 };
 static R_POLICY_DOCUMENT_TYPE: codec::StrRules = codec::StrRules {
     min: Some(1),
     max: Some(131072),
     pattern: Some(&P2),
+    sensitive: false,
 };
 static R_POLICY_NAME_TYPE: codec::StrRules = codec::StrRules {
     min: Some(1),
     max: Some(128),
     pattern: Some(&P1),
+    sensitive: false,
 };
 static R_POLICY_PARAMETER_NAME_TYPE: codec::StrRules = codec::StrRules {
     min: Some(5),
     max: Some(256),
     pattern: Some(&P6),
+    sensitive: false,
 };
 static R_POLICY_PARAMETER_VALUE_TYPE: codec::StrRules = codec::StrRules {
     min: None,
     max: None,
     pattern: Some(&P6),
+    sensitive: false,
 };
 static R_POLICY_PATH_TYPE: codec::StrRules = codec::StrRules {
     min: Some(1),
     max: Some(512),
     pattern: Some(&P13),
+    sensitive: false,
 };
 static R_POLICY_VERSION_ID_TYPE: codec::StrRules = codec::StrRules {
     min: None,
     max: None,
     pattern: Some(&P17),
+    sensitive: false,
 };
 static R_PRIVATE_KEY_ID_TYPE: codec::StrRules = codec::StrRules {
     min: Some(22),
     max: Some(64),
     pattern: Some(&P25),
+    sensitive: false,
 };
 static R_PRIVATE_KEY_TYPE: codec::StrRules = codec::StrRules {
     min: Some(1),
     max: Some(16384),
     pattern: Some(&P2),
+    sensitive: true,
 };
 static R_PUBLIC_KEY_ID_TYPE: codec::StrRules = codec::StrRules {
     min: Some(20),
     max: Some(128),
     pattern: Some(&P16),
+    sensitive: false,
 };
 static R_PUBLIC_KEY_MATERIAL_TYPE: codec::StrRules = codec::StrRules {
     min: Some(1),
     max: Some(16384),
     pattern: Some(&P2),
+    sensitive: false,
 };
 static R_REDIRECT_URL_TYPE: codec::StrRules = codec::StrRules {
     min: Some(1),
     max: Some(255),
     pattern: Some(&P8),
+    sensitive: false,
 };
 static R_REQUEST_MESSAGE_TYPE: codec::StrRules = codec::StrRules {
     min: None,
     max: Some(200),
     pattern: Some(&P5),
+    sensitive: false,
 };
 static R_REQUESTOR_WORKFLOW_ID_TYPE: codec::StrRules = codec::StrRules {
     min: Some(5),
     max: Some(400),
     pattern: Some(&P7),
+    sensitive: false,
 };
 static R_ROLE_DESCRIPTION_TYPE: codec::StrRules = codec::StrRules {
     min: None,
     max: Some(1000),
     pattern: Some(&P5),
+    sensitive: false,
 };
 static R_ROLE_NAME_TYPE: codec::StrRules = codec::StrRules {
     min: Some(1),
     max: Some(64),
     pattern: Some(&P1),
+    sensitive: false,
 };
 static R_SERIAL_NUMBER_TYPE: codec::StrRules = codec::StrRules {
     min: Some(9),
     max: Some(256),
     pattern: Some(&P15),
+    sensitive: false,
 };
 static R_SERVER_CERTIFICATE_NAME_TYPE: codec::StrRules = codec::StrRules {
     min: Some(1),
     max: Some(128),
     pattern: Some(&P1),
+    sensitive: false,
 };
 static R_SERVICE_NAMESPACE_TYPE: codec::StrRules = codec::StrRules {
     min: Some(1),
     max: Some(64),
     pattern: Some(&P22),
+    sensitive: false,
 };
 static R_SERVICE_SPECIFIC_CREDENTIAL_ID: codec::StrRules = codec::StrRules {
     min: Some(20),
     max: Some(128),
     pattern: Some(&P16),
+    sensitive: false,
 };
 static R_TAG_KEY_TYPE: codec::StrRules = codec::StrRules {
     min: Some(1),
     max: Some(128),
     pattern: Some(&P11),
+    sensitive: false,
 };
 static R_TAG_VALUE_TYPE: codec::StrRules = codec::StrRules {
     min: Some(0),
     max: Some(256),
     pattern: Some(&P12),
+    sensitive: false,
 };
 static R_THUMBPRINT_TYPE: codec::StrRules = codec::StrRules {
     min: Some(40),
     max: Some(40),
     pattern: None,
+    sensitive: false,
 };
 static R_USER_NAME_TYPE: codec::StrRules = codec::StrRules {
     min: Some(1),
     max: Some(64),
     pattern: Some(&P1),
+    sensitive: false,
 };
 static R_VIRTUAL_MFA_DEVICE_NAME: codec::StrRules = codec::StrRules {
     min: Some(1),
     max: None,
     pattern: Some(&P1),
+    sensitive: false,
 };
 
 codec::wire_enum! {

@@ -66,101 +66,127 @@ static R_SAML_ASSERTION_TYPE: codec::StrRules = codec::StrRules {
     min: Some(4),
     max: Some(100000),
     pattern: None,
+    sensitive: true,
 };
 static R_TARGET_PRINCIPAL_TYPE: codec::StrRules = codec::StrRules {
     min: Some(12),
     max: Some(2048),
     pattern: None,
+    sensitive: false,
 };
 static R_ACCESS_KEY_ID_TYPE: codec::StrRules = codec::StrRules {
     min: Some(16),
     max: Some(128),
     pattern: Some(&P8),
+    sensitive: false,
 };
 static R_ARN_TYPE: codec::StrRules = codec::StrRules {
     min: Some(20),
     max: Some(2048),
     pattern: Some(&P0),
+    sensitive: false,
 };
 static R_CLIENT_TOKEN_TYPE: codec::StrRules = codec::StrRules {
     min: Some(4),
     max: Some(20000),
     pattern: None,
+    sensitive: true,
 };
 static R_CONTEXT_ASSERTION_TYPE: codec::StrRules = codec::StrRules {
     min: Some(4),
     max: Some(2048),
     pattern: None,
+    sensitive: false,
 };
 static R_ENCODED_MESSAGE_TYPE: codec::StrRules = codec::StrRules {
     min: Some(1),
     max: Some(10240),
     pattern: None,
+    sensitive: false,
 };
 static R_EXTERNAL_ID_TYPE: codec::StrRules = codec::StrRules {
     min: Some(2),
     max: Some(1224),
     pattern: Some(&P5),
+    sensitive: false,
 };
 static R_JWT_ALGORITHM_TYPE: codec::StrRules = codec::StrRules {
     min: Some(5),
     max: Some(5),
     pattern: None,
+    sensitive: false,
 };
 static R_ROLE_SESSION_NAME_TYPE: codec::StrRules = codec::StrRules {
     min: Some(2),
     max: Some(64),
     pattern: Some(&P1),
+    sensitive: false,
 };
 static R_SERIAL_NUMBER_TYPE: codec::StrRules = codec::StrRules {
     min: Some(9),
     max: Some(256),
     pattern: Some(&P6),
+    sensitive: false,
 };
 static R_SESSION_POLICY_DOCUMENT_TYPE: codec::StrRules = codec::StrRules {
     min: Some(1),
     max: Some(2048),
     pattern: Some(&P2),
+    sensitive: false,
 };
 static R_SOURCE_IDENTITY_TYPE: codec::StrRules = codec::StrRules {
     min: Some(2),
     max: Some(64),
     pattern: Some(&P1),
+    sensitive: false,
 };
 static R_TAG_KEY_TYPE: codec::StrRules = codec::StrRules {
     min: Some(1),
     max: Some(128),
     pattern: Some(&P3),
+    sensitive: false,
 };
 static R_TAG_VALUE_TYPE: codec::StrRules = codec::StrRules {
     min: Some(0),
     max: Some(256),
     pattern: Some(&P4),
+    sensitive: false,
 };
 static R_TOKEN_CODE_TYPE: codec::StrRules = codec::StrRules {
     min: Some(6),
     max: Some(6),
     pattern: Some(&P7),
+    sensitive: false,
+};
+static R_TRADE_IN_TOKEN_TYPE: codec::StrRules = codec::StrRules {
+    min: None,
+    max: None,
+    pattern: None,
+    sensitive: true,
 };
 static R_UNRESTRICTED_SESSION_POLICY_DOCUMENT_TYPE: codec::StrRules = codec::StrRules {
     min: Some(1),
     max: None,
     pattern: Some(&P2),
+    sensitive: false,
 };
 static R_URL_TYPE: codec::StrRules = codec::StrRules {
     min: Some(4),
     max: Some(2048),
     pattern: None,
+    sensitive: false,
 };
 static R_USER_NAME_TYPE: codec::StrRules = codec::StrRules {
     min: Some(2),
     max: Some(32),
     pattern: Some(&P1),
+    sensitive: false,
 };
 static R_WEB_IDENTITY_TOKEN_AUDIENCE_STRING_TYPE: codec::StrRules = codec::StrRules {
     min: Some(1),
     max: Some(1000),
     pattern: None,
+    sensitive: false,
 };
 
 /// The model's `AssumeRoleRequest`.
@@ -721,7 +747,7 @@ impl GetDelegatedAccessTokenRequest {
     fn decode_at(d: &mut Decoder<'_>, at: &Field) -> Option<Self> {
         let v_trade_in_token = {
             let f = &at.member("TradeInToken", "tradeInToken");
-            let v = d.string(f, &codec::NO_RULES);
+            let v = d.string(f, &R_TRADE_IN_TOKEN_TYPE);
             d.require(v, f)
         };
         Some(Self {
