@@ -100,7 +100,7 @@ def test_unknown_parameter_is_ignored(server, victim):
 def test_overlong_user_name(server, unchanged):
     resp = post(server, form(Action="CreateUser", Version="2010-05-08", UserName="a" * 65))
     assert_error(resp, "ValidationError", 400,
-                 "1 validation error detected: Value at 'userName' failed to satisfy constraint: "
+                 f"1 validation error detected: Value '{'a' * 65}' at 'userName' failed to satisfy constraint: "
                  "Member must have length less than or equal to 64")
 
 

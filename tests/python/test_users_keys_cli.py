@@ -70,7 +70,7 @@ def test_user_lifecycle(server):
 def test_validation_error_text(server):
     code, message = server.cli_error("iam", "create-user", "--user-name", "x" * 65)
     assert code == "ValidationError"
-    assert message == ("1 validation error detected: Value at 'userName' failed to satisfy constraint: "
+    assert message == (f"1 validation error detected: Value '{'x' * 65}' at 'userName' failed to satisfy constraint: "
                        "Member must have length less than or equal to 64")
 
 

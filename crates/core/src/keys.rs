@@ -30,7 +30,7 @@ pub struct AuthenticatedKey {
 /// What happened to the root user's access key at start-up.
 #[derive(Debug)]
 pub enum RootKeyInit {
-    /// A key was given by configuration.
+    /// A key was given by configuration (and is kept in the store).
     Configured,
     /// A key generated on an earlier start is in the store.
     Existing,
@@ -42,28 +42,13 @@ pub enum RootKeyInit {
 }
 
 const ROOT_KEY_META: &str = "root_key_generated";
+const CONFIGURED_ROOT_KEY_META: &str = "root_key_configured";
+const ACCOUNT_CREATED_META: &str = "account_created";
 
 impl Gatehouse {
     /// Finds an active access key. `None` for a key that is unknown, inactive, or whose owner
     /// is gone: authentication refuses all three the same way.
-    pub fn find_access_key(
-        &self,
-        access_key_id: &str,
-        now: Timestamp,
-    ) -> Result<Option<AuthenticatedKey>, ApiError> {
-        if let Some((id, secret)) = &self.configured_root_key {
-            if id == access_key_id {
-                let caller = Caller {
-                    principal: Principal::Root,
-                    access_key_id: id.clone(),
-                };
-                return Ok(Some(AuthenticatedKey {
-                    caller,
-                    secret: secret.clone(),
-                    needs_touch: false,
-                }));
-            }
-        }
+    pub fn find_access_key(&self, access_key_id: &str, now: Timestamp) -> Result<Option<AuthenticatedKey>, ApiError> {
         let found = read(self.store.as_ref(), |t| {
             let Some(key) = t.get_json::<AccessKeyRecord>(ACCESS_KEYS, access_key_id)? else {
                 return Ok::<_, Failure>(None);
@@ -75,35 +60,17 @@ impl Gatehouse {
                 Principal::Root
             } else {
                 match t.user_by_id(&key.owner)? {
-                    Some(user) => Principal::User {
-                        user_id: user.id,
-                        name: user.name,
-                        path: user.path,
-                    },
+                    Some(user) => Principal::User { user_id: user.id, name: user.name, path: user.path },
                     None => return Ok(None),
                 }
             };
             Ok(Some((key, principal)))
         })?;
-        let Some((key, principal)) = found else {
-            return Ok(None);
-        };
-        let secret = self
-            .master_key
-            .open(&key.sealed_secret, &key.id)
-            .map_err(|()| sealing_failed())?;
-        let needs_touch = key
-            .last_used
-            .is_none_or(|u| now.unix_millis - u.date >= LAST_USED_GRANULARITY_MS);
-        let caller = Caller {
-            principal,
-            access_key_id: key.id,
-        };
-        Ok(Some(AuthenticatedKey {
-            caller,
-            secret,
-            needs_touch,
-        }))
+        let Some((key, principal)) = found else { return Ok(None) };
+        let secret = self.master_key.open(&key.sealed_secret, &key.id).map_err(|()| sealing_failed())?;
+        let needs_touch = key.last_used.is_none_or(|u| now.unix_millis - u.date >= LAST_USED_GRANULARITY_MS);
+        let caller = Caller { principal, access_key_id: key.id };
+        Ok(Some(AuthenticatedKey { caller, secret, needs_touch }))
     }
 
     /// Records that a key was used just now for `service` in `region`.
@@ -128,15 +95,39 @@ impl Gatehouse {
         Ok(())
     }
 
-    /// Makes sure the root user has an access key: the configured one, or one generated on
-    /// the first start and kept in the store.
+    /// Makes sure the account exists and the root user has an access key: the configured one
+    /// (kept in the store like any root key, replacing a previously configured one), or one
+    /// generated on the first start.
     pub fn init_root_key(&self, now: Timestamp) -> Result<RootKeyInit, ApiError> {
-        if self.configured_root_key.is_some() {
-            return Ok(RootKeyInit::Configured);
-        }
+        let configured = self.configured_root_key.clone();
         let generated = write(self.store.as_ref(), |t| {
-            if t.get(META, ROOT_KEY_META)?.is_some() {
+            if t.get(META, ACCOUNT_CREATED_META)?.is_none() {
+                t.put(META, ACCOUNT_CREATED_META, now.unix_millis.to_string().as_bytes())?;
+            }
+            if let Some((id, secret)) = &configured {
+                let previous = t.get(META, CONFIGURED_ROOT_KEY_META)?;
+                if let Some(previous) = previous.and_then(|p| String::from_utf8(p).ok()).filter(|p| p != id) {
+                    // A key no longer configured must stop working.
+                    t.delete(ACCESS_KEYS, &previous)?;
+                    t.delete(OWNER_KEYS, &format!("{ROOT_OWNER}/{previous}"))?;
+                }
+                let existing = t.get_json::<AccessKeyRecord>(ACCESS_KEYS, id)?;
+                let record = AccessKeyRecord {
+                    v: FORMAT_VERSION,
+                    id: id.clone(),
+                    owner: ROOT_OWNER.to_string(),
+                    status: KeyStatus::Active,
+                    create_date: existing.as_ref().map_or(now.unix_millis, |k| k.create_date),
+                    sealed_secret: self.master_key.seal(secret, id).map_err(|()| sealing_failed())?,
+                    last_used: existing.and_then(|k| k.last_used),
+                };
+                t.put_json(ACCESS_KEYS, id, &record)?;
+                t.put(OWNER_KEYS, &format!("{ROOT_OWNER}/{id}"), b"")?;
+                t.put(META, CONFIGURED_ROOT_KEY_META, id.as_bytes())?;
                 return Ok::<_, Failure>(None);
+            }
+            if t.get(META, ROOT_KEY_META)?.is_some() {
+                return Ok(None);
             }
             let (record, secret) = self.new_access_key(ROOT_OWNER, now)?;
             t.put_json(ACCESS_KEYS, &record.id, &record)?;
@@ -144,13 +135,20 @@ impl Gatehouse {
             t.put(META, ROOT_KEY_META, record.id.as_bytes())?;
             Ok(Some((record.id, secret)))
         })?;
-        Ok(match generated {
-            Some((access_key_id, secret)) => RootKeyInit::Generated {
-                access_key_id,
-                secret,
-            },
-            None => RootKeyInit::Existing,
+        Ok(match (generated, configured.is_some()) {
+            (Some((access_key_id, secret)), _) => RootKeyInit::Generated { access_key_id, secret },
+            (None, true) => RootKeyInit::Configured,
+            (None, false) => RootKeyInit::Existing,
         })
+    }
+
+    /// When the account was first set up (the root user's creation date).
+    pub(crate) fn account_created(&self) -> Result<Timestamp, Failure> {
+        let millis = read(self.store.as_ref(), |t| t.get(META, ACCOUNT_CREATED_META))?
+            .and_then(|v| String::from_utf8(v).ok())
+            .and_then(|v| v.parse::<i64>().ok())
+            .unwrap_or(0);
+        Ok(Timestamp::from_unix_millis(millis))
     }
 
     /// A fresh access key record for `owner`, with its secret sealed, and the secret itself.

@@ -61,7 +61,7 @@ pub struct Gatehouse {
     store: Arc<dyn Store>,
     account: AccountId,
     master_key: MasterKey,
-    /// A root key given by configuration; it lives outside the store.
+    /// A root key given by configuration; `init_root_key` puts it in the store.
     configured_root_key: Option<(String, SecretKey)>,
     compiled: authorize::CompiledPolicies,
 }

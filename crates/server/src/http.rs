@@ -159,16 +159,9 @@ async fn api(app: Arc<App>, req: Request<Incoming>, remote: SocketAddr) -> HttpR
 }
 
 fn sigv4_error(e: &SigV4Error) -> ApiError {
-    let code = match e.code() {
-        "IncompleteSignature" => ErrorCode::IncompleteSignature,
-        "SignatureDoesNotMatch" => ErrorCode::SignatureDoesNotMatch,
-        "MissingAuthenticationToken" => ErrorCode::MissingAuthenticationToken,
-        "InvalidClientTokenId" => ErrorCode::InvalidClientTokenId,
-        "AccessDenied" => ErrorCode::AccessDenied,
-        "RequestExpired" => ErrorCode::RequestExpired,
-        "InvalidParameterValue" => ErrorCode::InvalidParameterValue,
-        _ => ErrorCode::IncompleteSignature,
-    };
+    // Every SigV4 failure's code is one of the wire codes; a code outside the models (such as
+    // S3's XAmzContentSHA256Mismatch) is reported as the signature mismatch it amounts to.
+    let code = ErrorCode::from_code(e.code()).unwrap_or(ErrorCode::SignatureDoesNotMatch);
     ApiError::new(code, e.to_string())
 }
 
@@ -274,6 +267,16 @@ async fn serve_api(
                     );
                 }
             };
+            // Time window, signed host and credential scope come before the key lookup, as in AWS.
+            // IAM is global but STS is regional: any well-formed region is accepted.
+            let region_ok = |r: &str| {
+                !r.is_empty()
+                    && r.bytes()
+                        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+            };
+            if let Err(e) = creds.prevalidate(now.unix_seconds(), service.name(), region_ok) {
+                return fail(service, &action, sigv4_error(&e));
+            }
             let gatehouse = app.gatehouse.clone();
             let key_id = creds.access_key_id.clone();
             let found = match gatehouse.find_access_key(&key_id, now) {
@@ -305,16 +308,21 @@ async fn serve_api(
                 return fail(service, &action, sigv4_error(&e));
             }
             if key.needs_touch {
+                // At most once a minute per key: a durable write, so on the blocking pool, and
+                // before the operation runs, so GetAccessKeyLastUsed sees this very request.
                 let region = creds.region.clone();
-                tokio::task::spawn_blocking(move || {
-                    if let Err(e) = gatehouse.record_key_use(&key_id, service.name(), &region, now)
-                    {
-                        log::warn!(
-                            "could not record the use of access key {key_id}: {}",
-                            e.message
-                        );
-                    }
-                });
+                let touched = tokio::task::spawn_blocking(move || {
+                    gatehouse
+                        .record_key_use(&key_id, service.name(), &region, now)
+                        .map_err(|e| (key_id, e))
+                })
+                .await;
+                if let Ok(Err((key_id, e))) = touched {
+                    log::warn!(
+                        "could not record the use of access key {key_id}: {}",
+                        e.message
+                    );
+                }
             }
             (service, Some(key.caller))
         }

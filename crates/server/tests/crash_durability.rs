@@ -36,7 +36,11 @@ async fn answered_writes_survive_kill_9() {
         w.await.unwrap();
     }
     let acknowledged = acknowledged.lock().unwrap().clone();
-    assert!(acknowledged.len() > 10, "only {} writes answered before the kill", acknowledged.len());
+    assert!(
+        acknowledged.len() > 10,
+        "only {} writes answered before the kill",
+        acknowledged.len()
+    );
 
     let check = Command::new(env!("CARGO_BIN_EXE_gatehouse"))
         .args(["store", "check", "--data-dir"])
@@ -45,20 +49,37 @@ async fn answered_writes_survive_kill_9() {
         .env("GATEHOUSE_ROOT_SECRET_ACCESS_KEY", ROOT_SECRET)
         .output()
         .unwrap();
-    assert!(check.status.success(), "store check failed: {}", String::from_utf8_lossy(&check.stderr));
+    assert!(
+        check.status.success(),
+        "store check failed: {}",
+        String::from_utf8_lossy(&check.stderr)
+    );
 
     let server = Server::start_in(&dir);
     let iam = iam_client(&server.endpoint, ROOT_KEY_ID, ROOT_SECRET);
     let mut present = std::collections::HashSet::new();
     let mut marker = None;
     loop {
-        let page = iam.list_users().max_items(1000).set_marker(marker).send().await.unwrap();
+        let page = iam
+            .list_users()
+            .max_items(1000)
+            .set_marker(marker)
+            .send()
+            .await
+            .unwrap();
         present.extend(page.users().iter().map(|u| u.user_name().to_string()));
         if !page.is_truncated() {
             break;
         }
         marker = page.marker().map(str::to_string);
     }
-    let lost: Vec<&String> = acknowledged.iter().filter(|n| !present.contains(*n)).collect();
-    assert!(lost.is_empty(), "{} acknowledged users lost after kill -9: {lost:?}", lost.len());
+    let lost: Vec<&String> = acknowledged
+        .iter()
+        .filter(|n| !present.contains(*n))
+        .collect();
+    assert!(
+        lost.is_empty(),
+        "{} acknowledged users lost after kill -9: {lost:?}",
+        lost.len()
+    );
 }

@@ -112,7 +112,7 @@ impl Gatehouse {
                         user_name: String::new(),
                         user_id: self.account.to_string(),
                         arn: self.principal_arn(&Principal::Root),
-                        create_date: Timestamp::default(),
+                        create_date: self.account_created()?,
                         password_last_used: None,
                         permissions_boundary: None,
                         tags: None,

@@ -1,6 +1,9 @@
 //! Starts real `gatehouse` processes for black-box tests.
 
-#![allow(dead_code, reason = "each test binary uses a different part of this harness")]
+#![allow(
+    dead_code,
+    reason = "each test binary uses a different part of this harness"
+)]
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -50,14 +53,24 @@ impl Server {
         let stdout = child.stdout.take().expect("stdout");
         let started = Instant::now();
         let mut line = String::new();
-        BufReader::new(stdout).read_line(&mut line).expect("read the listening line");
-        assert!(started.elapsed() < Duration::from_secs(5), "took {:?} to start", started.elapsed());
+        BufReader::new(stdout)
+            .read_line(&mut line)
+            .expect("read the listening line");
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "took {:?} to start",
+            started.elapsed()
+        );
         let endpoint = line
             .trim()
             .strip_prefix("gatehouse listening on ")
             .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
             .to_string();
-        Server { child: Some(child), endpoint, data_dir: data_dir.to_path_buf() }
+        Server {
+            child: Some(child),
+            endpoint,
+            data_dir: data_dir.to_path_buf(),
+        }
     }
 
     /// `kill -9`: no chance to flush or clean up.
@@ -72,7 +85,10 @@ impl Server {
     pub fn terminate(mut self) -> std::process::ExitStatus {
         let mut child = self.child.take().expect("running");
         let pid = child.id().to_string();
-        Command::new("kill").args(["-TERM", &pid]).status().expect("kill -TERM");
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .expect("kill -TERM");
         child.wait().expect("wait")
     }
 }
@@ -87,7 +103,8 @@ impl Drop for Server {
 }
 
 pub fn iam_client(endpoint: &str, key_id: &str, secret: &str) -> aws_sdk_iam::Client {
-    let credentials = aws_credential_types::Credentials::new(key_id, secret, None, None, "gatehouse-test");
+    let credentials =
+        aws_credential_types::Credentials::new(key_id, secret, None, None, "gatehouse-test");
     let config = aws_sdk_iam::Config::builder()
         .behavior_version(aws_sdk_iam::config::BehaviorVersion::latest())
         .region(aws_sdk_iam::config::Region::new("us-east-1"))
@@ -98,7 +115,8 @@ pub fn iam_client(endpoint: &str, key_id: &str, secret: &str) -> aws_sdk_iam::Cl
 }
 
 pub fn sts_client(endpoint: &str, key_id: &str, secret: &str) -> aws_sdk_sts::Client {
-    let credentials = aws_credential_types::Credentials::new(key_id, secret, None, None, "gatehouse-test");
+    let credentials =
+        aws_credential_types::Credentials::new(key_id, secret, None, None, "gatehouse-test");
     let config = aws_sdk_sts::Config::builder()
         .behavior_version(aws_sdk_sts::config::BehaviorVersion::latest())
         .region(aws_sdk_sts::config::Region::new("us-east-1"))

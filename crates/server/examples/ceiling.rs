@@ -1,0 +1,100 @@
+//! Bench-only: the HTTP ceiling of this machine, for `bench/getuser.sh`.
+//!
+//! Answers every request with the same 400-byte XML body (`text/xml`), over HTTP/1.1 with
+//! keep-alive, on the same runtime setup as the real server (`serve.rs`): a multi-thread tokio
+//! runtime, `TCP_NODELAY`, one hyper http1 connection task per socket, and the request body read
+//! in full before answering. It does no parsing, no authentication and no store access, so its
+//! throughput is what hyper, tokio and the kernel's loopback give on this machine: the most
+//! any server built like Gatehouse could reach here.
+//!
+//! It is an example, so it is never part of the shipped `gatehouse` binary:
+//!
+//! ```sh
+//! cargo build --release -p gatehouse --example ceiling
+//! target/release/examples/ceiling 127.0.0.1:4603
+//! ```
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::process::ExitCode;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper::header::{CONTENT_TYPE, HeaderValue};
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper::{Request, Response};
+use hyper_util::rt::TokioIo;
+use tokio::net::TcpListener;
+
+/// A GetUser-shaped answer, padded to exactly 400 bytes.
+const BODY: &str = concat!(
+    r#"<GetUserResponse xmlns="https://iam.amazonaws.com/doc/2010-05-08/"><GetUserResult><User>"#,
+    "<Path>/</Path><UserName>bench</UserName><UserId>AIDAEXAMPLEEXAMPLE001</UserId>",
+    "<Arn>arn:aws:iam::000000000000:user/bench</Arn><CreateDate>2026-01-01T00:00:00Z</CreateDate>",
+    "</User></GetUserResult><ResponseMetadata><RequestId>00000000-0000-4000-8000-000000000000",
+    "</RequestId></ResponseMetadata></GetUserResponse>",
+    "    \n",
+);
+const BODY_LEN: usize = 400;
+const _: () = assert!(
+    BODY.len() == BODY_LEN,
+    "the ceiling's body must be exactly 400 bytes"
+);
+
+async fn answer(req: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infallible> {
+    // Read the request body, as the real server does, so the connection stays reusable.
+    let _ = req.into_body().collect().await;
+    let mut response = Response::new(Full::new(Bytes::from_static(BODY.as_bytes())));
+    response
+        .headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static("text/xml"));
+    Ok(response)
+}
+
+async fn serve(listen: SocketAddr) -> Result<(), String> {
+    let listener = TcpListener::bind(listen)
+        .await
+        .map_err(|e| format!("cannot listen on {listen}: {e}"))?;
+    let bound = listener.local_addr().map_err(|e| e.to_string())?;
+    println!("ceiling listening on http://{bound}");
+    loop {
+        let (stream, _remote) = match listener.accept().await {
+            Ok(pair) => pair,
+            Err(e) => {
+                eprintln!("ceiling: accept failed: {e}");
+                continue;
+            }
+        };
+        let _ = stream.set_nodelay(true);
+        tokio::spawn(async move {
+            let _ = http1::Builder::new()
+                .serve_connection(TokioIo::new(stream), service_fn(answer))
+                .await;
+        });
+    }
+}
+
+fn main() -> ExitCode {
+    let listen = std::env::args()
+        .nth(1)
+        .unwrap_or_else(|| "127.0.0.1:4603".to_string());
+    let result = listen
+        .parse::<SocketAddr>()
+        .map_err(|e| format!("{listen}: {e}"))
+        .and_then(|addr| {
+            tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()
+                .map_err(|e| format!("cannot start the runtime: {e}"))?
+                .block_on(serve(addr))
+        });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("ceiling: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
