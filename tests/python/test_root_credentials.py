@@ -8,8 +8,9 @@ import stat
 import subprocess
 
 import pytest
+from botocore.exceptions import ClientError
 
-from conftest import gatehouse_bin, new_server
+from conftest import gatehouse_bin, new_server, random_access_key_id, random_secret
 
 
 @pytest.fixture(scope="module")
@@ -96,3 +97,23 @@ def test_configured_key_must_come_in_pairs(tmp_path_factory):
     assert result.returncode != 0
     assert "GATEHOUSE_ROOT_SECRET_ACCESS_KEY" in result.stderr
     assert not (srv.data_dir / "root-credentials").exists()
+
+
+def test_replacing_the_configured_root_key_revokes_the_old_one(tmp_path_factory):
+    srv = new_server(tmp_path_factory, "rootswap")
+    old_key, old_secret = srv.root_key_id, srv.root_secret
+    srv.start()
+    try:
+        assert srv.sts().get_caller_identity()["Arn"].endswith(":root")
+    finally:
+        assert srv.stop() == 0, srv.stderr()
+    srv.root_key_id, srv.root_secret = random_access_key_id(), random_secret()
+    srv.start()
+    try:
+        assert srv.sts().get_caller_identity()["Arn"] == f"arn:aws:iam::{srv.account_id}:root"
+        with pytest.raises(ClientError) as e:
+            srv.sts(old_key, old_secret).get_caller_identity()
+        assert e.value.response["Error"]["Code"] == "InvalidClientTokenId"
+        assert not (srv.data_dir / "root-credentials").exists()
+    finally:
+        assert srv.stop() == 0, srv.stderr()

@@ -444,3 +444,18 @@ def test_concurrent_creates_respect_uniqueness_and_quota(server, iam):
     assert len(iam.list_access_keys(UserName=name)["AccessKeyMetadata"]) == 2
     same = unique("same")
     assert race(lambda c: c.create_user(UserName=same)) == ["EntityAlreadyExists"] * 7 + ["ok"]
+
+
+def test_list_users_denial_names_the_user_path_resource(server, iam):
+    """AWS authorizes ListUsers against `arn:aws:iam::ACCOUNT:user/` (the path prefix), and says
+    so in the denial."""
+    name = unique("lister")
+    user = iam.create_user(UserName=name)["User"]
+    key = iam.create_access_key(UserName=name)["AccessKey"]
+    with pytest.raises(ClientError) as e:
+        server.iam(key["AccessKeyId"], key["SecretAccessKey"]).list_users()
+    assert error(e) == (
+        "AccessDenied", 403,
+        f"User: {user['Arn']} is not authorized to perform: iam:ListUsers on resource: "
+        f"arn:aws:iam::{server.account_id}:user/ because no identity-based policy allows the iam:ListUsers action",
+    )
