@@ -131,10 +131,14 @@ def test_overlong_tag_key(server, victim, unchanged):
      "at 'maxItems' failed to satisfy constraint: Member must have value greater than or equal to 1"),
     ({"Action": "ListUsers", "MaxItems": "1001"},
      "at 'maxItems' failed to satisfy constraint: Member must have value less than or equal to 1000"),
+    (dict({"Action": "CreateUser", "UserName": "too-many-tags"},
+          **{f"Tags.member.{i}.{part}": f"t{i}" for i in range(1, 52) for part in ("Key", "Value")}),
+     "at 'tags' failed to satisfy constraint: Member must have length less than or equal to 50"),
     # Both of the empty name's violations are reported, as AWS lists every one.
     ({"Action": "CreateUser", "UserName": ""},
      "at 'userName' failed to satisfy constraint: Member must have length greater than or equal to 1; Value "),
-], ids=["path-no-trailing-slash", "path-prefix-no-leading-slash", "max-items-0", "max-items-1001", "empty-name"])
+], ids=["path-no-trailing-slash", "path-prefix-no-leading-slash", "max-items-0", "max-items-1001", "51-tags",
+        "empty-name"])
 def test_constraint_violations(server, unchanged, params, message):
     resp = post(server, form(Version="2010-05-08", **params))
     err = assert_error(resp, "ValidationError", 400)

@@ -220,6 +220,7 @@ def test_update_user_rename_and_path(server, iam):
     ident = server.sts(key["AccessKeyId"], key["SecretAccessKey"]).get_caller_identity()
     assert ident["Arn"] == user_arn(server, "/new/path/", new)
     assert ident["UserId"] == created["UserId"]
+    assert iam.get_access_key_last_used(AccessKeyId=key["AccessKeyId"])["UserName"] == new
 
     # Path only.
     iam.update_user(UserName=new, NewPath="/")
@@ -307,6 +308,12 @@ def test_third_key_exceeds_quota(iam):
         iam.create_access_key(UserName=name)
     assert error(e) == ("LimitExceeded", 409, "Cannot exceed quota for AccessKeysPerUser: 2")
     assert len(iam.list_access_keys(UserName=name)["AccessKeyMetadata"]) == 2
+    # ListAccessKeys pages like every IAM list.
+    first = iam.list_access_keys(UserName=name, MaxItems=1)
+    assert len(first["AccessKeyMetadata"]) == 1 and first["IsTruncated"] is True and first["Marker"]
+    rest = iam.list_access_keys(UserName=name, MaxItems=1, Marker=first["Marker"])
+    assert len(rest["AccessKeyMetadata"]) == 1 and rest["IsTruncated"] is False and "Marker" not in rest
+    assert first["AccessKeyMetadata"][0]["AccessKeyId"] != rest["AccessKeyMetadata"][0]["AccessKeyId"]
 
 
 def test_inactive_key_is_refused_at_once(server, iam):
