@@ -84,6 +84,10 @@ def test_get_missing_user(iam):
     with pytest.raises(ClientError) as e:
         iam.get_user(UserName="no-such-user-x")
     assert error(e) == ("NoSuchEntity", 404, "The user with name no-such-user-x cannot be found.")
+    # Existing-user names may be up to 128 characters (only new names stop at 64).
+    with pytest.raises(ClientError) as e:
+        iam.get_user(UserName="n" * 100)
+    assert error(e)[:2] == ("NoSuchEntity", 404)
 
 
 def test_root_get_user_without_name(server, iam):
