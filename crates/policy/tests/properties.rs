@@ -83,6 +83,8 @@ struct Scenario {
     boundary: Option<Value>,
     session: Vec<Value>,
     resource: Option<Value>,
+    /// The resource policy is a role trust policy (and the request is sts:AssumeRole/TagSession).
+    trust: bool,
     scps: Vec<Vec<Value>>,
     rcps: Vec<Vec<Value>>,
     caller: Caller,
@@ -118,6 +120,8 @@ const ACTION_PATTERNS: &[&str] = &[
     "s3:GetObject",
     "ec2:RunInstances",
     "s3:*Object",
+    "sts:AssumeRole",
+    "sts:*",
 ];
 const RESOURCES: &[&str] = &[
     "arn:aws:s3:::b1/k1",
@@ -139,6 +143,7 @@ const RESOURCE_PATTERNS: &[&str] = &[
     "arn:aws:ec2:*:111122223333:instance/*",
     "arn:aws:s3:::B1/*",
     "arn:aws:s3:::b1/k${?}",
+    "arn:aws:iam::*:role/deploy",
 ];
 const PRINCIPALS: &[&str] = &[
     r#""*""#,
@@ -304,12 +309,15 @@ enum Slot {
     Resource,
     Scp,
     Rcp,
+    /// A role trust policy: Principal, no Resource.
+    Trust,
 }
 
 fn statement(slot: Slot) -> impl Strategy<Value = Value> {
+    let not_principal = if slot == Slot::Trust { 0 } else { 1 };
     let principal = prop_oneof![
         8 => pick(PRINCIPALS).prop_map(|p| ("Principal", p)),
-        1 => pick(NOT_PRINCIPALS).prop_map(|p| ("NotPrincipal", p)),
+        not_principal => pick(NOT_PRINCIPALS).prop_map(|p| ("NotPrincipal", p)),
     ];
     (
         prop_oneof![7 => Just("Allow"), 3 => Just("Deny")],
@@ -323,10 +331,24 @@ fn statement(slot: Slot) -> impl Strategy<Value = Value> {
         .prop_map(move |(effect, akey, acts, rkey, ress, cond, (pkey, p))| {
             let mut s = serde_json::Map::new();
             s.insert("Effect".into(), json!(effect));
-            s.insert(akey.into(), json!(acts));
-            s.insert(rkey.into(), json!(ress));
+            if slot == Slot::Trust {
+                let acts: Vec<&str> = acts
+                    .iter()
+                    .map(|a| {
+                        if a.starts_with("s3:") {
+                            "sts:AssumeRole"
+                        } else {
+                            a
+                        }
+                    })
+                    .collect();
+                s.insert(akey.into(), json!(acts));
+            } else {
+                s.insert(akey.into(), json!(acts));
+                s.insert(rkey.into(), json!(ress));
+            }
             match slot {
-                Slot::Resource => {
+                Slot::Resource | Slot::Trust => {
                     let v: Value = serde_json::from_str(&p).unwrap();
                     s.insert(pkey.into(), v);
                 }
@@ -429,7 +451,10 @@ fn scenario() -> impl Strategy<Value = Scenario> {
         proptest::collection::vec(document(Slot::Identity, 3), 0..3),
         proptest::option::weighted(0.25, document(Slot::Identity, 2)),
         prop_oneof![3 => Just(Vec::new()), 1 => proptest::collection::vec(document(Slot::Identity, 2), 1..3)],
-        proptest::option::weighted(0.5, document(Slot::Resource, 3)),
+        prop_oneof![
+            5 => proptest::option::weighted(0.5, document(Slot::Resource, 3)).prop_map(|d| (d, false)),
+            1 => document(Slot::Trust, 2).prop_map(|d| (Some(d), true)),
+        ],
         org_levels(Slot::Scp),
         org_levels(Slot::Rcp),
         0..callers().len(),
@@ -439,7 +464,7 @@ fn scenario() -> impl Strategy<Value = Scenario> {
         context_entries(),
     )
         .prop_map(
-            |(identity, boundary, session, resource, scps, rcps, ci, action, res, racct, mut context)| {
+            |(identity, boundary, session, (resource, trust), scps, rcps, ci, action, res, racct, mut context)| {
                 let caller = callers()[ci].clone();
                 // Keys AWS always puts in the request context for these callers.
                 if caller.kind == reference::Kind::User {
@@ -454,11 +479,19 @@ fn scenario() -> impl Strategy<Value = Scenario> {
                     context.push(("aws:PrincipalArn".into(), vec![parn], false));
                     context.push(("aws:PrincipalAccount".into(), vec![caller.account.clone()], false));
                 }
+                let (action, res) = if trust {
+                    let act = if action.starts_with("s3:Get") { "sts:TagSession" } else { "sts:AssumeRole" };
+                    let acct = if racct.as_deref() == Some(B) { B } else { A };
+                    (act.to_string(), format!("arn:aws:iam::{acct}:role/deploy"))
+                } else {
+                    (action, res)
+                };
                 Scenario {
                     identity,
                     boundary,
                     session,
                     resource,
+                    trust,
                     scps,
                     rcps,
                     caller,
@@ -506,7 +539,14 @@ fn engine_set(s: &Scenario) -> Option<PolicySet> {
         resource: match &s.resource {
             Some(d) => Some(NamedPolicy::new(
                 "resource",
-                parse(d, PolicyKind::Resource)?,
+                parse(
+                    d,
+                    if s.trust {
+                        PolicyKind::Trust
+                    } else {
+                        PolicyKind::Resource
+                    },
+                )?,
             )),
             None => None,
         },
@@ -597,7 +637,7 @@ fn run_reference(s: &Scenario) -> reference::Verdict {
             id: "resource".into(),
             doc: d.clone(),
         }),
-        trust: false,
+        trust: s.trust,
         scps: s
             .scps
             .iter()

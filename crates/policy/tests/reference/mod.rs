@@ -810,6 +810,8 @@ fn evaluate_inner(pol: &Policies, ask: &Ask) -> R<Verdict> {
     };
     let identity_path = identity_ok && boundary_ok && session_ok;
     let allowed = match c.kind {
+        // The root user cannot assume roles; what a trust policy means for it is not documented.
+        Kind::Root if pol.trust => return Err("root user and a role trust policy"),
         Kind::Root => !cross || resource_naming.is_some(),
         Kind::Service => match resource_naming {
             Some(Naming::Service) => true,
