@@ -950,6 +950,12 @@ impl<'m> ServiceGen<'m> {
                             "        w.{f}({wire:?}, {k:?}, {v:?}, {flattened}, {field});"
                         );
                     }
+                    // AWS leaves these out when it has no value, although the model says
+                    // required (the root user's GetUser has no UserName or Path); handlers say
+                    // "no value" with an empty string.
+                    Kind::String if req && OMITTED_WHEN_EMPTY.contains(&(shape, m.as_str())) => {
+                        let _ = writeln!(o, "        w.required_string({wire:?}, {field});");
+                    }
                     _ => {
                         let f = if req { "element" } else { "opt_element" };
                         let _ = writeln!(o, "        w.{f}({wire:?}, {field});");
@@ -1112,6 +1118,9 @@ impl<'m> ServiceGen<'m> {
         Ok(())
     }
 }
+
+/// Required output members AWS nevertheless omits when it has no value for them.
+const OMITTED_WHEN_EMPTY: &[(&str, &str)] = &[("User", "Path"), ("User", "UserName")];
 
 fn required_set(s: &Json) -> BTreeSet<&str> {
     s.get("required")

@@ -48,7 +48,11 @@ const ACCOUNT_CREATED_META: &str = "account_created";
 impl Gatehouse {
     /// Finds an active access key. `None` for a key that is unknown, inactive, or whose owner
     /// is gone: authentication refuses all three the same way.
-    pub fn find_access_key(&self, access_key_id: &str, now: Timestamp) -> Result<Option<AuthenticatedKey>, ApiError> {
+    pub fn find_access_key(
+        &self,
+        access_key_id: &str,
+        now: Timestamp,
+    ) -> Result<Option<AuthenticatedKey>, ApiError> {
         let found = read(self.store.as_ref(), |t| {
             let Some(key) = t.get_json::<AccessKeyRecord>(ACCESS_KEYS, access_key_id)? else {
                 return Ok::<_, Failure>(None);
@@ -60,17 +64,35 @@ impl Gatehouse {
                 Principal::Root
             } else {
                 match t.user_by_id(&key.owner)? {
-                    Some(user) => Principal::User { user_id: user.id, name: user.name, path: user.path },
+                    Some(user) => Principal::User {
+                        user_id: user.id,
+                        name: user.name,
+                        path: user.path,
+                    },
                     None => return Ok(None),
                 }
             };
             Ok(Some((key, principal)))
         })?;
-        let Some((key, principal)) = found else { return Ok(None) };
-        let secret = self.master_key.open(&key.sealed_secret, &key.id).map_err(|()| sealing_failed())?;
-        let needs_touch = key.last_used.is_none_or(|u| now.unix_millis - u.date >= LAST_USED_GRANULARITY_MS);
-        let caller = Caller { principal, access_key_id: key.id };
-        Ok(Some(AuthenticatedKey { caller, secret, needs_touch }))
+        let Some((key, principal)) = found else {
+            return Ok(None);
+        };
+        let secret = self
+            .master_key
+            .open(&key.sealed_secret, &key.id)
+            .map_err(|()| sealing_failed())?;
+        let needs_touch = key
+            .last_used
+            .is_none_or(|u| now.unix_millis - u.date >= LAST_USED_GRANULARITY_MS);
+        let caller = Caller {
+            principal,
+            access_key_id: key.id,
+        };
+        Ok(Some(AuthenticatedKey {
+            caller,
+            secret,
+            needs_touch,
+        }))
     }
 
     /// Records that a key was used just now for `service` in `region`.
@@ -102,11 +124,18 @@ impl Gatehouse {
         let configured = self.configured_root_key.clone();
         let generated = write(self.store.as_ref(), |t| {
             if t.get(META, ACCOUNT_CREATED_META)?.is_none() {
-                t.put(META, ACCOUNT_CREATED_META, now.unix_millis.to_string().as_bytes())?;
+                t.put(
+                    META,
+                    ACCOUNT_CREATED_META,
+                    now.unix_millis.to_string().as_bytes(),
+                )?;
             }
             if let Some((id, secret)) = &configured {
                 let previous = t.get(META, CONFIGURED_ROOT_KEY_META)?;
-                if let Some(previous) = previous.and_then(|p| String::from_utf8(p).ok()).filter(|p| p != id) {
+                if let Some(previous) = previous
+                    .and_then(|p| String::from_utf8(p).ok())
+                    .filter(|p| p != id)
+                {
                     // A key no longer configured must stop working.
                     t.delete(ACCESS_KEYS, &previous)?;
                     t.delete(OWNER_KEYS, &format!("{ROOT_OWNER}/{previous}"))?;
@@ -118,7 +147,10 @@ impl Gatehouse {
                     owner: ROOT_OWNER.to_string(),
                     status: KeyStatus::Active,
                     create_date: existing.as_ref().map_or(now.unix_millis, |k| k.create_date),
-                    sealed_secret: self.master_key.seal(secret, id).map_err(|()| sealing_failed())?,
+                    sealed_secret: self
+                        .master_key
+                        .seal(secret, id)
+                        .map_err(|()| sealing_failed())?,
                     last_used: existing.and_then(|k| k.last_used),
                 };
                 t.put_json(ACCESS_KEYS, id, &record)?;
@@ -136,7 +168,10 @@ impl Gatehouse {
             Ok(Some((record.id, secret)))
         })?;
         Ok(match (generated, configured.is_some()) {
-            (Some((access_key_id, secret)), _) => RootKeyInit::Generated { access_key_id, secret },
+            (Some((access_key_id, secret)), _) => RootKeyInit::Generated {
+                access_key_id,
+                secret,
+            },
             (None, true) => RootKeyInit::Configured,
             (None, false) => RootKeyInit::Existing,
         })

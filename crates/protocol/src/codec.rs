@@ -566,6 +566,13 @@ impl XmlWriter {
         value.write_xml(self);
         self.end(name);
     }
+    /// A member the model calls required: written unless empty, as AWS leaves out members it
+    /// has no value for.
+    pub fn required_string(&mut self, name: &str, value: &str) {
+        if !value.is_empty() {
+            self.element(name, value);
+        }
+    }
     /// Nothing for `None`.
     pub fn opt_element<T: XmlValue>(&mut self, name: &str, value: &Option<T>) {
         if let Some(v) = value {

@@ -133,8 +133,9 @@ impl Gatehouse {
         cx: &RequestContext,
         input: ListUsersRequest,
     ) -> Result<ListUsersResponse> {
-        self.authorize(cx, "iam:ListUsers", &self.user_arn("/", "*"))?;
         let prefix = input.path_prefix.unwrap_or_else(|| "/".to_string());
+        // AWS authorizes a listing against the path it lists: `user/` for everything.
+        self.authorize(cx, "iam:ListUsers", &self.user_arn(&prefix, ""))?;
         let page = read(self.store.as_ref(), |t| {
             paginate(
                 t,

@@ -9712,8 +9712,8 @@ pub struct User {
 
 impl EncodeXml for User {
     fn encode_members(&self, w: &mut XmlWriter) {
-        w.element("Path", &self.path);
-        w.element("UserName", &self.user_name);
+        w.required_string("Path", &self.path);
+        w.required_string("UserName", &self.user_name);
         w.element("UserId", &self.user_id);
         w.element("Arn", &self.arn);
         w.element("CreateDate", &self.create_date);
