@@ -8,7 +8,7 @@
 //!   documentation, independently of the engine) on random policies and requests drawn from
 //!   small alphabets, so that matches actually happen.
 //!
-//! Case counts: `PROPTEST_CASES` (default 2,000 per property, well under a minute in a debug
+//! Case counts: `PROPTEST_CASES` (default 5,000 per property, well under a minute in a debug
 //! build). The long differential run is `#[ignore]`d:
 //! `GATEHOUSE_DIFF_CASES=200000 cargo test -p gatehouse-policy --release --test properties -- --ignored`.
 
@@ -756,7 +756,7 @@ fn differential(n: u32) {
 
 #[test]
 fn engine_agrees_with_reference() {
-    differential(cases(2_000));
+    differential(cases(5_000));
 }
 
 /// The long run: `GATEHOUSE_DIFF_CASES` (default 200,000) cases; run with `--ignored`,
@@ -786,7 +786,7 @@ fn adding_a_deny_never_allows_more() {
         0..4usize,
     );
     report(
-        runner(cases(2_000)).run(&strat, |(s, extra_id, extra_res, where_)| {
+        runner(cases(5_000)).run(&strat, |(s, extra_id, extra_res, where_)| {
             let Some(before) = decide(&s) else {
                 return Err(TestCaseError::reject("parser"));
             };
@@ -843,7 +843,7 @@ fn limiting_policies_never_grant_more() {
         document(Slot::Scp, 2),
         0..4usize,
     );
-    report(runner(cases(2_000)).run(&strat, |(s, limit, org, which)| {
+    report(runner(cases(5_000)).run(&strat, |(s, limit, org, which)| {
         let mut s = s;
         // Start from a scenario without the policy type we are about to add.
         match which {
@@ -913,7 +913,7 @@ fn by_sid(d: &Decision) -> BTreeSet<Option<String>> {
 #[test]
 fn statement_and_policy_order_do_not_matter() {
     let strat = (scenario(), any::<u64>());
-    report(runner(cases(2_000)).run(&strat, |(mut s, seed)| {
+    report(runner(cases(5_000)).run(&strat, |(mut s, seed)| {
         label(&mut s);
         let Some(before) = decide(&s) else {
             return Err(TestCaseError::reject("parser"));

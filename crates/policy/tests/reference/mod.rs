@@ -108,7 +108,7 @@ fn glob(pat: &[(char, bool)], text: &[char], fold: bool) -> bool {
                 dp[i + 1][j + 1]
             } else {
                 let eq = if fold {
-                    pc.to_ascii_lowercase() == text[j].to_ascii_lowercase()
+                    pc.eq_ignore_ascii_case(&text[j])
                 } else {
                     pc == text[j]
                 };
@@ -151,30 +151,31 @@ fn substitute(text: &str, ask: &Ask, vars: bool) -> Option<Vec<(char, bool)>> {
     let cs: Vec<char> = text.chars().collect();
     let mut i = 0;
     while i < cs.len() {
-        if cs[i] == '$' && cs.get(i + 1) == Some(&'{') {
-            if let Some(end) = cs[i + 2..].iter().position(|&c| c == '}') {
-                let inner: String = cs[i + 2..i + 2 + end].iter().collect();
-                i += end + 3;
-                match inner.as_str() {
-                    "*" => out.push(('*', true)),
-                    "?" => out.push(('?', true)),
-                    "$" => out.push(('$', true)),
-                    _ => {
-                        let (key, default) = match inner.split_once(", '") {
-                            Some((k, d)) if d.ends_with('\'') => {
-                                (k.to_string(), Some(d[..d.len() - 1].to_string()))
-                            }
-                            _ => (inner.clone(), None),
-                        };
-                        let value = match lookup(ask, &key) {
-                            Some((vals, false)) if vals.len() == 1 => vals[0].clone(),
-                            _ => default?,
-                        };
-                        out.extend(value.chars().map(|c| (c, true)));
-                    }
+        if cs[i] == '$'
+            && cs.get(i + 1) == Some(&'{')
+            && let Some(end) = cs[i + 2..].iter().position(|&c| c == '}')
+        {
+            let inner: String = cs[i + 2..i + 2 + end].iter().collect();
+            i += end + 3;
+            match inner.as_str() {
+                "*" => out.push(('*', true)),
+                "?" => out.push(('?', true)),
+                "$" => out.push(('$', true)),
+                _ => {
+                    let (key, default) = match inner.split_once(", '") {
+                        Some((k, d)) if d.ends_with('\'') => {
+                            (k.to_string(), Some(d[..d.len() - 1].to_string()))
+                        }
+                        _ => (inner.clone(), None),
+                    };
+                    let value = match lookup(ask, &key) {
+                        Some((vals, false)) if vals.len() == 1 => vals[0].clone(),
+                        _ => default?,
+                    };
+                    out.extend(value.chars().map(|c| (c, true)));
                 }
-                continue;
             }
+            continue;
         }
         out.push((cs[i], false));
         i += 1;
@@ -280,10 +281,8 @@ fn naming(p: &Value, c: &Caller) -> Option<Naming> {
                                 take(Naming::Role);
                             }
                         }
-                        "Service" => {
-                            if c.kind == Kind::Service && s == c.arn {
-                                take(Naming::Service);
-                            }
+                        "Service" if c.kind == Kind::Service && s == c.arn => {
+                            take(Naming::Service);
                         }
                         _ => {}
                     }
@@ -551,7 +550,7 @@ fn condition(op: &str, key: &str, values: &Value, ask: &Ask, vars: bool) -> R<bo
         };
         return match present {
             None => Ok(want_absent),
-            Some((vals, _)) if vals.is_empty() => Err("Null on an empty set"),
+            Some(([], _)) => Err("Null on an empty set"),
             Some(_) => Ok(!want_absent),
         };
     }
