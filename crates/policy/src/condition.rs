@@ -5,7 +5,7 @@ use std::net::IpAddr;
 use crate::error::PolicyError;
 use crate::eval::Env;
 use crate::json::{Node, Value};
-use crate::pattern::{self, ArnPattern, Template};
+use crate::pattern::{self, ArnPattern, Glob, Template};
 
 /// How the request values are combined.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -58,8 +58,8 @@ enum Family {
 enum Val {
     /// Exact text (lowercased for the IgnoreCase family).
     Text(Box<str>),
-    /// Encoded glob pattern (StringLike).
-    Like(Box<[u8]>),
+    /// Compiled glob pattern (StringLike).
+    Like(Glob),
     Arn(ArnPattern),
     /// Text with policy variables, resolved per request.
     Template(Template),
@@ -255,8 +255,9 @@ pub(crate) fn parse_date(s: &str) -> Option<i64> {
             if f.is_empty() || !f.bytes().all(|b| b.is_ascii_digit()) {
                 return None;
             }
-            let f3: String = f.chars().chain("000".chars()).take(3).collect();
-            frac_ms = f3.parse::<i64>().ok()?;
+            for (i, b) in f.bytes().chain(*b"000").take(3).enumerate() {
+                frac_ms += i64::from(b - b'0') * [100, 10, 1].get(i).copied().unwrap_or(0);
+            }
         }
         ms += ((h * 60 + mi) * 60 + sec) * 1000 + frac_ms - offset_ms;
     }
@@ -319,7 +320,7 @@ impl Condition {
         Ok(match family {
             Family::String => Val::Text(text.into()),
             Family::StringIgnoreCase => Val::Text(text.to_lowercase().into()),
-            Family::StringLike => Val::Like(pattern::encode_pattern(text).into()),
+            Family::StringLike => Val::Like(Glob::new(&pattern::encode_pattern(text))),
             Family::Arn => Val::Arn(ArnPattern::new(&pattern::encode_pattern(text))),
             Family::Numeric(_) => Val::Number(parse_number(text).ok_or_else(bad)?),
             Family::Date(_) => Val::Date(parse_date(text).ok_or_else(bad)?),
@@ -417,7 +418,7 @@ impl Condition {
             (Family::StringIgnoreCase, Val::Text(p)) => {
                 req.chars().flat_map(char::to_lowercase).eq(p.chars())
             }
-            (Family::StringLike, Val::Like(p)) => pattern::glob(p, req.as_bytes(), false),
+            (Family::StringLike, Val::Like(p)) => p.matches(req.as_bytes(), false),
             (Family::Arn, Val::Arn(p)) => p.matches(req),
             (Family::String, Val::Template(t)) => {
                 t.render(env, false).is_some_and(|p| p == req.as_bytes())
@@ -451,8 +452,32 @@ impl Condition {
     }
 
     /// True if a request value matches at least one policy value (values are OR'ed).
+    /// Typed request values are parsed once, not once per policy value.
     fn any_matches(&self, req: &str, env: &Env<'_>) -> bool {
-        self.values.iter().any(|v| self.value_matches(v, req, env))
+        match self.family {
+            Family::Ip => match req.trim().parse::<IpAddr>() {
+                Ok(ip) => self
+                    .values
+                    .iter()
+                    .any(|v| matches!(v, Val::Cidr(c) if c.contains(ip))),
+                Err(_) => false,
+            },
+            Family::Numeric(cmp) => match parse_number(req) {
+                Some(r) => self
+                    .values
+                    .iter()
+                    .any(|v| matches!(v, Val::Number(p) if cmp.test(r, *p))),
+                None => false,
+            },
+            Family::Date(cmp) => match parse_date(req) {
+                Some(r) => self
+                    .values
+                    .iter()
+                    .any(|v| matches!(v, Val::Date(p) if cmp.test(r, *p))),
+                None => false,
+            },
+            _ => self.values.iter().any(|v| self.value_matches(v, req, env)),
+        }
     }
 
     /// Evaluates the condition. Absent keys are reported to `env`.

@@ -3,8 +3,9 @@
 use std::cell::RefCell;
 use std::sync::Arc;
 
+use crate::pattern::SplitArn;
 use crate::policy::{
-    AwsPrincipal, Effect, Policy, PolicyKind, PrincipalSpec, ResourcePattern, Statement,
+    ActionKey, AwsPrincipal, Effect, Policy, PolicyKind, PrincipalSpec, ResourcePattern, Statement,
 };
 use crate::request::{Context, Principal, PrincipalKind, Request};
 
@@ -290,15 +291,17 @@ fn not_principal_names_any(spec: &PrincipalSpec, p: &Principal) -> bool {
             .is_some_and(|c| spec.canonical.iter().any(|s| &**s == c))
 }
 
-fn resource_matches(stmt: &Statement, resource: &str, env: &Env<'_>) -> bool {
+fn resource_matches(stmt: &Statement, resource: &str, split: &SplitArn<'_>, env: &Env<'_>) -> bool {
     let Some((negated, pats)) = &stmt.resources else {
         return true;
     };
     let any = pats.iter().any(|r| match r {
-        ResourcePattern::Arn(p) => p.matches(resource),
-        ResourcePattern::Template(t) => t
-            .render(env, true)
-            .is_some_and(|p| crate::pattern::arn_match(&p, resource)),
+        ResourcePattern::Arn(p) => p.matches_split(split),
+        ResourcePattern::Template(t) => {
+            resource.starts_with(t.literal_prefix())
+                && t.render(env, true)
+                    .is_some_and(|p| crate::pattern::arn_match(&p, resource))
+        }
     });
     any != *negated
 }
@@ -329,27 +332,48 @@ impl Tally {
     }
 }
 
-struct Evaluator<'a, 'r> {
+struct Evaluator<'a, 'r, 's> {
     req: &'r Request<'a>,
     env: Env<'a>,
+    /// The action, lowercased and hashed.
+    key: ActionKey<'r>,
+    /// The resource, split at its first colons.
+    resource: SplitArn<'a>,
     has_boundary: bool,
-    allows: Vec<MatchedStatement>,
-    denies: Vec<MatchedStatement>,
+    /// Matching statements, as (policy, statement index); turned into [`MatchedStatement`]s
+    /// only for the list the decision reports.
+    allows: Vec<(&'s NamedPolicy, u32)>,
+    denies: Vec<(&'s NamedPolicy, u32)>,
 }
 
-impl Evaluator<'_, '_> {
-    fn policy(&mut self, np: &NamedPolicy) -> Tally {
+fn matched(list: &[(&NamedPolicy, u32)]) -> Vec<MatchedStatement> {
+    list.iter()
+        .filter_map(|&(np, i)| {
+            let stmt = np.policy.statements().get(i as usize)?;
+            Some(MatchedStatement {
+                policy: np.id.clone(),
+                kind: np.policy.kind(),
+                sid: stmt.sid.clone(),
+                index: i as usize,
+                effect: stmt.effect,
+            })
+        })
+        .collect()
+}
+
+impl<'s> Evaluator<'_, '_, 's> {
+    fn policy(&mut self, np: &'s NamedPolicy) -> Tally {
         let mut t = Tally::default();
         let policy = &*np.policy;
         let statements = policy.statements();
-        for i in policy.candidates(self.req.action) {
+        for (i, verified) in policy.candidates(&self.key) {
             let Some(stmt) = statements.get(i as usize) else {
                 continue;
             };
-            if !stmt.action_matches(self.req.action) {
+            if !verified && !stmt.action_matches(self.req.action) {
                 continue;
             }
-            if !resource_matches(stmt, self.req.resource, &self.env) {
+            if !resource_matches(stmt, self.req.resource, &self.resource, &self.env) {
                 continue;
             }
             let grant = match &stmt.principal {
@@ -385,29 +409,22 @@ impl Evaluator<'_, '_> {
             if !ok {
                 continue;
             }
-            let m = MatchedStatement {
-                policy: np.id.clone(),
-                kind: policy.kind(),
-                sid: stmt.sid.clone(),
-                index: i as usize,
-                effect: stmt.effect,
-            };
             match stmt.effect {
                 Effect::Allow => {
                     t.allow = true;
                     t.grant = t.grant.max(grant);
-                    self.allows.push(m);
+                    self.allows.push((np, i));
                 }
                 Effect::Deny => {
                     t.deny = true;
-                    self.denies.push(m);
+                    self.denies.push((np, i));
                 }
             }
         }
         t
     }
 
-    fn group(&mut self, policies: &[NamedPolicy]) -> Tally {
+    fn group(&mut self, policies: &'s [NamedPolicy]) -> Tally {
         let mut t = Tally::default();
         for p in policies {
             let r = self.policy(p);
@@ -417,7 +434,7 @@ impl Evaluator<'_, '_> {
     }
 
     /// Organization policies: every level must allow.
-    fn levels(&mut self, levels: &[Vec<NamedPolicy>]) -> TypeDecision {
+    fn levels(&mut self, levels: &'s [Vec<NamedPolicy>]) -> TypeDecision {
         let mut all_allow = true;
         let mut deny = false;
         for level in levels {
@@ -453,9 +470,32 @@ impl Evaluator<'_, '_> {
 pub fn authorize(set: &PolicySet, req: &Request<'_>) -> Decision {
     let principal = req.principal;
     let kind = principal.kind();
+    // The action, lowercased once (on the stack unless it is absurdly long).
+    let mut buf = [0u8; 128];
+    let heap: Vec<u8>;
+    let action: &[u8] = match buf.get_mut(..req.action.len()) {
+        Some(b) => {
+            b.copy_from_slice(req.action.as_bytes());
+            b.make_ascii_lowercase();
+            b
+        }
+        None => {
+            heap = req.action.as_bytes().to_ascii_lowercase();
+            &heap
+        }
+    };
+    let (service, name) = match action.iter().position(|&b| b == b':') {
+        Some(c) => (
+            action.get(..c).unwrap_or_default(),
+            action.get(c + 1..).unwrap_or_default(),
+        ),
+        None => (action, &[][..]),
+    };
     let mut ev = Evaluator {
         req,
         env: Env::new(req.context, principal),
+        key: ActionKey::new(service, name),
+        resource: SplitArn::new(req.resource),
         has_boundary: set.boundary.is_some(),
         allows: Vec::new(),
         denies: Vec::new(),
@@ -564,8 +604,8 @@ pub fn authorize(set: &PolicySet, req: &Request<'_>) -> Decision {
     };
 
     let matched = match outcome {
-        Outcome::Allowed => ev.allows,
-        Outcome::ExplicitDeny => ev.denies,
+        Outcome::Allowed => matched(&ev.allows),
+        Outcome::ExplicitDeny => matched(&ev.denies),
         Outcome::ImplicitDeny => Vec::new(),
     };
     Decision {

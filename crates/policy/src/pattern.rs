@@ -68,6 +68,77 @@ pub(crate) fn glob(pat: &[u8], text: &[u8], fold: bool) -> bool {
     }
 }
 
+/// Removes escapes from an encoded pattern that has no wildcard.
+fn decode(pat: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(pat.len());
+    let mut i = 0;
+    while let Some(&b) = pat.get(i) {
+        if b == ESC {
+            if let Some(&n) = pat.get(i + 1) {
+                out.push(n);
+            }
+            i += 2;
+        } else {
+            out.push(b);
+            i += 1;
+        }
+    }
+    out
+}
+
+/// Byte equality inlined for the short strings policies compare (a libc `memcmp` call costs
+/// more than the comparison).
+#[inline]
+pub(crate) fn bytes_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x == y)
+}
+
+/// A compiled wildcard pattern: the common shapes (`*`, a literal, `prefix*`) avoid the
+/// general matcher.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Glob {
+    Any,
+    Exact(Box<[u8]>),
+    Prefix(Box<[u8]>),
+    /// Encoded pattern for [`glob`].
+    Pattern(Box<[u8]>),
+}
+
+impl Glob {
+    /// Compiles an encoded pattern (lowercase it first if it will be matched with `fold`).
+    pub(crate) fn new(encoded: &[u8]) -> Glob {
+        if encoded == b"*" {
+            Glob::Any
+        } else if is_literal(encoded) {
+            Glob::Exact(decode(encoded).into())
+        } else if let Some(head) = encoded.strip_suffix(b"*")
+            && is_literal(head)
+        {
+            Glob::Prefix(decode(head).into())
+        } else {
+            Glob::Pattern(encoded.into())
+        }
+    }
+
+    /// Matches `text`; with `fold`, ASCII case-insensitively (the pattern is lowercase).
+    #[inline]
+    pub(crate) fn matches(&self, text: &[u8], fold: bool) -> bool {
+        let eq = |a: &[u8], b: &[u8]| {
+            if fold {
+                a.eq_ignore_ascii_case(b)
+            } else {
+                bytes_eq(a, b)
+            }
+        };
+        match self {
+            Glob::Any => true,
+            Glob::Exact(l) => eq(l, text),
+            Glob::Prefix(p) => text.get(..p.len()).is_some_and(|t| eq(p, t)),
+            Glob::Pattern(p) => glob(p, text, fold),
+        }
+    }
+}
+
 /// Encodes literal text (no wildcards) so that [`glob`] matches it exactly.
 pub(crate) fn escape_into(out: &mut Vec<u8>, s: &str) {
     for &b in s.as_bytes() {
@@ -112,8 +183,80 @@ pub(crate) fn is_literal(pat: &[u8]) -> bool {
 pub(crate) enum ArnPattern {
     /// `*`: everything.
     Any,
-    /// Up to six encoded parts.
-    Parts(Box<[Box<[u8]>]>),
+    /// Up to six compiled parts.
+    Parts(Box<[Glob]>),
+}
+
+/// A request ARN split once at its first five colons, for matching against many patterns.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct SplitArn<'a> {
+    text: &'a [u8],
+    /// Start of each part; `colons[i]` ends part `i` (for `i + 1 < count`).
+    starts: [usize; 6],
+    colons: [usize; 6],
+    count: usize,
+}
+
+impl<'a> SplitArn<'a> {
+    pub(crate) fn new(text: &'a str) -> Self {
+        let text = text.as_bytes();
+        let mut s = SplitArn {
+            text,
+            starts: [0; 6],
+            colons: [text.len(); 6],
+            count: 1,
+        };
+        for (pos, &b) in text.iter().enumerate() {
+            if b == b':' {
+                if let Some(c) = s.colons.get_mut(s.count - 1) {
+                    *c = pos;
+                }
+                if let Some(st) = s.starts.get_mut(s.count) {
+                    *st = pos + 1;
+                }
+                s.count += 1;
+                if s.count == 6 {
+                    break;
+                }
+            }
+        }
+        s
+    }
+
+    /// Part `i` of a pattern with `n` parts: the last takes the rest of the text.
+    fn part(&self, i: usize, n: usize) -> &'a [u8] {
+        let start = self.starts.get(i).copied().unwrap_or(0);
+        let end = if i + 1 == n {
+            self.text.len()
+        } else {
+            self.colons.get(i).copied().unwrap_or(self.text.len())
+        };
+        self.text.get(start..end).unwrap_or_default()
+    }
+}
+
+/// Splits `text` into `n` ARN parts in turn (the last part takes the rest) and feeds each to
+/// `part(i, segment)`; false as soon as one fails or the text has too few parts.
+fn for_each_part(text: &[u8], n: usize, mut part: impl FnMut(usize, &[u8]) -> bool) -> bool {
+    let mut rest = text;
+    for i in 0..n {
+        let segment = if i + 1 == n {
+            std::mem::take(&mut rest)
+        } else {
+            match rest.iter().position(|&b| b == b':') {
+                Some(c) => {
+                    let (seg, after) = rest.split_at(c);
+                    rest = after.get(1..).unwrap_or_default();
+                    seg
+                }
+                None => return false,
+            }
+        };
+        if !part(i, segment) {
+            return false;
+        }
+    }
+    true
 }
 
 impl ArnPattern {
@@ -122,41 +265,42 @@ impl ArnPattern {
         if encoded == b"*" {
             return ArnPattern::Any;
         }
-        ArnPattern::Parts(encoded.splitn(6, |&b| b == b':').map(Box::from).collect())
+        ArnPattern::Parts(encoded.splitn(6, |&b| b == b':').map(Glob::new).collect())
+    }
+
+    /// Matches a pre-split ARN.
+    pub(crate) fn matches_split(&self, arn: &SplitArn<'_>) -> bool {
+        match self {
+            ArnPattern::Any => true,
+            ArnPattern::Parts(p) => {
+                let n = p.len();
+                arn.count >= n
+                    && p.iter()
+                        .enumerate()
+                        .all(|(i, g)| g.matches(arn.part(i, n), false))
+            }
+        }
     }
 
     pub(crate) fn matches(&self, text: &str) -> bool {
         match self {
             ArnPattern::Any => true,
-            ArnPattern::Parts(p) => {
-                let mut rest = text.as_bytes();
-                let n = p.len();
-                for (i, part) in p.iter().enumerate() {
-                    let segment = if i + 1 == n {
-                        std::mem::take(&mut rest)
-                    } else {
-                        match rest.iter().position(|&b| b == b':') {
-                            Some(c) => {
-                                let (seg, after) = rest.split_at(c);
-                                rest = after.get(1..).unwrap_or_default();
-                                seg
-                            }
-                            None => return false,
-                        }
-                    };
-                    if !glob(part, segment, false) {
-                        return false;
-                    }
-                }
-                true
-            }
+            ArnPattern::Parts(p) => for_each_part(text.as_bytes(), p.len(), |i, seg| {
+                p.get(i).is_some_and(|g| g.matches(seg, false))
+            }),
         }
     }
 }
 
 /// Matches an ARN against an encoded pattern without compiling it (for rendered templates).
 pub(crate) fn arn_match(encoded: &[u8], text: &str) -> bool {
-    ArnPattern::new(encoded).matches(text)
+    if encoded == b"*" {
+        return true;
+    }
+    let parts: Vec<&[u8]> = encoded.splitn(6, |&b| b == b':').collect();
+    for_each_part(text.as_bytes(), parts.len(), |i, seg| {
+        parts.get(i).is_some_and(|p| glob(p, seg, false))
+    })
 }
 
 /// One piece of a string that may contain policy variables.
@@ -231,6 +375,14 @@ impl Template {
             parts.push(Part::Text(text));
         }
         Some(Template { parts })
+    }
+
+    /// The text before the first variable, if it has no wildcard: a cheap pre-check.
+    pub(crate) fn literal_prefix(&self) -> &str {
+        match self.parts.first() {
+            Some(Part::Text(t)) => t.split(['*', '?']).next().unwrap_or_default(),
+            _ => "",
+        }
     }
 
     /// The (lowercased) keys of the variables, for context-key listings.
@@ -326,8 +478,38 @@ mod tests {
     }
 
     #[test]
+    fn compiled_globs_agree_with_glob() {
+        for p in ["*", "abc", "ab*", "a*c", "a?", "", "a\0*", "\0**"] {
+            let enc = p.replace("\\0", "\0").into_bytes();
+            let g = Glob::new(&enc);
+            for t in [
+                "", "abc", "ab", "abcd", "a*", "a*x", "*", "*x", "xabc", "ABC",
+            ] {
+                assert_eq!(
+                    g.matches(t.as_bytes(), false),
+                    glob(&enc, t.as_bytes(), false),
+                    "{p:?} {t:?}"
+                );
+                assert_eq!(
+                    g.matches(t.as_bytes(), true),
+                    glob(&enc, t.as_bytes(), true),
+                    "{p:?} {t:?} fold"
+                );
+            }
+        }
+        assert_eq!(Glob::new(b"ab*"), Glob::Prefix(b"ab".as_slice().into()));
+        assert_eq!(Glob::new(b"a\0*"), Glob::Exact(b"a*".as_slice().into()));
+    }
+
+    #[test]
     fn arn_segments() {
-        let m = |p: &str, t: &str| ArnPattern::new(&encode_pattern(p)).matches(t);
+        let m = |p: &str, t: &str| {
+            let pat = ArnPattern::new(&encode_pattern(p));
+            let split = pat.matches_split(&SplitArn::new(t));
+            assert_eq!(split, pat.matches(t), "{p} {t}");
+            assert_eq!(split, arn_match(&encode_pattern(p), t), "{p} {t}");
+            split
+        };
         assert!(m("*", "whatever"));
         assert!(m("arn:aws:s3:::bucket/*", "arn:aws:s3:::bucket/a/b:c"));
         assert!(!m("arn:aws:s3:::bucket/*", "arn:aws:s3:::other/a"));

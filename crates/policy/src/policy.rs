@@ -5,7 +5,7 @@ use std::sync::Arc;
 use crate::condition::Condition;
 use crate::error::PolicyError;
 use crate::json::{self, Member, Node, Pos, Value};
-use crate::pattern::{self, ArnPattern, Template};
+use crate::pattern::{self, ArnPattern, Glob, Template};
 
 /// What a policy document is for. It decides which elements a statement must or must not have.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -90,10 +90,12 @@ pub(crate) struct PrincipalSpec {
 /// One `Action`/`NotAction` entry.
 #[derive(Debug, Clone)]
 pub(crate) struct ActionPattern {
-    /// Lowercased, encoded glob over `service:name`.
-    pat: Box<[u8]>,
+    /// Lowercased glob over `service:name`.
+    pat: Glob,
     /// The service prefix when it has no wildcard (for the index).
     service: Option<Box<str>>,
+    /// [`name_bit`] of the first character of the name part.
+    name_bits: u32,
 }
 
 /// One `Resource`/`NotResource` entry.
@@ -122,22 +124,81 @@ impl Statement {
         let any = self
             .actions
             .iter()
-            .any(|a| pattern::glob(&a.pat, action.as_bytes(), true));
+            .any(|a| a.pat.matches(action.as_bytes(), true));
         any != self.not_action
     }
 }
 
-/// Statements indexed by literal service prefix.
-#[derive(Debug, Clone, Default)]
-struct ActionIndex {
-    /// Sorted by service (lowercase); statement indices ascending.
-    by_service: Vec<(Box<str>, Vec<u32>)>,
-    /// Statements that must always be checked (wildcard services, `NotAction`).
-    always: Vec<u32>,
+/// A filter bit for the first character of an action name (after `service:`), so most
+/// statements that cannot match are skipped without running their patterns.
+pub(crate) fn name_bit(first: Option<u8>) -> u32 {
+    match first.map(|b| b.to_ascii_lowercase()) {
+        Some(b @ b'a'..=b'z') => 1 << (b - b'a'),
+        Some(b'*' | b'?' | 0) | None => u32::MAX,
+        Some(b) => 1 << (26 + b % 6),
+    }
 }
 
-fn cmp_ci(a: &str, lower: &str) -> std::cmp::Ordering {
-    a.bytes().map(|b| b.to_ascii_lowercase()).cmp(lower.bytes())
+/// FNV-1a: a small, fast hash for the action index (collisions are checked afterwards).
+pub(crate) fn fnv(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, &b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
+/// `(hash of an action name, statement index)`.
+type Hashed = (u64, u32);
+/// `(statement index, name bits)`.
+type Flagged = (u32, u32);
+/// A bucket lookup: exact hits, their names, wildcard statements.
+type Lookup<'a> = (&'a [Hashed], &'a [Box<[u8]>], &'a [Flagged]);
+
+/// The statements of one literal service prefix.
+#[derive(Debug, Clone, Default)]
+struct ServiceBucket {
+    /// Lowercase service prefix.
+    service: Box<str>,
+    /// `(fnv(name), statement)` for statements whose action names for this service are all
+    /// literal, sorted; the lowercase names are in `exact_names` at the same positions. A hit
+    /// needs no further action check.
+    exact: Vec<(u64, u32)>,
+    exact_names: Vec<Box<[u8]>>,
+    /// `(statement, name bits)` for statements with a wildcard in a name for this service.
+    wild: Vec<(u32, u32)>,
+}
+
+/// Statements indexed by action, so a decision looks at few statements per policy.
+#[derive(Debug, Clone, Default)]
+struct ActionIndex {
+    /// `fnv(service)` of each bucket, sorted, searched before touching a bucket.
+    service_hashes: Vec<u64>,
+    /// Buckets in the order of `service_hashes`.
+    services: Vec<ServiceBucket>,
+    /// `(statement, name bits)` that must always be checked (wildcard services,
+    /// `NotAction`).
+    always: Vec<(u32, u32)>,
+}
+
+/// The lowercase action of a request, hashed once for every policy's index.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ActionKey<'a> {
+    pub service: &'a [u8],
+    pub name: &'a [u8],
+    pub service_hash: u64,
+    pub name_hash: u64,
+    pub bit: u32,
+}
+
+impl<'a> ActionKey<'a> {
+    pub(crate) fn new(service: &'a [u8], name: &'a [u8]) -> Self {
+        ActionKey {
+            service,
+            name,
+            service_hash: fnv(service),
+            name_hash: fnv(name),
+            bit: name_bit(name.first().copied()),
+        }
+    }
 }
 
 /// A parsed, validated and compiled policy document. Cheap to share (`Arc<Policy>`) and to
@@ -186,8 +247,9 @@ const PARTITIONS: &[&str] = &[
 fn parse_action(s: &str, pos: Pos) -> Result<ActionPattern, PolicyError> {
     if s == "*" {
         return Ok(ActionPattern {
-            pat: b"*".as_slice().into(),
+            pat: Glob::Any,
             service: None,
+            name_bits: u32::MAX,
         });
     }
     let Some((service, name)) = s.split_once(':') else {
@@ -209,8 +271,9 @@ fn parse_action(s: &str, pos: Pos) -> Result<ActionPattern, PolicyError> {
     let service = service.to_ascii_lowercase();
     let literal = pattern::is_literal(&pattern::encode_pattern(&service));
     Ok(ActionPattern {
-        pat: pat.into(),
+        pat: Glob::new(&pat),
         service: literal.then(|| service.into()),
+        name_bits: name_bit(name.bytes().next()),
     })
 }
 
@@ -442,72 +505,121 @@ impl Policy {
         &self.statements
     }
 
-    /// Indices of the statements that may match `action`, ascending, without allocating.
-    pub(crate) fn candidates<'a>(&'a self, action: &str) -> impl Iterator<Item = u32> + 'a {
-        let service = action.split(':').next().unwrap_or_default();
-        let listed: &'a [u32] = match self
-            .index
-            .by_service
-            .binary_search_by(|(s, _)| cmp_ci(service, s).reverse())
-        {
-            Ok(i) => self
-                .index
-                .by_service
+    /// The statements that may match an action, as `(index, verified)`: `verified`
+    /// statements are known to match the action. Allocates nothing.
+    pub(crate) fn candidates<'a>(
+        &'a self,
+        key: &ActionKey<'a>,
+    ) -> impl Iterator<Item = (u32, bool)> + 'a {
+        let idx = &self.index;
+        let bucket = match idx.service_hashes.binary_search(&key.service_hash) {
+            Ok(i) => idx
+                .services
                 .get(i)
-                .map(|(_, v)| v.as_slice())
-                .unwrap_or_default(),
-            Err(_) => &[],
+                .filter(|b| pattern::bytes_eq(b.service.as_bytes(), key.service)),
+            Err(_) => None,
         };
-        merge(listed, &self.index.always)
+        let empty: Lookup<'a> = (&[], &[], &[]);
+        let (hits, names, wild) = match bucket {
+            Some(b) => {
+                let from = b.exact.partition_point(|(h, _)| *h < key.name_hash);
+                let rest = b.exact.get(from..).unwrap_or_default();
+                let len = rest.iter().take_while(|(h, _)| *h == key.name_hash).count();
+                (
+                    rest.get(..len).unwrap_or_default(),
+                    b.exact_names.get(from..from + len).unwrap_or_default(),
+                    b.wild.as_slice(),
+                )
+            }
+            None => empty,
+        };
+        let name = key.name;
+        let bit = key.bit;
+        hits.iter()
+            .zip(names)
+            // The hash matched; the name must too.
+            .filter(move |(_, n)| pattern::bytes_eq(n, name))
+            .map(|((_, i), _)| (*i, true))
+            .chain(
+                wild.iter()
+                    .chain(&idx.always)
+                    .filter(move |(_, m)| m & bit != 0)
+                    .map(|(i, _)| (*i, false)),
+            )
     }
-}
-
-/// Merges two ascending lists.
-fn merge<'a>(a: &'a [u32], b: &'a [u32]) -> impl Iterator<Item = u32> + 'a {
-    let (mut i, mut j) = (0, 0);
-    std::iter::from_fn(move || match (a.get(i), b.get(j)) {
-        (Some(&x), Some(&y)) if x <= y => {
-            i += 1;
-            Some(x)
-        }
-        (_, Some(&y)) => {
-            j += 1;
-            Some(y)
-        }
-        (Some(&x), None) => {
-            i += 1;
-            Some(x)
-        }
-        (None, None) => None,
-    })
 }
 
 fn build_index(statements: &[Statement]) -> ActionIndex {
     let mut idx = ActionIndex::default();
     for (i, s) in statements.iter().enumerate() {
         let i = i as u32;
-        let services: Option<Vec<&str>> = if s.not_action {
-            None
-        } else {
-            s.actions.iter().map(|a| a.service.as_deref()).collect()
-        };
-        match services {
-            None => idx.always.push(i),
-            Some(list) => {
-                for svc in list {
-                    match idx.by_service.iter_mut().find(|(k, _)| &**k == svc) {
-                        Some((_, v)) => {
-                            if v.last() != Some(&i) {
-                                v.push(i);
-                            }
-                        }
-                        None => idx.by_service.push((svc.into(), vec![i])),
+        let literal_services = !s.not_action && s.actions.iter().all(|a| a.service.is_some());
+        if !literal_services {
+            idx.always.push((i, u32::MAX));
+            continue;
+        }
+        let mut services: Vec<&str> = s
+            .actions
+            .iter()
+            .filter_map(|a| a.service.as_deref())
+            .collect();
+        services.sort_unstable();
+        services.dedup();
+        for svc in services {
+            let pats: Vec<&ActionPattern> = s
+                .actions
+                .iter()
+                .filter(|a| a.service.as_deref() == Some(svc))
+                .collect();
+            let pos = match idx.services.iter().position(|b| &*b.service == svc) {
+                Some(p) => p,
+                None => {
+                    idx.services.push(ServiceBucket {
+                        service: svc.into(),
+                        ..ServiceBucket::default()
+                    });
+                    idx.services.len() - 1
+                }
+            };
+            let Some(bucket) = idx.services.get_mut(pos) else {
+                continue;
+            };
+            let names: Option<Vec<&[u8]>> = pats
+                .iter()
+                .map(|a| match &a.pat {
+                    Glob::Exact(full) => full.get(svc.len() + 1..),
+                    _ => None,
+                })
+                .collect();
+            match names {
+                Some(mut names) => {
+                    names.sort_unstable();
+                    names.dedup();
+                    for n in names {
+                        bucket.exact.push((fnv(n), i));
+                        bucket.exact_names.push(n.into());
                     }
+                }
+                None => {
+                    let bits = pats.iter().fold(0, |acc, a| acc | a.name_bits);
+                    bucket.wild.push((i, bits));
                 }
             }
         }
     }
-    idx.by_service.sort_by(|a, b| a.0.cmp(&b.0));
+    idx.services
+        .sort_by_key(|b| (fnv(b.service.as_bytes()), b.service.clone()));
+    idx.service_hashes = idx
+        .services
+        .iter()
+        .map(|b| fnv(b.service.as_bytes()))
+        .collect();
+    for b in &mut idx.services {
+        let mut pairs: Vec<(Hashed, Box<[u8]>)> =
+            b.exact.drain(..).zip(b.exact_names.drain(..)).collect();
+        pairs.sort();
+        (b.exact, b.exact_names) = pairs.into_iter().unzip();
+    }
     idx
 }
 
@@ -980,12 +1092,37 @@ mod tests {
             {"Effect":"Allow","NotAction":"iam:*","Resource":"*"},
             {"Effect":"Allow","Action":"s*:List*","Resource":"*"}]}"#)
         .unwrap();
-        let c: Vec<u32> = p.candidates("S3:GetObject").collect();
-        assert_eq!(c, [0, 1, 2, 3, 4]);
-        let c: Vec<u32> = p.candidates("iam:GetUser").collect();
-        assert_eq!(c, [1, 3, 4]);
-        let c: Vec<u32> = p.candidates("ec2:DescribeVpcs").collect();
-        assert_eq!(c, [0, 1, 3, 4]);
+        let cands = |svc: &[u8], name: &[u8]| {
+            let mut c: Vec<(u32, bool)> = p.candidates(&ActionKey::new(svc, name)).collect();
+            c.sort();
+            c
+        };
+        assert_eq!(
+            cands(b"s3", b"getobject"),
+            [(0, false), (1, false), (3, false), (4, false)]
+        );
+        assert_eq!(
+            cands(b"s3", b"putobject"),
+            [(1, false), (2, false), (3, false), (4, false)]
+        );
+        assert_eq!(
+            cands(b"iam", b"getuser"),
+            [(1, false), (3, false), (4, false)]
+        );
+        assert_eq!(
+            cands(b"ec2", b"describevpcs"),
+            [(0, false), (1, false), (3, false), (4, false)]
+        );
+        assert_eq!(
+            cands(b"ec2", b"runinstances"),
+            [(1, false), (3, false), (4, false)]
+        );
+        let q = id(r#"{"Statement":[
+            {"Effect":"Allow","Action":["s3:GetObject","s3:getobject","s3:PutObject"],"Resource":"*"},
+            {"Effect":"Allow","Action":["s3:GetObject","s3:Get*"],"Resource":"*"}]}"#).unwrap();
+        let mut c: Vec<(u32, bool)> = q.candidates(&ActionKey::new(b"s3", b"getobject")).collect();
+        c.sort();
+        assert_eq!(c, [(0, true), (1, false)]);
         assert!(p.statements()[0].action_matches("EC2:describevpcs"));
         assert!(!p.statements()[0].action_matches("ec2:RunInstances"));
         assert!(!p.statements()[3].action_matches("iam:GetUser"));
