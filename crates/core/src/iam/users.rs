@@ -57,6 +57,18 @@ impl Gatehouse {
         })
     }
 
+    /// Reads user `name` once, authorizes `action` on it, and returns it (or NoSuchEntity,
+    /// but only to a caller allowed to ask).
+    fn authorized_user(&self, cx: &RequestContext, action: &str, name: &str) -> Result<UserRecord> {
+        let user = read(self.store.as_ref(), |t| t.user_by_name(name))?;
+        let resource = match &user {
+            Some(u) => self.user_arn(&u.path, &u.name),
+            None => self.user_arn("/", name),
+        };
+        self.authorize(cx, action, &resource)?;
+        user.ok_or_else(|| no_such_user(name))
+    }
+
     pub(crate) fn create_user_impl(
         &self,
         cx: &RequestContext,
@@ -120,9 +132,7 @@ impl Gatehouse {
                 });
             }
         };
-        self.authorize(cx, "iam:GetUser", &self.user_resource(&name)?)?;
-        let user = read(self.store.as_ref(), |t| t.user_by_name(&name))?
-            .ok_or_else(|| no_such_user(&name))?;
+        let user = self.authorized_user(cx, "iam:GetUser", &name)?;
         Ok(GetUserResponse {
             user: self.user_shape(&user, true),
         })
@@ -261,13 +271,7 @@ impl Gatehouse {
         cx: &RequestContext,
         input: ListUserTagsRequest,
     ) -> Result<ListUserTagsResponse> {
-        self.authorize(
-            cx,
-            "iam:ListUserTags",
-            &self.user_resource(&input.user_name)?,
-        )?;
-        let user = read(self.store.as_ref(), |t| t.user_by_name(&input.user_name))?
-            .ok_or_else(|| no_such_user(&input.user_name))?;
+        let user = self.authorized_user(cx, "iam:ListUserTags", &input.user_name)?;
         let page = paginate_vec(
             tags_shape(&user.tags),
             input.marker.as_deref(),
