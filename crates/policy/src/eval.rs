@@ -620,3 +620,159 @@ pub fn authorize(set: &PolicySet, req: &Request<'_>) -> Decision {
         missing_context: ev.env.missing.into_inner(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const A: &str = "111122223333";
+
+    fn named(id: &str, kind: PolicyKind, doc: &str) -> NamedPolicy {
+        NamedPolicy::new(id, Policy::parse(doc, kind).unwrap())
+    }
+
+    fn identity(id: &str, doc: &str) -> NamedPolicy {
+        named(id, PolicyKind::Identity, doc)
+    }
+
+    const ALLOW_GET: &str = r#"{"Version":"2012-10-17","Statement":[{"Sid":"Get","Effect":"Allow","Action":"s3:GetObject","Resource":"*"}]}"#;
+    const ALLOW_EC2: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"ec2:*","Resource":"*"}]}"#;
+
+    fn decide(set: &PolicySet, p: &Principal, account: Option<&str>, ctx: &Context) -> Decision {
+        authorize(
+            set,
+            &Request {
+                principal: p,
+                action: "s3:GetObject",
+                resource: "arn:aws:s3:::b/k",
+                resource_account: account,
+                context: ctx,
+            },
+        )
+    }
+
+    fn alice() -> Principal {
+        Principal::user(format!("arn:aws:iam::{A}:user/alice"))
+    }
+
+    #[test]
+    fn type_decisions_are_reported() {
+        let set = PolicySet {
+            identity: vec![identity("p", ALLOW_GET)],
+            boundary: Some(named("b", PolicyKind::PermissionsBoundary, ALLOW_EC2)),
+            scps: vec![vec![named("scp", PolicyKind::ServiceControl, ALLOW_GET)]],
+            ..PolicySet::default()
+        };
+        let d = decide(&set, &alice(), None, &Context::new());
+        assert_eq!(d.outcome, Outcome::ImplicitDeny);
+        assert!(d.matched.is_empty());
+        assert_eq!(d.identity, TypeDecision::Allowed);
+        assert_eq!(d.boundary, TypeDecision::ImplicitDeny);
+        assert_eq!(d.scp, TypeDecision::Allowed);
+        assert_eq!(d.resource, TypeDecision::NotApplicable);
+        assert_eq!(d.session, TypeDecision::NotApplicable);
+        assert_eq!(d.rcp, TypeDecision::NotApplicable);
+    }
+
+    #[test]
+    fn matched_statements_carry_policy_sid_index_kind() {
+        let set = PolicySet {
+            identity: vec![identity("p", ALLOW_GET)],
+            ..PolicySet::default()
+        };
+        let d = decide(&set, &alice(), None, &Context::new());
+        assert!(d.is_allowed());
+        assert_eq!(
+            d.matched,
+            [MatchedStatement {
+                policy: "p".into(),
+                kind: PolicyKind::Identity,
+                sid: Some("Get".into()),
+                index: 0,
+                effect: Effect::Allow,
+            }]
+        );
+    }
+
+    #[test]
+    fn missing_context_lists_keys_of_matching_statements_only() {
+        let set = PolicySet {
+            identity: vec![identity(
+                "p",
+                r#"{"Version":"2012-10-17","Statement":[
+                {"Effect":"Allow","Action":"s3:GetObject","Resource":"*","Condition":{"Bool":{"aws:MultiFactorAuthPresent":"true"}}},
+                {"Effect":"Allow","Action":"s3:PutObject","Resource":"*","Condition":{"Bool":{"aws:SecureTransport":"true"}}}]}"#,
+            )],
+            ..PolicySet::default()
+        };
+        let d = decide(&set, &alice(), None, &Context::new());
+        assert_eq!(d.outcome, Outcome::ImplicitDeny);
+        assert_eq!(d.missing_context, ["aws:MultiFactorAuthPresent"]);
+        let ctx = Context::new().with("aws:multifactorauthpresent", "true");
+        let d = decide(&set, &alice(), None, &ctx);
+        assert!(d.is_allowed());
+        assert!(d.missing_context.is_empty());
+    }
+
+    #[test]
+    fn implied_principal_keys_feed_conditions() {
+        let set = PolicySet {
+            identity: vec![identity(
+                "p",
+                r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:*","Resource":"*",
+                "Condition":{"StringEquals":{"aws:PrincipalAccount":"111122223333","aws:PrincipalType":"User"},
+                             "ArnLike":{"aws:PrincipalArn":"arn:aws:iam::*:user/al*"}}}]}"#,
+            )],
+            ..PolicySet::default()
+        };
+        assert!(decide(&set, &alice(), None, &Context::new()).is_allowed());
+    }
+
+    #[test]
+    fn cross_account_needs_resource_and_identity() {
+        let bucket = named(
+            "r",
+            PolicyKind::Resource,
+            &format!(
+                r#"{{"Statement":[{{"Effect":"Allow","Principal":{{"AWS":"{A}"}},"Action":"s3:*","Resource":"*"}}]}}"#
+            ),
+        );
+        let ctx = Context::new();
+        let mut set = PolicySet {
+            resource: Some(bucket),
+            ..PolicySet::default()
+        };
+        assert_eq!(
+            decide(&set, &alice(), Some("444455556666"), &ctx).outcome,
+            Outcome::ImplicitDeny
+        );
+        set.identity.push(identity("p", ALLOW_GET));
+        let d = decide(&set, &alice(), Some("444455556666"), &ctx);
+        assert!(d.is_allowed());
+        assert_eq!(d.matched.len(), 2);
+        // A principal of another account is not matched by the account principal.
+        let bob = Principal::user("arn:aws:iam::999999999999:user/bob");
+        assert_eq!(
+            decide(&set, &bob, Some("444455556666"), &ctx).outcome,
+            Outcome::ImplicitDeny
+        );
+    }
+
+    #[test]
+    fn explicit_deny_lists_every_denying_statement() {
+        let deny = r#"{"Statement":[{"Sid":"D1","Effect":"Deny","Action":"s3:*","Resource":"*"},{"Sid":"D2","Effect":"Deny","NotAction":"iam:*","Resource":"*"}]}"#;
+        let set = PolicySet {
+            identity: vec![identity("p", ALLOW_GET), identity("d", deny)],
+            ..PolicySet::default()
+        };
+        let d = decide(&set, &alice(), None, &Context::new());
+        assert_eq!(d.outcome, Outcome::ExplicitDeny);
+        let sids: Vec<_> = d
+            .matched
+            .iter()
+            .map(|m| m.sid.as_deref().unwrap())
+            .collect();
+        assert_eq!(sids, ["D1", "D2"]);
+        assert_eq!(d.identity, TypeDecision::ExplicitDeny);
+    }
+}

@@ -41,11 +41,13 @@ pub struct Principal {
     account: String,
     kind: PrincipalKind,
     canonical_user: Option<String>,
-    /// Values served for `aws:PrincipalArn`, `aws:PrincipalAccount`, `aws:username` when the
-    /// context does not set them.
+    /// Values served for `aws:PrincipalArn`, `aws:PrincipalAccount`, `aws:username`,
+    /// `aws:PrincipalType` and `aws:PrincipalIsAWSService` when the context does not set them.
     principal_arn: [String; 1],
     account_value: [String; 1],
     username: Option<[String; 1]>,
+    principal_type: [String; 1],
+    is_service: [String; 1],
 }
 
 /// The account id in an ARN's fifth part, or "".
@@ -66,7 +68,19 @@ impl Principal {
             PrincipalKind::User => arn.rsplit('/').next().map(|n| [n.to_string()]),
             _ => None,
         };
+        let principal_type = match kind {
+            PrincipalKind::Root => "Account",
+            PrincipalKind::User => "User",
+            PrincipalKind::Role | PrincipalKind::AssumedRole { .. } => "AssumedRole",
+            PrincipalKind::FederatedUser { .. } => "FederatedUser",
+            PrincipalKind::WebIdentity => "WebIdentityUser",
+            PrincipalKind::Service => "Service",
+            PrincipalKind::Anonymous => "Anonymous",
+        };
+        let is_service = matches!(kind, PrincipalKind::Service);
         Principal {
+            principal_type: [principal_type.to_string()],
+            is_service: [is_service.to_string()],
             principal_arn: [principal_arn],
             account_value: [account.clone()],
             username,
@@ -146,11 +160,20 @@ impl Principal {
     /// Global keys AWS always derives from the principal, used when the context lacks them.
     pub(crate) fn implied_key(&self, key_lower: &str) -> Option<&[String]> {
         match key_lower {
-            "aws:principalarn" if !matches!(self.kind, PrincipalKind::Anonymous) => {
+            "aws:principalarn"
+                if !matches!(
+                    self.kind,
+                    PrincipalKind::Anonymous | PrincipalKind::Service | PrincipalKind::WebIdentity
+                ) =>
+            {
                 Some(&self.principal_arn)
             }
             "aws:principalaccount" if !self.account.is_empty() => Some(&self.account_value),
             "aws:username" => self.username.as_ref().map(|u| u.as_slice()),
+            "aws:principaltype" => Some(&self.principal_type),
+            "aws:principalisawsservice" if !matches!(self.kind, PrincipalKind::Anonymous) => {
+                Some(&self.is_service)
+            }
             _ => None,
         }
     }
@@ -273,5 +296,16 @@ mod tests {
                 .implied_key("aws:principalarn")
                 .is_none()
         );
+        assert_eq!(r.implied_key("aws:principaltype").unwrap(), ["AssumedRole"]);
+        assert_eq!(
+            u.implied_key("aws:principalisawsservice").unwrap(),
+            ["false"]
+        );
+        let s = Principal::service("s3.amazonaws.com");
+        assert_eq!(
+            s.implied_key("aws:principalisawsservice").unwrap(),
+            ["true"]
+        );
+        assert!(s.implied_key("aws:principalarn").is_none());
     }
 }
