@@ -1,4 +1,16 @@
-//! Runs every case in `tests/corpus/*.json` (format in `tests/corpus/README.md`).
+//! Runs every case in `tests/corpus/*.json`, printing each failing case by name.
+//!
+//! Format: `{"description", "cases": [{"name", "rule", "policies", "request", "expect"}]}`.
+//! - `policies`: optional `identity` (list of `{"id", "document"}`), `boundary`, `session`
+//!   (list), `resource` (a trust policy when its statements have no Resource), `scps` and `rcps`
+//!   (lists of levels, root first, each a list of policies); extras `scps_exempt` and
+//!   `rcps_exempt` (booleans).
+//! - `request`: `principal` `{"arn", "type", "account"}` with type `user`, `role`,
+//!   `assumed-role` (+ `role_arn`), `root`, `federated-user` (+ optional `user_arn`),
+//!   `web-identity`, `service`, `anonymous`, and optional `canonical_user`; `action`, `resource`,
+//!   `resource_account`, `context` (key to string or list of strings).
+//! - `expect`: `decision` (`Allowed`, `ExplicitDeny`, `ImplicitDeny`), `matched` (compared as a
+//!   set of `{"policy", "sid", "index"}`), optional `missing_context` (set, case-insensitive).
 
 use std::collections::BTreeSet;
 use std::path::Path;
