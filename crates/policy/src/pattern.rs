@@ -100,6 +100,7 @@ pub(crate) enum Glob {
     Any,
     Exact(Box<[u8]>),
     Prefix(Box<[u8]>),
+    Suffix(Box<[u8]>),
     /// Encoded pattern for [`glob`].
     Pattern(Box<[u8]>),
 }
@@ -115,6 +116,11 @@ impl Glob {
             && is_literal(head)
         {
             Glob::Prefix(decode(head).into())
+        } else if let Some(tail) = encoded.strip_prefix(b"*")
+            && is_literal(tail)
+            && tail.first() != Some(&b'*')
+        {
+            Glob::Suffix(decode(tail).into())
         } else {
             Glob::Pattern(encoded.into())
         }
@@ -123,19 +129,55 @@ impl Glob {
     /// Matches `text`; with `fold`, ASCII case-insensitively (the pattern is lowercase).
     #[inline]
     pub(crate) fn matches(&self, text: &[u8], fold: bool) -> bool {
-        let eq = |a: &[u8], b: &[u8]| {
-            if fold {
-                a.eq_ignore_ascii_case(b)
-            } else {
-                bytes_eq(a, b)
-            }
-        };
         match self {
             Glob::Any => true,
-            Glob::Exact(l) => eq(l, text),
-            Glob::Prefix(p) => text.get(..p.len()).is_some_and(|t| eq(p, t)),
+            Glob::Exact(l) => match_shape(Shape::Exact, l, text, fold),
+            Glob::Prefix(p) => match_shape(Shape::Prefix, p, text, fold),
+            Glob::Suffix(p) => match_shape(Shape::Suffix, p, text, fold),
             Glob::Pattern(p) => glob(p, text, fold),
         }
+    }
+
+    fn shape(&self) -> (Shape, &[u8]) {
+        match self {
+            Glob::Any => (Shape::Any, &[]),
+            Glob::Exact(b) => (Shape::Exact, b),
+            Glob::Prefix(b) => (Shape::Prefix, b),
+            Glob::Suffix(b) => (Shape::Suffix, b),
+            Glob::Pattern(b) => (Shape::Pattern, b),
+        }
+    }
+}
+
+/// The shape of a compiled glob, for patterns stored flat.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Shape {
+    Any,
+    Exact,
+    Prefix,
+    Suffix,
+    Pattern,
+}
+
+#[inline]
+fn match_shape(shape: Shape, pat: &[u8], text: &[u8], fold: bool) -> bool {
+    let eq = |a: &[u8], b: &[u8]| {
+        if fold {
+            a.eq_ignore_ascii_case(b)
+        } else {
+            bytes_eq(a, b)
+        }
+    };
+    match shape {
+        Shape::Any => true,
+        Shape::Exact => eq(pat, text),
+        Shape::Prefix => text.get(..pat.len()).is_some_and(|t| eq(pat, t)),
+        Shape::Suffix => text
+            .len()
+            .checked_sub(pat.len())
+            .and_then(|from| text.get(from..))
+            .is_some_and(|t| eq(pat, t)),
+        Shape::Pattern => glob(pat, text, fold),
     }
 }
 
@@ -183,8 +225,23 @@ pub(crate) fn is_literal(pat: &[u8]) -> bool {
 pub(crate) enum ArnPattern {
     /// `*`: everything.
     Any,
-    /// Up to six compiled parts.
-    Parts(Box<[Glob]>),
+    /// Up to six compiled parts, stored flat: one allocation per pattern.
+    Parts(FlatParts),
+}
+
+/// One part of a flat ARN pattern: its shape and its bytes in [`FlatParts::bytes`].
+#[derive(Debug, Clone, Copy)]
+struct PartSpec {
+    shape: Shape,
+    start: u32,
+    end: u32,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct FlatParts {
+    bytes: Box<[u8]>,
+    parts: [PartSpec; 6],
+    n: usize,
 }
 
 /// A request ARN split once at its first five colons, for matching against many patterns.
@@ -265,19 +322,46 @@ impl ArnPattern {
         if encoded == b"*" {
             return ArnPattern::Any;
         }
-        ArnPattern::Parts(encoded.splitn(6, |&b| b == b':').map(Glob::new).collect())
+        let mut bytes = Vec::with_capacity(encoded.len());
+        let mut parts = [PartSpec {
+            shape: Shape::Any,
+            start: 0,
+            end: 0,
+        }; 6];
+        let mut n = 0;
+        for (slot, piece) in parts.iter_mut().zip(encoded.splitn(6, |&b| b == b':')) {
+            let g = Glob::new(piece);
+            let (shape, b) = g.shape();
+            let start = bytes.len() as u32;
+            bytes.extend_from_slice(b);
+            *slot = PartSpec {
+                shape,
+                start,
+                end: bytes.len() as u32,
+            };
+            n += 1;
+        }
+        ArnPattern::Parts(FlatParts {
+            bytes: bytes.into(),
+            parts,
+            n,
+        })
     }
 
     /// Matches a pre-split ARN.
     pub(crate) fn matches_split(&self, arn: &SplitArn<'_>) -> bool {
         match self {
             ArnPattern::Any => true,
-            ArnPattern::Parts(p) => {
-                let n = p.len();
+            ArnPattern::Parts(f) => {
+                let n = f.n;
                 arn.count >= n
-                    && p.iter()
-                        .enumerate()
-                        .all(|(i, g)| g.matches(arn.part(i, n), false))
+                    && f.parts.iter().take(n).enumerate().all(|(i, p)| {
+                        let pat = f
+                            .bytes
+                            .get(p.start as usize..p.end as usize)
+                            .unwrap_or_default();
+                        match_shape(p.shape, pat, arn.part(i, n), false)
+                    })
             }
         }
     }
@@ -285,9 +369,7 @@ impl ArnPattern {
     pub(crate) fn matches(&self, text: &str) -> bool {
         match self {
             ArnPattern::Any => true,
-            ArnPattern::Parts(p) => for_each_part(text.as_bytes(), p.len(), |i, seg| {
-                p.get(i).is_some_and(|g| g.matches(seg, false))
-            }),
+            ArnPattern::Parts(_) => self.matches_split(&SplitArn::new(text)),
         }
     }
 }
@@ -321,6 +403,8 @@ enum Part {
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Template {
     parts: Vec<Part>,
+    /// The text before the first variable or wildcard.
+    prefix: Box<str>,
 }
 
 impl Template {
@@ -374,15 +458,16 @@ impl Template {
         if !text.is_empty() {
             parts.push(Part::Text(text));
         }
-        Some(Template { parts })
+        let prefix = match parts.first() {
+            Some(Part::Text(t)) => t.split(['*', '?']).next().unwrap_or_default().into(),
+            _ => "".into(),
+        };
+        Some(Template { parts, prefix })
     }
 
     /// The text before the first variable, if it has no wildcard: a cheap pre-check.
     pub(crate) fn literal_prefix(&self) -> &str {
-        match self.parts.first() {
-            Some(Part::Text(t)) => t.split(['*', '?']).next().unwrap_or_default(),
-            _ => "",
-        }
+        &self.prefix
     }
 
     /// The (lowercased) keys of the variables, for context-key listings.
@@ -479,11 +564,13 @@ mod tests {
 
     #[test]
     fn compiled_globs_agree_with_glob() {
-        for p in ["*", "abc", "ab*", "a*c", "a?", "", "a\0*", "\0**"] {
+        for p in [
+            "*", "abc", "ab*", "a*c", "a?", "", "a\0*", "\0**", "*bc", "*\0*", "**c", "*",
+        ] {
             let enc = p.replace("\\0", "\0").into_bytes();
             let g = Glob::new(&enc);
             for t in [
-                "", "abc", "ab", "abcd", "a*", "a*x", "*", "*x", "xabc", "ABC",
+                "", "abc", "ab", "abcd", "a*", "a*x", "*", "*x", "xabc", "ABC", "c", "bc", "aBC",
             ] {
                 assert_eq!(
                     g.matches(t.as_bytes(), false),

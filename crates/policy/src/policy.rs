@@ -146,37 +146,67 @@ pub(crate) fn fnv(bytes: &[u8]) -> u64 {
     })
 }
 
-/// `(hash of an action name, statement index)`.
-type Hashed = (u64, u32);
 /// `(statement index, name bits)`.
 type Flagged = (u32, u32);
-/// A bucket lookup: exact hits, their names, wildcard statements.
-type Lookup<'a> = (&'a [Hashed], &'a [Box<[u8]>], &'a [Flagged]);
 
-/// The statements of one literal service prefix.
+/// The statements of one literal service prefix, while the index is built.
 #[derive(Debug, Clone, Default)]
 struct ServiceBucket {
-    /// Lowercase service prefix.
     service: Box<str>,
-    /// `(fnv(name), statement)` for statements whose action names for this service are all
-    /// literal, sorted; the lowercase names are in `exact_names` at the same positions. A hit
-    /// needs no further action check.
-    exact: Vec<(u64, u32)>,
-    exact_names: Vec<Box<[u8]>>,
-    /// `(statement, name bits)` for statements with a wildcard in a name for this service.
-    wild: Vec<(u32, u32)>,
+    /// `(lowercase action name, statement)` for statements whose action names for this
+    /// service are all literal.
+    exact: Vec<(Box<[u8]>, u32)>,
+    /// Statements with a wildcard in a name for this service.
+    wild: Vec<Flagged>,
 }
 
-/// Statements indexed by action, so a decision looks at few statements per policy.
+/// A byte range in [`ActionIndex::arena`] or an entry range in one of its lists.
+#[derive(Debug, Clone, Copy, Default)]
+struct Span {
+    start: u32,
+    end: u32,
+}
+
+impl Span {
+    fn of<T>(list: &[T], span: Span) -> &[T] {
+        list.get(span.start as usize..span.end as usize)
+            .unwrap_or_default()
+    }
+}
+
+/// One service of the index.
+#[derive(Debug, Clone, Copy)]
+struct BucketHead {
+    hash: u64,
+    service: Span,
+    exact: Span,
+    wild: Span,
+}
+
+/// An exact action name: `fnv(name)`, the statement, the name in the arena. A hit needs no
+/// further action check.
+#[derive(Debug, Clone, Copy)]
+struct ExactEntry {
+    hash: u64,
+    statement: u32,
+    name: Span,
+}
+
+/// Statements indexed by action, stored flat (a handful of allocations per policy) so a
+/// decision touches few cache lines per policy.
 #[derive(Debug, Clone, Default)]
 struct ActionIndex {
-    /// `fnv(service)` of each bucket, sorted, searched before touching a bucket.
-    service_hashes: Vec<u64>,
-    /// Buckets in the order of `service_hashes`.
-    services: Vec<ServiceBucket>,
+    /// Sorted by hash.
+    heads: Vec<BucketHead>,
+    /// Per bucket, sorted by hash.
+    exact: Vec<ExactEntry>,
+    /// `(statement, name bits)` per bucket, for statements with wildcard names.
+    wild: Vec<Flagged>,
     /// `(statement, name bits)` that must always be checked (wildcard services,
     /// `NotAction`).
-    always: Vec<(u32, u32)>,
+    always: Vec<Flagged>,
+    /// Service and action names.
+    arena: Box<[u8]>,
 }
 
 /// The lowercase action of a request, hashed once for every policy's index.
@@ -512,34 +542,32 @@ impl Policy {
         key: &ActionKey<'a>,
     ) -> impl Iterator<Item = (u32, bool)> + 'a {
         let idx = &self.index;
-        let bucket = match idx.service_hashes.binary_search(&key.service_hash) {
-            Ok(i) => idx
-                .services
-                .get(i)
-                .filter(|b| pattern::bytes_eq(b.service.as_bytes(), key.service)),
-            Err(_) => None,
-        };
-        let empty: Lookup<'a> = (&[], &[], &[]);
-        let (hits, names, wild) = match bucket {
-            Some(b) => {
-                let from = b.exact.partition_point(|(h, _)| *h < key.name_hash);
-                let rest = b.exact.get(from..).unwrap_or_default();
-                let len = rest.iter().take_while(|(h, _)| *h == key.name_hash).count();
+        let arena = &idx.arena;
+        let head = idx
+            .heads
+            .binary_search_by_key(&key.service_hash, |h| h.hash)
+            .ok()
+            .and_then(|i| idx.heads.get(i))
+            .filter(|h| pattern::bytes_eq(Span::of(arena, h.service), key.service));
+        let (hits, wild): (&'a [ExactEntry], &'a [Flagged]) = match head {
+            Some(h) => {
+                let exact = Span::of(&idx.exact, h.exact);
+                let from = exact.partition_point(|e| e.hash < key.name_hash);
+                let rest = exact.get(from..).unwrap_or_default();
+                let len = rest.iter().take_while(|e| e.hash == key.name_hash).count();
                 (
                     rest.get(..len).unwrap_or_default(),
-                    b.exact_names.get(from..from + len).unwrap_or_default(),
-                    b.wild.as_slice(),
+                    Span::of(&idx.wild, h.wild),
                 )
             }
-            None => empty,
+            None => (&[], &[]),
         };
         let name = key.name;
         let bit = key.bit;
         hits.iter()
-            .zip(names)
             // The hash matched; the name must too.
-            .filter(move |(_, n)| pattern::bytes_eq(n, name))
-            .map(|((_, i), _)| (*i, true))
+            .filter(move |e| pattern::bytes_eq(Span::of(arena, e.name), name))
+            .map(|e| (e.statement, true))
             .chain(
                 wild.iter()
                     .chain(&idx.always)
@@ -550,38 +578,39 @@ impl Policy {
 }
 
 fn build_index(statements: &[Statement]) -> ActionIndex {
-    let mut idx = ActionIndex::default();
+    let mut services: Vec<ServiceBucket> = Vec::new();
+    let mut always: Vec<Flagged> = Vec::new();
     for (i, s) in statements.iter().enumerate() {
         let i = i as u32;
         let literal_services = !s.not_action && s.actions.iter().all(|a| a.service.is_some());
         if !literal_services {
-            idx.always.push((i, u32::MAX));
+            always.push((i, u32::MAX));
             continue;
         }
-        let mut services: Vec<&str> = s
+        let mut names_of: Vec<&str> = s
             .actions
             .iter()
             .filter_map(|a| a.service.as_deref())
             .collect();
-        services.sort_unstable();
-        services.dedup();
-        for svc in services {
+        names_of.sort_unstable();
+        names_of.dedup();
+        for svc in names_of {
             let pats: Vec<&ActionPattern> = s
                 .actions
                 .iter()
                 .filter(|a| a.service.as_deref() == Some(svc))
                 .collect();
-            let pos = match idx.services.iter().position(|b| &*b.service == svc) {
+            let pos = match services.iter().position(|b| &*b.service == svc) {
                 Some(p) => p,
                 None => {
-                    idx.services.push(ServiceBucket {
+                    services.push(ServiceBucket {
                         service: svc.into(),
                         ..ServiceBucket::default()
                     });
-                    idx.services.len() - 1
+                    services.len() - 1
                 }
             };
-            let Some(bucket) = idx.services.get_mut(pos) else {
+            let Some(bucket) = services.get_mut(pos) else {
                 continue;
             };
             let names: Option<Vec<&[u8]>> = pats
@@ -595,10 +624,9 @@ fn build_index(statements: &[Statement]) -> ActionIndex {
                 Some(mut names) => {
                     names.sort_unstable();
                     names.dedup();
-                    for n in names {
-                        bucket.exact.push((fnv(n), i));
-                        bucket.exact_names.push(n.into());
-                    }
+                    bucket
+                        .exact
+                        .extend(names.into_iter().map(|n| (Box::from(n), i)));
                 }
                 None => {
                     let bits = pats.iter().fold(0, |acc, a| acc | a.name_bits);
@@ -607,19 +635,54 @@ fn build_index(statements: &[Statement]) -> ActionIndex {
             }
         }
     }
-    idx.services
-        .sort_by_key(|b| (fnv(b.service.as_bytes()), b.service.clone()));
-    idx.service_hashes = idx
-        .services
-        .iter()
-        .map(|b| fnv(b.service.as_bytes()))
-        .collect();
-    for b in &mut idx.services {
-        let mut pairs: Vec<(Hashed, Box<[u8]>)> =
-            b.exact.drain(..).zip(b.exact_names.drain(..)).collect();
-        pairs.sort();
-        (b.exact, b.exact_names) = pairs.into_iter().unzip();
+    flatten(services, always)
+}
+
+fn flatten(mut services: Vec<ServiceBucket>, always: Vec<Flagged>) -> ActionIndex {
+    let mut idx = ActionIndex {
+        always,
+        ..ActionIndex::default()
+    };
+    let mut arena: Vec<u8> = Vec::new();
+    let push = |arena: &mut Vec<u8>, bytes: &[u8]| {
+        let start = arena.len() as u32;
+        arena.extend_from_slice(bytes);
+        Span {
+            start,
+            end: arena.len() as u32,
+        }
+    };
+    services.sort_by_key(|b| fnv(b.service.as_bytes()));
+    for b in &mut services {
+        let service = push(&mut arena, b.service.as_bytes());
+        let mut exact: Vec<(u64, u32, &[u8])> =
+            b.exact.iter().map(|(n, i)| (fnv(n), *i, &**n)).collect();
+        exact.sort();
+        let exact_start = idx.exact.len() as u32;
+        for (hash, statement, n) in exact {
+            let name = push(&mut arena, n);
+            idx.exact.push(ExactEntry {
+                hash,
+                statement,
+                name,
+            });
+        }
+        let wild_start = idx.wild.len() as u32;
+        idx.wild.extend_from_slice(&b.wild);
+        idx.heads.push(BucketHead {
+            hash: fnv(b.service.as_bytes()),
+            service,
+            exact: Span {
+                start: exact_start,
+                end: idx.exact.len() as u32,
+            },
+            wild: Span {
+                start: wild_start,
+                end: idx.wild.len() as u32,
+            },
+        });
     }
+    idx.arena = arena.into();
     idx
 }
 
