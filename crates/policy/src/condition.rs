@@ -354,8 +354,16 @@ impl Condition {
                 .at(op.value.pos));
             };
             for k in keys {
-                if k.key.is_empty() {
-                    return Err(PolicyError::syntax("empty condition key").at(k.key_pos));
+                if !k
+                    .key
+                    .split_once(':')
+                    .is_some_and(|(vendor, _)| !vendor.is_empty())
+                {
+                    return Err(PolicyError::new(
+                        "Actions/Conditions must be prefaced by a vendor, e.g., iam, sdb, ec2, etc.",
+                    )
+                    .with_detail(format!("condition key \"{}\"", k.key))
+                    .at(k.key_pos));
                 }
                 let items: Vec<&Node> = match &k.value.value {
                     Value::Array(a) => a.iter().collect(),
@@ -549,31 +557,31 @@ mod tests {
 
     #[test]
     fn string_operators() {
-        let c = ctx(&[("k", &["Foo"])]);
-        check(r#"{"StringEquals":{"k":"Foo"}}"#, &c, true);
-        check(r#"{"StringEquals":{"K":["x","Foo"]}}"#, &c, true);
-        check(r#"{"StringEquals":{"k":"foo"}}"#, &c, false);
-        check(r#"{"StringNotEquals":{"k":"foo"}}"#, &c, true);
-        check(r#"{"StringEqualsIgnoreCase":{"k":"fOO"}}"#, &c, true);
-        check(r#"{"StringNotEqualsIgnoreCase":{"k":"fOO"}}"#, &c, false);
-        check(r#"{"StringLike":{"k":"F?o*"}}"#, &c, true);
-        check(r#"{"StringNotLike":{"k":"f*"}}"#, &c, true);
+        let c = ctx(&[("t:k", &["Foo"])]);
+        check(r#"{"StringEquals":{"t:k":"Foo"}}"#, &c, true);
+        check(r#"{"StringEquals":{"t:K":["x","Foo"]}}"#, &c, true);
+        check(r#"{"StringEquals":{"t:k":"foo"}}"#, &c, false);
+        check(r#"{"StringNotEquals":{"t:k":"foo"}}"#, &c, true);
+        check(r#"{"StringEqualsIgnoreCase":{"t:k":"fOO"}}"#, &c, true);
+        check(r#"{"StringNotEqualsIgnoreCase":{"t:k":"fOO"}}"#, &c, false);
+        check(r#"{"StringLike":{"t:k":"F?o*"}}"#, &c, true);
+        check(r#"{"StringNotLike":{"t:k":"f*"}}"#, &c, true);
         // Missing key: positive false, negated true, IfExists true.
         let e = Context::new();
-        check(r#"{"StringEquals":{"k":"Foo"}}"#, &e, false);
-        check(r#"{"StringNotEquals":{"k":"Foo"}}"#, &e, true);
-        check(r#"{"StringNotLike":{"k":"*"}}"#, &e, true);
-        check(r#"{"StringEqualsIfExists":{"k":"Foo"}}"#, &e, true);
-        check(r#"{"StringEqualsIfExists":{"k":"x"}}"#, &c, false);
+        check(r#"{"StringEquals":{"t:k":"Foo"}}"#, &e, false);
+        check(r#"{"StringNotEquals":{"t:k":"Foo"}}"#, &e, true);
+        check(r#"{"StringNotLike":{"t:k":"*"}}"#, &e, true);
+        check(r#"{"StringEqualsIfExists":{"t:k":"Foo"}}"#, &e, true);
+        check(r#"{"StringEqualsIfExists":{"t:k":"x"}}"#, &c, false);
         // Several keys are AND'ed.
-        check(r#"{"StringEquals":{"k":"Foo","j":"x"}}"#, &c, false);
+        check(r#"{"StringEquals":{"t:k":"Foo","t:j":"x"}}"#, &c, false);
     }
 
     #[test]
     fn set_operators() {
-        let tags = ctx(&[("aws:TagKeys", &["a", "b"])]);
+        let tags = ctx(&[("aws:TagKeys", &["a", "t:b"])]);
         check(
-            r#"{"ForAllValues:StringEquals":{"aws:TagKeys":["a","b","c"]}}"#,
+            r#"{"ForAllValues:StringEquals":{"aws:TagKeys":["a","t:b","c"]}}"#,
             &tags,
             true,
         );
@@ -583,7 +591,7 @@ mod tests {
             false,
         );
         check(
-            r#"{"ForAnyValue:StringEquals":{"aws:TagKeys":["b","z"]}}"#,
+            r#"{"ForAnyValue:StringEquals":{"aws:TagKeys":["t:b","z"]}}"#,
             &tags,
             true,
         );
@@ -631,18 +639,18 @@ mod tests {
     #[test]
     fn numeric_date_bool_binary() {
         let c = ctx(&[
-            ("n", &["10"]),
+            ("t:n", &["10"]),
             ("aws:CurrentTime", &["2024-06-01T12:00:00Z"]),
             ("aws:EpochTime", &["1717243200"]),
-            ("b", &["TRUE"]),
-            ("bin", &["aGVsbG8="]),
+            ("t:b", &["TRUE"]),
+            ("t:bin", &["aGVsbG8="]),
         ]);
-        check(r#"{"NumericEquals":{"n":"10.0"}}"#, &c, true);
-        check(r#"{"NumericNotEquals":{"n":10}}"#, &c, false);
-        check(r#"{"NumericLessThan":{"n":"11"}}"#, &c, true);
-        check(r#"{"NumericLessThanEquals":{"n":"10"}}"#, &c, true);
-        check(r#"{"NumericGreaterThan":{"n":"10"}}"#, &c, false);
-        check(r#"{"NumericGreaterThanEquals":{"n":"-5"}}"#, &c, true);
+        check(r#"{"NumericEquals":{"t:n":"10.0"}}"#, &c, true);
+        check(r#"{"NumericNotEquals":{"t:n":10}}"#, &c, false);
+        check(r#"{"NumericLessThan":{"t:n":"11"}}"#, &c, true);
+        check(r#"{"NumericLessThanEquals":{"t:n":"10"}}"#, &c, true);
+        check(r#"{"NumericGreaterThan":{"t:n":"10"}}"#, &c, false);
+        check(r#"{"NumericGreaterThanEquals":{"t:n":"-5"}}"#, &c, true);
         check(
             r#"{"DateGreaterThan":{"aws:CurrentTime":"2024-01-01"}}"#,
             &c,
@@ -678,10 +686,10 @@ mod tests {
             &c,
             false,
         );
-        check(r#"{"Bool":{"b":"true"}}"#, &c, true);
-        check(r#"{"Bool":{"b":false}}"#, &c, false);
-        check(r#"{"BinaryEquals":{"bin":"aGVsbG8"}}"#, &c, true);
-        check(r#"{"BinaryEquals":{"bin":"aGVsbG9v"}}"#, &c, false);
+        check(r#"{"Bool":{"t:b":"true"}}"#, &c, true);
+        check(r#"{"Bool":{"t:b":false}}"#, &c, false);
+        check(r#"{"BinaryEquals":{"t:bin":"aGVsbG8"}}"#, &c, true);
+        check(r#"{"BinaryEquals":{"t:bin":"aGVsbG9v"}}"#, &c, false);
         assert_eq!(parse_date("1970-01-02"), Some(86_400_000));
         assert_eq!(parse_date("2000-03-01T00:00:00Z"), Some(951_868_800_000));
         assert_eq!(parse_date("1970-01-01T00:00:00.5Z"), Some(500));
@@ -694,12 +702,12 @@ mod tests {
     fn ip_and_arn_and_null() {
         let c = ctx(&[
             ("aws:SourceIp", &["203.0.113.5"]),
-            ("v6", &["2001:db8::1"]),
+            ("t:v6", &["2001:db8::1"]),
             (
                 "aws:SourceArn",
                 &["arn:aws:sns:us-east-1:111122223333:topic"],
             ),
-            ("present", &["x"]),
+            ("t:present", &["x"]),
         ]);
         check(
             r#"{"IpAddress":{"aws:SourceIp":"203.0.113.0/24"}}"#,
@@ -717,9 +725,9 @@ mod tests {
             false,
         );
         check(r#"{"IpAddress":{"aws:SourceIp":"0.0.0.0/0"}}"#, &c, true);
-        check(r#"{"IpAddress":{"v6":"2001:db8::/32"}}"#, &c, true);
-        check(r#"{"IpAddress":{"v6":"2001:db9::/32"}}"#, &c, false);
-        check(r#"{"IpAddress":{"v6":"203.0.113.0/24"}}"#, &c, false);
+        check(r#"{"IpAddress":{"t:v6":"2001:db8::/32"}}"#, &c, true);
+        check(r#"{"IpAddress":{"t:v6":"2001:db9::/32"}}"#, &c, false);
+        check(r#"{"IpAddress":{"t:v6":"203.0.113.0/24"}}"#, &c, false);
         check(
             r#"{"ArnLike":{"aws:SourceArn":"arn:aws:sns:*:111122223333:*"}}"#,
             &c,
@@ -740,29 +748,37 @@ mod tests {
             &c,
             false,
         );
-        check(r#"{"Null":{"present":"false","missing":"true"}}"#, &c, true);
-        check(r#"{"Null":{"present":"true"}}"#, &c, false);
+        check(
+            r#"{"Null":{"t:present":"false","t:missing":"true"}}"#,
+            &c,
+            true,
+        );
+        check(r#"{"Null":{"t:present":"true"}}"#, &c, false);
     }
 
     #[test]
     fn variables_in_values() {
-        let c = ctx(&[("s3:prefix", &["home/alice/x"]), ("own", &["alice"])]);
+        let c = ctx(&[("s3:prefix", &["home/alice/x"]), ("t:own", &["alice"])]);
         check(
             r#"{"StringLike":{"s3:prefix":"home/${aws:username}/*"}}"#,
             &c,
             true,
         );
-        check(r#"{"StringEquals":{"own":"${aws:username}"}}"#, &c, true);
-        check(r#"{"StringEquals":{"own":"${aws:nothing}"}}"#, &c, false);
+        check(r#"{"StringEquals":{"t:own":"${aws:username}"}}"#, &c, true);
+        check(r#"{"StringEquals":{"t:own":"${aws:nothing}"}}"#, &c, false);
         check(
-            r#"{"StringEquals":{"own":"${aws:nothing, 'alice'}"}}"#,
+            r#"{"StringEquals":{"t:own":"${aws:nothing, 'alice'}"}}"#,
             &c,
             true,
         );
-        check(r#"{"StringNotEquals":{"own":"${aws:nothing}"}}"#, &c, true);
-        check(r#"{"StringLike":{"own":"${*}"}}"#, &c, false);
+        check(
+            r#"{"StringNotEquals":{"t:own":"${aws:nothing}"}}"#,
+            &c,
+            true,
+        );
+        check(r#"{"StringLike":{"t:own":"${*}"}}"#, &c, false);
         // Without variables (2008-10-17) the text is literal.
-        let cs = conds(r#"{"StringEquals":{"own":"${aws:username}"}}"#, false).unwrap();
+        let cs = conds(r#"{"StringEquals":{"t:own":"${aws:username}"}}"#, false).unwrap();
         let p = Principal::user("arn:aws:iam::111122223333:user/alice");
         assert!(!cs[0].eval(&Env::new(&c, &p)));
     }
@@ -770,25 +786,27 @@ mod tests {
     #[test]
     fn rejects_malformed() {
         for bad in [
-            r#"{"StringEqualz":{"k":"v"}}"#,
-            r#"{"NullIfExists":{"k":"true"}}"#,
+            r#"{"StringEqualz":{"t:k":"v"}}"#,
+            r#"{"NullIfExists":{"t:k":"true"}}"#,
             r#"{"StringEquals":"v"}"#,
-            r#"{"StringEquals":{"k":{"a":1}}}"#,
-            r#"{"StringEquals":{"k":null}}"#,
-            r#"{"NumericEquals":{"k":"ten"}}"#,
-            r#"{"NumericEquals":{"k":"NaN"}}"#,
-            r#"{"DateEquals":{"k":"yesterday"}}"#,
-            r#"{"Bool":{"k":"yes"}}"#,
-            r#"{"Null":{"k":"1"}}"#,
-            r#"{"BinaryEquals":{"k":"!!"}}"#,
-            r#"{"IpAddress":{"k":"10.0.0.0/33"}}"#,
-            r#"{"IpAddress":{"k":"10.0.0"}}"#,
-            r#"{"IpAddress":{"k":"::/129"}}"#,
+            r#"{"StringEquals":{"t:k":{"a":1}}}"#,
+            r#"{"StringEquals":{"t:k":null}}"#,
+            r#"{"NumericEquals":{"t:k":"ten"}}"#,
+            r#"{"NumericEquals":{"t:k":"NaN"}}"#,
+            r#"{"DateEquals":{"t:k":"yesterday"}}"#,
+            r#"{"Bool":{"t:k":"yes"}}"#,
+            r#"{"Null":{"t:k":"1"}}"#,
+            r#"{"BinaryEquals":{"t:k":"!!"}}"#,
+            r#"{"IpAddress":{"t:k":"10.0.0.0/33"}}"#,
+            r#"{"IpAddress":{"t:k":"10.0.0"}}"#,
+            r#"{"IpAddress":{"t:k":"::/129"}}"#,
             r#"[]"#,
+            r#"{"StringEquals":{"novendor":"v"}}"#,
+            r#"{"StringEquals":{":x":"v"}}"#,
         ] {
             assert!(conds(bad, true).is_err(), "{bad}");
         }
-        let e = conds(r#"{"StringEqualz":{"k":"v"}}"#, true).unwrap_err();
+        let e = conds(r#"{"StringEqualz":{"t:k":"v"}}"#, true).unwrap_err();
         assert_eq!(e.message(), "Invalid Condition type : StringEqualz");
     }
 }

@@ -458,8 +458,13 @@ impl Policy {
         }
         let variables = version == Version::V2012_10_17;
         let mut statements = Vec::with_capacity(nodes.len());
+        let mut sid_pos = Vec::with_capacity(nodes.len());
         for node in nodes {
             statements.push(parse_statement(node, kind, variables)?);
+            sid_pos.push(match &node.value {
+                Value::Object(m) => field(m, "Sid").map(|m| m.value.pos),
+                _ => None,
+            });
         }
         // Sids must be unique within a policy.
         for (i, s) in statements.iter().enumerate() {
@@ -469,10 +474,13 @@ impl Policy {
                     .take(i)
                     .any(|o| o.sid.as_deref() == Some(&**sid))
             {
-                return Err(PolicyError::new(
-                    "Statement IDs (SID) in a single policy must be unique.",
-                )
-                .with_detail(format!("duplicate Sid \"{sid}\"")));
+                let err =
+                    PolicyError::new("Statement IDs (SID) in a single policy must be unique.")
+                        .with_detail(format!("duplicate Sid \"{sid}\""));
+                return Err(match sid_pos.get(i).copied().flatten() {
+                    Some(pos) => err.at(pos),
+                    None => err,
+                });
             }
         }
         let index = build_index(&statements);
@@ -1118,6 +1126,8 @@ mod tests {
 
     #[test]
     fn errors_carry_positions() {
+        let e = id("{\"Statement\":[{\"Sid\":\"A\",\"Effect\":\"Allow\",\"Action\":\"s3:*\",\"Resource\":\"*\"},\n{\"Sid\":\"A\",\"Effect\":\"Allow\",\"Action\":\"s3:*\",\"Resource\":\"*\"}]}").unwrap_err();
+        assert_eq!((e.line(), e.column()), (Some(2), Some(8)));
         let e = id(
             "{\n  \"Statement\": {\n    \"Effect\": \"Allow\",\n    \"Action\": \"s3:*\"\n  }\n}",
         )
