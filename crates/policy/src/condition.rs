@@ -354,10 +354,9 @@ impl Condition {
                 .at(op.value.pos));
             };
             for k in keys {
-                if !k
-                    .key
+                if k.key
                     .split_once(':')
-                    .is_some_and(|(vendor, _)| !vendor.is_empty())
+                    .is_none_or(|(vendor, _)| vendor.is_empty())
                 {
                     return Err(PolicyError::new(
                         "Actions/Conditions must be prefaced by a vendor, e.g., iam, sdb, ec2, etc.",
