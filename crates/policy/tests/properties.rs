@@ -651,18 +651,18 @@ fn run_reference(s: &Scenario) -> reference::Verdict {
             .map(|(l, d)| docs(&format!("rcp{l}-"), d))
             .collect(),
     };
-    let ask = reference::Ask {
-        caller: reference::Caller {
+    let ask = reference::Ask::new(
+        reference::Caller {
             kind: s.caller.kind,
             arn: s.caller.arn.clone(),
             account: s.caller.account.clone(),
             role_arn: s.caller.role_arn.clone(),
         },
-        action: s.action.clone(),
-        resource: s.resource_arn.clone(),
-        resource_account: s.resource_account.clone(),
-        context: s.context.clone(),
-    };
+        s.action.clone(),
+        s.resource_arn.clone(),
+        s.resource_account.clone(),
+        s.context.clone(),
+    );
     reference::evaluate(&pol, &ask)
 }
 
@@ -952,4 +952,148 @@ fn statement_and_policy_order_do_not_matter() {
         prop_assert_eq!(by_sid(&before), by_sid(&after));
         Ok(())
     }));
+}
+
+// ------------------------------------------------------------------ the reference on the corpus
+
+/// The reference evaluator decides every corpus case it considers documented the way the
+/// corpus expects: a cross-check of the reference (and of the corpus) independent of the engine.
+#[test]
+fn reference_agrees_with_corpus() {
+    use reference::{Doc, Kind};
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/corpus");
+    let (mut agreed, mut skipped, mut failures) = (0, 0, Vec::new());
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "json"))
+        .collect();
+    files.sort();
+    for file in files {
+        let doc: Value = serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+        for case in doc["cases"].as_array().unwrap() {
+            let p = &case["policies"];
+            let one = |v: &Value| Doc {
+                id: v["id"].as_str().unwrap().to_string(),
+                doc: v["document"].clone(),
+            };
+            let list = |v: &Value| {
+                v.as_array()
+                    .map(|a| a.iter().map(one).collect())
+                    .unwrap_or_default()
+            };
+            let levels = |v: &Value| {
+                v.as_array()
+                    .map(|a| a.iter().map(list).collect())
+                    .unwrap_or_default()
+            };
+            let exempt = |k: &str| p[k].as_bool().unwrap_or(false);
+            let resource = (!p["resource"].is_null()).then(|| one(&p["resource"]));
+            let trust = resource.as_ref().is_some_and(|r| {
+                let st = &r.doc["Statement"];
+                let all: Vec<&Value> = st
+                    .as_array()
+                    .map(|a| a.iter().collect())
+                    .unwrap_or_else(|| vec![st]);
+                all.iter()
+                    .all(|s| s.get("Resource").is_none() && s.get("NotResource").is_none())
+            });
+            let pol = reference::Policies {
+                identity: list(&p["identity"]),
+                boundary: (!p["boundary"].is_null()).then(|| one(&p["boundary"])),
+                session: list(&p["session"]),
+                resource,
+                trust,
+                scps: if exempt("scps_exempt") {
+                    Vec::new()
+                } else {
+                    levels(&p["scps"])
+                },
+                rcps: if exempt("rcps_exempt") {
+                    Vec::new()
+                } else {
+                    levels(&p["rcps"])
+                },
+            };
+            let r = &case["request"];
+            let pr = &r["principal"];
+            let kind = match pr["type"].as_str().unwrap() {
+                "user" => Kind::User,
+                "assumed-role" => Kind::AssumedRole,
+                "federated-user" => Kind::FederatedUser,
+                "root" => Kind::Root,
+                "service" => Kind::Service,
+                "anonymous" => Kind::Anonymous,
+                other => panic!("unknown principal type {other}"),
+            };
+            let text = |v: &Value| match v {
+                Value::String(s) => s.clone(),
+                other => other.to_string(),
+            };
+            let context = r["context"]
+                .as_object()
+                .map(|m| {
+                    m.iter()
+                        .map(|(k, v)| match v {
+                            Value::Array(a) => (k.clone(), a.iter().map(text).collect(), true),
+                            v => (k.clone(), vec![text(v)], false),
+                        })
+                        .collect()
+                })
+                .unwrap_or_default();
+            let ask = reference::Ask::new(
+                reference::Caller {
+                    kind,
+                    arn: pr["arn"].as_str().unwrap_or_default().to_string(),
+                    account: pr["account"].as_str().unwrap_or_default().to_string(),
+                    role_arn: pr["role_arn"].as_str().map(str::to_string),
+                },
+                r["action"].as_str().unwrap().to_string(),
+                r["resource"].as_str().unwrap_or("*").to_string(),
+                r["resource_account"].as_str().map(str::to_string),
+                context,
+            );
+            let name = case["name"].as_str().unwrap();
+            match reference::evaluate(&pol, &ask) {
+                reference::Verdict::Undocumented(why) => {
+                    skipped += 1;
+                    eprintln!("  (reference skips {name}: {why})");
+                }
+                reference::Verdict::Decided(outcome, matched) => {
+                    let want = match case["expect"]["decision"].as_str().unwrap() {
+                        "Allowed" => reference::Outcome::Allowed,
+                        "ExplicitDeny" => reference::Outcome::ExplicitDeny,
+                        _ => reference::Outcome::ImplicitDeny,
+                    };
+                    let want_matched: BTreeSet<reference::Hit> = case["expect"]["matched"]
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .map(|m| {
+                            (
+                                m["policy"].as_str().unwrap().to_string(),
+                                m["sid"].as_str().map(str::to_string),
+                                m["index"].as_u64().unwrap() as usize,
+                            )
+                        })
+                        .collect();
+                    if outcome != want || matched != want_matched {
+                        failures.push(format!(
+                            "{name}: reference says {outcome:?} {matched:?}, corpus expects {want:?} {want_matched:?}"
+                        ));
+                    } else {
+                        agreed += 1;
+                    }
+                }
+            }
+        }
+    }
+    eprintln!(
+        "reference on the corpus: {agreed} agree, {skipped} undocumented for the reference, {} differ",
+        failures.len()
+    );
+    for f in &failures {
+        eprintln!("  {f}");
+    }
+    assert!(failures.is_empty());
 }

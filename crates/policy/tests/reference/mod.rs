@@ -66,6 +66,33 @@ pub struct Ask {
     /// Condition keys; a key maps to one or more values (a `Vec` of length 1 is a
     /// single-valued key unless `multi` says otherwise).
     pub context: Vec<(String, Vec<String>, bool)>,
+    /// The friendly name of an IAM user caller (last part of its ARN); see [`Ask::new`].
+    pub caller_name: String,
+}
+
+impl Ask {
+    pub fn new(
+        caller: Caller,
+        action: String,
+        resource: String,
+        resource_account: Option<String>,
+        context: Vec<(String, Vec<String>, bool)>,
+    ) -> Self {
+        let caller_name = caller
+            .arn
+            .rsplit('/')
+            .next()
+            .unwrap_or_default()
+            .to_string();
+        Ask {
+            caller,
+            action,
+            resource,
+            resource_account,
+            context,
+            caller_name,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -134,10 +161,17 @@ fn uses_variables(doc: &Value) -> bool {
 }
 
 fn lookup<'a>(ask: &'a Ask, key: &str) -> Option<(&'a [String], bool)> {
-    ask.context
+    let found = ask
+        .context
         .iter()
         .find(|(k, _, _)| k.eq_ignore_ascii_case(key))
-        .map(|(_, v, multi)| (v.as_slice(), *multi))
+        .map(|(_, v, multi)| (v.as_slice(), *multi));
+    // "Principal key values": for an IAM user, aws:username is the user's friendly name.
+    if found.is_none() && key.eq_ignore_ascii_case("aws:username") && ask.caller.kind == Kind::User
+    {
+        return Some((std::slice::from_ref(&ask.caller_name), false));
+    }
+    found
 }
 
 /// Substitutes `${…}` in `text`. Returns None when a variable cannot be resolved (the element
@@ -352,13 +386,25 @@ fn principal_applies(
         }
         let excluded = match c.kind {
             Kind::Root => acct,
-            Kind::User | Kind::FederatedUser => {
+            // Deny: "all principals except the ones named", listing the account ARN of the
+            // not-denied user as the docs require; another user of a listed account is still
+            // denied. Allow: "allows all principals except the one named".
+            Kind::User | Kind::FederatedUser if effect_deny => {
                 if own && acct {
                     true
-                } else if !own && !acct {
+                } else if !own {
                     false
                 } else {
-                    return Err("NotPrincipal lists only part of a user's identities");
+                    return Err("NotPrincipal names the user but not its account");
+                }
+            }
+            Kind::User | Kind::FederatedUser => {
+                if own {
+                    true
+                } else if !acct {
+                    false
+                } else {
+                    return Err("NotPrincipal with Allow names only the user's account");
                 }
             }
             Kind::AssumedRole => {
@@ -835,7 +881,14 @@ fn evaluate_inner(pol: &Policies, ask: &Ask) -> R<Verdict> {
                 }
                 Some(Naming::Service) => false,
             };
-            if pol.trust {
+            // Role trust policies and KMS key policies must allow on their own.
+            let must_allow = pol.trust
+                || ask
+                    .action
+                    .split(':')
+                    .next()
+                    .is_some_and(|s| s.eq_ignore_ascii_case("kms"));
+            if must_allow {
                 via_resource
             } else {
                 via_resource || identity_path
