@@ -239,7 +239,12 @@ struct PartSpec {
 
 #[derive(Debug, Clone)]
 pub(crate) struct FlatParts {
+    /// The lead (the leading literal parts joined with and followed by `:`), then the bytes of
+    /// the other parts.
     bytes: Box<[u8]>,
+    lead_len: usize,
+    /// Number of parts in the lead.
+    lead_parts: usize,
     parts: [PartSpec; 6],
     n: usize,
 }
@@ -322,15 +327,26 @@ impl ArnPattern {
         if encoded == b"*" {
             return ArnPattern::Any;
         }
-        let mut bytes = Vec::with_capacity(encoded.len());
+        let globs: Vec<Glob> = encoded.splitn(6, |&b| b == b':').map(Glob::new).collect();
+        let n = globs.len();
+        // Leading literal parts (not the last) are checked at once as a prefix of the text.
+        let lead_parts = globs
+            .iter()
+            .take(n.saturating_sub(1))
+            .take_while(|g| matches!(g, Glob::Exact(_)))
+            .count();
+        let mut bytes = Vec::with_capacity(encoded.len() + 1);
+        for g in globs.iter().take(lead_parts) {
+            bytes.extend_from_slice(g.shape().1);
+            bytes.push(b':');
+        }
+        let lead_len = bytes.len();
         let mut parts = [PartSpec {
             shape: Shape::Any,
             start: 0,
             end: 0,
         }; 6];
-        let mut n = 0;
-        for (slot, piece) in parts.iter_mut().zip(encoded.splitn(6, |&b| b == b':')) {
-            let g = Glob::new(piece);
+        for (slot, g) in parts.iter_mut().zip(&globs).skip(lead_parts) {
             let (shape, b) = g.shape();
             let start = bytes.len() as u32;
             bytes.extend_from_slice(b);
@@ -339,10 +355,11 @@ impl ArnPattern {
                 start,
                 end: bytes.len() as u32,
             };
-            n += 1;
         }
         ArnPattern::Parts(FlatParts {
             bytes: bytes.into(),
+            lead_len,
+            lead_parts,
             parts,
             n,
         })
@@ -354,14 +371,24 @@ impl ArnPattern {
             ArnPattern::Any => true,
             ArnPattern::Parts(f) => {
                 let n = f.n;
+                let lead = f.bytes.get(..f.lead_len).unwrap_or_default();
                 arn.count >= n
-                    && f.parts.iter().take(n).enumerate().all(|(i, p)| {
-                        let pat = f
-                            .bytes
-                            .get(p.start as usize..p.end as usize)
-                            .unwrap_or_default();
-                        match_shape(p.shape, pat, arn.part(i, n), false)
-                    })
+                    && arn
+                        .text
+                        .get(..lead.len())
+                        .is_some_and(|t| bytes_eq(t, lead))
+                    && f.parts
+                        .iter()
+                        .take(n)
+                        .enumerate()
+                        .skip(f.lead_parts)
+                        .all(|(i, p)| {
+                            let pat = f
+                                .bytes
+                                .get(p.start as usize..p.end as usize)
+                                .unwrap_or_default();
+                            match_shape(p.shape, pat, arn.part(i, n), false)
+                        })
             }
         }
     }
