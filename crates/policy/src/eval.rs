@@ -342,14 +342,16 @@ struct Evaluator<'a, 'r, 's> {
     has_boundary: bool,
     /// Matching statements, as (policy, statement index); turned into [`MatchedStatement`]s
     /// only for the list the decision reports.
-    allows: Vec<(&'s NamedPolicy, u32)>,
-    denies: Vec<(&'s NamedPolicy, u32)>,
+    hits: Vec<(&'s NamedPolicy, u32)>,
 }
 
-fn matched(list: &[(&NamedPolicy, u32)]) -> Vec<MatchedStatement> {
+fn matched(list: &[(&NamedPolicy, u32)], effect: Effect) -> Vec<MatchedStatement> {
     list.iter()
         .filter_map(|&(np, i)| {
             let stmt = np.policy.statements().get(i as usize)?;
+            if stmt.effect != effect {
+                return None;
+            }
             Some(MatchedStatement {
                 policy: np.id.clone(),
                 kind: np.policy.kind(),
@@ -413,11 +415,11 @@ impl<'s> Evaluator<'_, '_, 's> {
                 Effect::Allow => {
                     t.allow = true;
                     t.grant = t.grant.max(grant);
-                    self.allows.push((np, i));
+                    self.hits.push((np, i));
                 }
                 Effect::Deny => {
                     t.deny = true;
-                    self.denies.push((np, i));
+                    self.hits.push((np, i));
                 }
             }
         }
@@ -497,8 +499,7 @@ pub fn authorize(set: &PolicySet, req: &Request<'_>) -> Decision {
         key: ActionKey::new(service, name),
         resource: SplitArn::new(req.resource),
         has_boundary: set.boundary.is_some(),
-        allows: Vec::new(),
-        denies: Vec::new(),
+        hits: Vec::new(),
     };
 
     let iam_identity = matches!(
@@ -604,8 +605,8 @@ pub fn authorize(set: &PolicySet, req: &Request<'_>) -> Decision {
     };
 
     let matched = match outcome {
-        Outcome::Allowed => matched(&ev.allows),
-        Outcome::ExplicitDeny => matched(&ev.denies),
+        Outcome::Allowed => matched(&ev.hits, Effect::Allow),
+        Outcome::ExplicitDeny => matched(&ev.hits, Effect::Deny),
         Outcome::ImplicitDeny => Vec::new(),
     };
     Decision {
