@@ -234,7 +234,12 @@ fn condition() -> impl Strategy<Value = (String, String, Value)> {
             ]),
             Just("k:date".to_string()),
             proptest::sample::subsequence(
-                &["2024-01-01T00:00:00Z", "2024-03-01", "1704067200"][..],
+                &[
+                    "2024-01-01T00:00:00Z",
+                    "2024-03-01",
+                    "1704067200",
+                    "2024-01-01T01:00:00+01:00"
+                ][..],
                 1..3
             ),
         )
@@ -249,7 +254,14 @@ fn condition() -> impl Strategy<Value = (String, String, Value)> {
             pick(&["IpAddress", "NotIpAddress", "IpAddressIfExists"]),
             Just("k:ip".to_string()),
             proptest::sample::subsequence(
-                &["10.0.0.0/8", "10.0.0.1", "192.168.0.0/16", "0.0.0.0/0"][..],
+                &[
+                    "10.0.0.0/8",
+                    "10.0.0.1",
+                    "192.168.0.0/16",
+                    "0.0.0.0/0",
+                    "2001:db8::/32",
+                    "2001:db8::1"
+                ][..],
                 1..3
             ),
         )
@@ -427,10 +439,21 @@ fn context_entries() -> impl Strategy<Value = Vec<Entry>> {
                 "2024-01-01T00:00:00Z",
                 "2024-02-15T12:00:00Z",
                 "2023-12-31T23:59:59Z",
+                "2024-01-01T00:00:00.000Z",
+                "2023-12-31T20:00:00-04:00",
             ],
         ),
         single("k:bool", &["true", "false"]),
-        single("k:ip", &["10.0.0.1", "10.1.0.1", "192.168.1.1"]),
+        single(
+            "k:ip",
+            &[
+                "10.0.0.1",
+                "10.1.0.1",
+                "192.168.1.1",
+                "2001:db8::1",
+                "2001:db9::1",
+            ],
+        ),
         single(
             "k:arn",
             &[

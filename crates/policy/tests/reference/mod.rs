@@ -450,19 +450,48 @@ fn parse_date(s: &str) -> Option<i64> {
     if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) {
         return s.parse().ok();
     }
-    // YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ only (what the generator produces).
+    // W3C ISO 8601 profile: YYYY-MM-DD, or YYYY-MM-DDThh:mm:ss[.fraction](Z|+hh:mm|-hh:mm).
+    // Fractions are dropped (the generator and the corpus only use whole seconds or .000/.500,
+    // and no comparison here depends on sub-second order).
     let b = s.as_bytes();
-    let num = |r: std::ops::Range<usize>| -> Option<i64> { s.get(r)?.parse().ok() };
+    let num = |r: std::ops::Range<usize>| -> Option<i64> {
+        let t = s.get(r)?;
+        if t.bytes().all(|c| c.is_ascii_digit()) {
+            t.parse().ok()
+        } else {
+            None
+        }
+    };
     let (y, mo, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
     if b.get(4) != Some(&b'-') || b.get(7) != Some(&b'-') {
         return None;
     }
-    let (h, mi, se) = if s.len() == 10 {
-        (0, 0, 0)
-    } else if s.len() == 20 && b[10] == b'T' && b[19] == b'Z' {
-        (num(11..13)?, num(14..16)?, num(17..19)?)
+    let (h, mi, se, offset) = if s.len() == 10 {
+        (0, 0, 0, 0)
     } else {
-        return None;
+        if b.get(10) != Some(&b'T') || b.get(13) != Some(&b':') || b.get(16) != Some(&b':') {
+            return None;
+        }
+        let (h, mi, se) = (num(11..13)?, num(14..16)?, num(17..19)?);
+        let mut rest = s.get(19..)?;
+        if let Some(r) = rest.strip_prefix('.') {
+            let digits = r.bytes().take_while(u8::is_ascii_digit).count();
+            if digits == 0 {
+                return None;
+            }
+            rest = &r[digits..];
+        }
+        let offset = match rest.as_bytes() {
+            [b'Z'] => 0,
+            [sign @ (b'+' | b'-'), _, _, b':', _, _] => {
+                let oh: i64 = rest.get(1..3)?.parse().ok()?;
+                let om: i64 = rest.get(4..6)?.parse().ok()?;
+                let o = oh * 3600 + om * 60;
+                if *sign == b'+' { o } else { -o }
+            }
+            _ => return None,
+        };
+        (h, mi, se, offset)
     };
     // days from 1970-01-01 (proleptic Gregorian)
     let (yy, mm) = if mo <= 2 {
@@ -475,32 +504,43 @@ fn parse_date(s: &str) -> Option<i64> {
     let doy = (153 * mm + 2) / 5 + d - 1;
     let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
     let days = era * 146_097 + doe - 719_468;
-    Some(days * 86_400 + h * 3600 + mi * 60 + se)
+    Some(days * 86_400 + h * 3600 + mi * 60 + se - offset)
 }
 
-fn parse_v4(s: &str) -> Option<u32> {
-    let parts: Vec<&str> = s.split('.').collect();
-    if parts.len() != 4 {
-        return None;
-    }
-    let mut v = 0u32;
-    for p in parts {
-        v = v << 8 | p.parse::<u8>().ok()? as u32;
-    }
-    Some(v)
-}
-
+/// Whether `req` is inside the CIDR range (or single address) `policy`. None when either side
+/// is not an address: what AWS does then is not documented.
 fn ip_in(policy: &str, req: &str) -> Option<bool> {
+    use std::net::IpAddr;
     let (addr, len) = match policy.split_once('/') {
-        Some((a, l)) => (a, l.parse::<u32>().ok()?),
-        None => (policy, 32),
+        Some((a, l)) => (a, Some(l.parse::<u32>().ok()?)),
+        None => (policy, None),
     };
-    let (p, r) = (parse_v4(addr)?, parse_v4(req)?);
-    if len > 32 {
-        return None;
+    let p: IpAddr = addr.parse().ok()?;
+    let r: IpAddr = req.parse().ok()?;
+    match (p, r) {
+        (IpAddr::V4(p), IpAddr::V4(r)) => {
+            let len = len.unwrap_or(32);
+            if len > 32 {
+                return None;
+            }
+            let mask = if len == 0 { 0 } else { u32::MAX << (32 - len) };
+            Some(u32::from(p) & mask == u32::from(r) & mask)
+        }
+        (IpAddr::V6(p), IpAddr::V6(r)) => {
+            let len = len.unwrap_or(128);
+            if len > 128 {
+                return None;
+            }
+            let mask = if len == 0 {
+                0
+            } else {
+                u128::MAX << (128 - len)
+            };
+            Some(u128::from(p) & mask == u128::from(r) & mask)
+        }
+        // An IPv4 address is never inside an IPv6 range, nor the other way round.
+        _ => Some(false),
     }
-    let mask = if len == 0 { 0 } else { u32::MAX << (32 - len) };
-    Some(p & mask == r & mask)
 }
 
 fn arn_like(pat: &[(char, bool)], text: &str) -> bool {
