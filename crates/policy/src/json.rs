@@ -165,6 +165,8 @@ impl Parser<'_> {
     fn object(&mut self) -> Result<Value, PolicyError> {
         self.enter()?;
         let mut members: Vec<Member> = Vec::new();
+        // Large objects check duplicates through a set, so a hostile document stays linear.
+        let mut seen: Option<std::collections::HashSet<String>> = None;
         if self.peek() == Some(b'}') {
             self.bump();
             self.depth -= 1;
@@ -176,7 +178,23 @@ impl Parser<'_> {
                 return Err(self.err("expected a quoted key"));
             }
             let key = self.string()?;
-            if members.iter().any(|m| m.key == key) {
+            let duplicate = match &mut seen {
+                Some(set) => !set.insert(key.clone()),
+                None => {
+                    let dup = members.iter().any(|m| m.key == key);
+                    if members.len() >= 16 {
+                        seen = Some(
+                            members
+                                .iter()
+                                .map(|m| m.key.clone())
+                                .chain([key.clone()])
+                                .collect(),
+                        );
+                    }
+                    dup
+                }
+            };
+            if duplicate {
                 return Err(PolicyError::syntax(format!("duplicate key \"{key}\"")).at(key_pos));
             }
             self.ws();
@@ -413,6 +431,10 @@ mod tests {
         }
         let deep = "[".repeat(100) + &"]".repeat(100);
         assert!(parse(&deep).is_err());
+        let many: Vec<String> = (0..40).map(|i| format!("\"k{i}\":1")).collect();
+        assert!(parse(&format!("{{{}}}", many.join(","))).is_ok());
+        let e = parse(&format!("{{{},\"k3\":2}}", many.join(","))).unwrap_err();
+        assert!(e.detail().unwrap().contains("k3"));
     }
 
     #[test]

@@ -53,3 +53,18 @@ pub use eval::{
 };
 pub use policy::{Effect, Policy, PolicyKind, Version, policy_size};
 pub use request::{Context, Principal, PrincipalKind, Request};
+
+#[cfg(test)]
+mod tests {
+    /// Compiled policies are shared across threads.
+    #[test]
+    fn public_types_are_send_and_sync() {
+        fn check<T: Send + Sync>() {}
+        check::<super::Policy>();
+        check::<super::PolicySet>();
+        check::<super::Decision>();
+        check::<super::Context>();
+        check::<super::Principal>();
+        check::<super::PolicyError>();
+    }
+}
