@@ -341,17 +341,17 @@ impl Condition {
         };
         let mut out = Vec::new();
         for op in ops {
-            let Some((set, family, negated, if_exists)) = parse_operator(&op.key) else {
-                return Err(
-                    PolicyError::new(format!("Invalid Condition type : {}", op.key)).at(op.key_pos),
-                );
-            };
             let Value::Object(keys) = &op.value.value else {
                 return Err(PolicyError::syntax(format!(
                     "the value of condition operator {} must be an object",
                     op.key
                 ))
                 .at(op.value.pos));
+            };
+            let Some((set, family, negated, if_exists)) = parse_operator(&op.key) else {
+                return Err(
+                    PolicyError::new(format!("Invalid Condition type : {}", op.key)).at(op.key_pos),
+                );
             };
             for k in keys {
                 if k.key
@@ -788,6 +788,7 @@ mod tests {
             r#"{"StringEqualz":{"t:k":"v"}}"#,
             r#"{"NullIfExists":{"t:k":"true"}}"#,
             r#"{"StringEquals":"v"}"#,
+            r#"{"s3:prefix":"home/"}"#,
             r#"{"StringEquals":{"t:k":{"a":1}}}"#,
             r#"{"StringEquals":{"t:k":null}}"#,
             r#"{"NumericEquals":{"t:k":"ten"}}"#,
@@ -807,5 +808,8 @@ mod tests {
         }
         let e = conds(r#"{"StringEqualz":{"t:k":"v"}}"#, true).unwrap_err();
         assert_eq!(e.message(), "Invalid Condition type : StringEqualz");
+        // A key written without its operator is a syntax error, as IAM reports it.
+        let e = conds(r#"{"s3:prefix":"home/"}"#, true).unwrap_err();
+        assert_eq!(e.message(), "Syntax errors in policy.");
     }
 }

@@ -749,7 +749,10 @@ fn parse_statement(
             Value::String(s) if s == "Allow" => Effect::Allow,
             Value::String(s) if s == "Deny" => Effect::Deny,
             Value::String(s) => {
-                return Err(PolicyError::new(format!("Invalid effect: {s}")).at(m.value.pos));
+                // IAM answers a bad Effect ("allow", "Permit") this way.
+                return Err(PolicyError::new("The policy failed legacy parsing")
+                    .with_detail(format!("Effect must be \"Allow\" or \"Deny\", not \"{s}\""))
+                    .at(m.value.pos));
             }
             other => {
                 return Err(PolicyError::syntax(format!(
@@ -952,7 +955,7 @@ mod tests {
         rejects(
             r#"{"Statement":{"Effect":"Permit","Action":"s3:*","Resource":"*"}}"#,
             Identity,
-            "Invalid effect: Permit",
+            "The policy failed legacy parsing",
         );
         rejects(
             r#"{"Statement":{"Effect":true,"Action":"s3:*","Resource":"*"}}"#,
