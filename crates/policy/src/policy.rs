@@ -196,6 +196,8 @@ struct ExactEntry {
 /// decision touches few cache lines per policy.
 #[derive(Debug, Clone, Default)]
 struct ActionIndex {
+    /// `heads[i].hash`, contiguous for a quick scan.
+    head_hashes: Vec<u64>,
     /// Sorted by hash.
     heads: Vec<BucketHead>,
     /// Per bucket, sorted by hash.
@@ -551,16 +553,26 @@ impl Policy {
     ) -> impl Iterator<Item = (u32, bool)> + 'a {
         let idx = &self.index;
         let arena = &idx.arena;
-        let head = idx
-            .heads
-            .binary_search_by_key(&key.service_hash, |h| h.hash)
-            .ok()
+        // Policies name few services: a linear scan of the hashes beats a binary search.
+        let found = if idx.head_hashes.len() <= 32 {
+            idx.head_hashes.iter().position(|h| *h == key.service_hash)
+        } else {
+            idx.head_hashes.binary_search(&key.service_hash).ok()
+        };
+        let head = found
             .and_then(|i| idx.heads.get(i))
             .filter(|h| pattern::bytes_eq(Span::of(arena, h.service), key.service));
         let (hits, wild): (&'a [ExactEntry], &'a [Flagged]) = match head {
             Some(h) => {
                 let exact = Span::of(&idx.exact, h.exact);
-                let from = exact.partition_point(|e| e.hash < key.name_hash);
+                let from = if exact.len() <= 16 {
+                    exact
+                        .iter()
+                        .position(|e| e.hash >= key.name_hash)
+                        .unwrap_or(exact.len())
+                } else {
+                    exact.partition_point(|e| e.hash < key.name_hash)
+                };
                 let rest = exact.get(from..).unwrap_or_default();
                 let len = rest.iter().take_while(|e| e.hash == key.name_hash).count();
                 (
@@ -691,6 +703,7 @@ fn flatten(mut services: Vec<ServiceBucket>, always: Vec<Flagged>) -> ActionInde
         });
     }
     idx.arena = arena.into();
+    idx.head_hashes = idx.heads.iter().map(|h| h.hash).collect();
     idx
 }
 
