@@ -133,7 +133,9 @@ pub struct Decision {
     /// Allowed, explicitly denied or implicitly denied.
     pub outcome: Outcome,
     /// For `Allowed`, every `Allow` statement that matched (in any policy type); for
-    /// `ExplicitDeny`, every `Deny` statement that matched; empty for `ImplicitDeny`.
+    /// `ExplicitDeny`, every `Deny` statement that matched; empty for `ImplicitDeny`. Grouped
+    /// by policy, in the order SCPs, RCPs, resource, identity, boundary, session; treat the
+    /// order within a policy as unspecified.
     pub matched: Vec<MatchedStatement>,
     /// Identity-based policies' own decision.
     pub identity: TypeDecision,
@@ -571,11 +573,7 @@ pub fn authorize(set: &PolicySet, req: &Request<'_>) -> Decision {
             .resource
             .as_ref()
             .is_some_and(|r| r.policy.kind() == PolicyKind::Trust)
-            || req
-                .action
-                .split(':')
-                .next()
-                .is_some_and(|s| s.eq_ignore_ascii_case("kms"));
+            || ev.key.service == b"kms";
         let cross = match req.resource_account {
             Some(acct) => acct != principal.account(),
             None => false,
