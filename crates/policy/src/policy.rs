@@ -386,6 +386,15 @@ fn parse_aws_principal(v: &str, pos: Pos, kind: PolicyKind) -> Result<AwsPrincip
     if v.len() == 12 && v.bytes().all(|b| b.is_ascii_digit()) {
         return Ok(AwsPrincipal::Account(v.into()));
     }
+    // A unique id (AIDA…, AROA…) is what IAM shows for a principal that was deleted; it is
+    // kept, and matches no caller.
+    if v.len() >= 16
+        && v.starts_with('A')
+        && v.bytes()
+            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
+    {
+        return Ok(AwsPrincipal::Arn(v.into()));
+    }
     let parts: Vec<&str> = v.splitn(6, ':').collect();
     match parts.as_slice() {
         ["arn", partition, service, _region, account, resource]
@@ -1084,6 +1093,15 @@ mod tests {
             r#"{"Statement":{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111122223333:user/*"},"Action":"sts:AssumeRole"}}"#,
             Trust,
             "Invalid principal in policy: \"AWS\":\"arn:aws:iam::111122223333:user/*\"",
+        );
+        assert!(
+            parse(
+                &format!(
+                    r#"{{"Statement":{{"Principal":{{"AWS":"AIDAJQABLZS4A3QDU576Q"}},{ALLOW}}}}}"#
+                ),
+                Resource
+            )
+            .is_ok()
         );
         rejects(
             &format!(r#"{{"Statement":{{"Principal":{{"Foo":"x"}},{ALLOW}}}}}"#),
