@@ -8,7 +8,7 @@ use std::hint::black_box;
 use std::time::Duration;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use gatehouse_policy::{Policy, PolicyKind, Request, authorize};
+use gatehouse_policy::{CompiledPolicySet, Policy, PolicyKind, Request, authorize};
 
 mod workload;
 use workload::workload;
@@ -27,18 +27,28 @@ fn bench_decisions(c: &mut Criterion, name: &str, policies: usize, statements: u
         })
         .collect();
     let mut i = 0;
-    c.bench_function(name, |b| {
+    c.bench_function(&format!("decide/{name}"), |b| {
         b.iter(|| {
             i = (i + 1) % requests.len();
             black_box(authorize(black_box(&w.set), black_box(&requests[i])))
         })
     });
+    let compiled = CompiledPolicySet::new(&w.set);
+    for r in &requests {
+        assert_eq!(compiled.authorize(r), authorize(&w.set, r));
+    }
+    c.bench_function(&format!("compiled/{name}"), |b| {
+        b.iter(|| {
+            i = (i + 1) % requests.len();
+            black_box(compiled.authorize(black_box(&requests[i])))
+        })
+    });
 }
 
 fn decide(c: &mut Criterion) {
-    bench_decisions(c, "decide/10 policies x 20 statements", 10, 20);
-    bench_decisions(c, "decide/1,000 statements", 50, 20);
-    bench_decisions(c, "decide/10,000 statements", 500, 20);
+    bench_decisions(c, "10 policies x 20 statements", 10, 20);
+    bench_decisions(c, "1,000 statements", 50, 20);
+    bench_decisions(c, "10,000 statements", 500, 20);
     let w = workload(1, 20, 7);
     let doc = &w.documents[0];
     c.bench_function("parse/20-statement policy", |b| {

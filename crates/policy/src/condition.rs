@@ -6,6 +6,7 @@ use crate::error::PolicyError;
 use crate::eval::Env;
 use crate::json::{Node, Value};
 use crate::pattern::{self, ArnPattern, Glob, Template};
+use crate::policy::Need;
 
 /// How the request values are combined.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -405,6 +406,23 @@ impl Condition {
     /// The condition key as written in the policy.
     pub(crate) fn key_as_written(&self) -> &str {
         &self.key_as_written
+    }
+
+    /// The keys evaluation looks up (lowercased), with what each needs so that it is not
+    /// reported missing: the condition key (not for `Null`, which never reports it) and the
+    /// variables in the values.
+    pub(crate) fn lookups(&self) -> impl Iterator<Item = (&str, Need)> {
+        let key = (self.family != Family::Null).then_some((&*self.key, Need::NonEmpty));
+        key.into_iter().chain(
+            self.values
+                .iter()
+                .flat_map(|v| match v {
+                    Val::Template(t) => Some(t.keys()),
+                    _ => None,
+                })
+                .flatten()
+                .map(|k| (k, Need::One)),
+        )
     }
 
     /// Variable keys used in the values.

@@ -1,11 +1,12 @@
 //! The decision: AWS's policy evaluation logic over every policy type.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::sync::Arc;
 
 use crate::pattern::SplitArn;
 use crate::policy::{
-    ActionKey, AwsPrincipal, Effect, Policy, PolicyKind, PrincipalSpec, ResourcePattern, Statement,
+    ActionKey, AwsPrincipal, Effect, Need, Policy, PolicyKind, PrincipalSpec, ResourcePattern,
+    Statement,
 };
 use crate::request::{Context, Principal, PrincipalKind, Request};
 
@@ -14,7 +15,11 @@ use crate::request::{Context, Principal, PrincipalKind, Request};
 pub(crate) struct Env<'a> {
     ctx: &'a Context,
     principal: &'a Principal,
-    missing: RefCell<Vec<String>>,
+    /// Missing keys as first written, each with the position of its first lookup: (ordinal
+    /// of the statement, lookups noted before it in that statement).
+    missing: RefCell<Vec<((u64, u32), String)>>,
+    /// The statement being evaluated and the number of keys it noted so far.
+    at: Cell<(u64, u32)>,
 }
 
 impl<'a> Env<'a> {
@@ -23,6 +28,7 @@ impl<'a> Env<'a> {
             ctx,
             principal,
             missing: RefCell::new(Vec::new()),
+            at: Cell::new((0, 0)),
         }
     }
 
@@ -33,11 +39,38 @@ impl<'a> Env<'a> {
             .or_else(|| self.principal.implied_key(key_lower))
     }
 
+    /// Starts evaluating the statement at `ordinal` (its position in the policy set), so
+    /// missing keys are reported in statement order whatever order statements are visited in.
+    pub(crate) fn begin(&self, ordinal: u64) {
+        self.at.set((ordinal, 0));
+    }
+
     pub(crate) fn note_missing(&self, key: &str) {
+        let pos = self.at.get();
+        self.at.set((pos.0, pos.1.saturating_add(1)));
         let mut m = self.missing.borrow_mut();
-        if !m.iter().any(|k| k.eq_ignore_ascii_case(key)) {
-            m.push(key.to_string());
+        match m.iter_mut().find(|(_, k)| k.eq_ignore_ascii_case(key)) {
+            Some(entry) if pos < entry.0 => *entry = (pos, key.to_string()),
+            Some(_) => {}
+            None => m.push((pos, key.to_string())),
         }
+    }
+
+    /// Whether every lookup in `needs` finds what it needs, so evaluating statements that
+    /// only look up these keys cannot report a missing key.
+    pub(crate) fn satisfies(&self, needs: &[(Box<str>, Need)]) -> bool {
+        needs.iter().all(|(key, need)| match (self.get(key), need) {
+            (Some(v), Need::NonEmpty) => !v.is_empty(),
+            (Some(v), Need::One) => v.len() == 1,
+            (None, _) => false,
+        })
+    }
+
+    /// The missing keys, in the order of the statements (and lookups) that first noted them.
+    fn into_missing(self) -> Vec<String> {
+        let mut m = self.missing.into_inner();
+        m.sort_by_key(|(pos, _)| *pos);
+        m.into_iter().map(|(_, k)| k).collect()
     }
 }
 
@@ -164,7 +197,7 @@ impl Decision {
 /// How directly a resource-based policy names the principal; this decides whether the
 /// identity policy, boundary and session policy still have to allow (same account).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-enum Grant {
+pub(crate) enum Grant {
     /// The principal's account (`123456789012` or `arn:…:root`): the account delegates to
     /// its identity policies.
     Account,
@@ -310,9 +343,9 @@ fn resource_matches(stmt: &Statement, resource: &str, split: &SplitArn<'_>, env:
 
 /// What one policy type concluded.
 #[derive(Debug, Default, Clone, Copy)]
-struct Tally {
-    allow: bool,
-    deny: bool,
+pub(crate) struct Tally {
+    pub allow: bool,
+    pub deny: bool,
     grant: Option<Grant>,
 }
 
@@ -321,6 +354,17 @@ impl Tally {
         self.allow |= o.allow;
         self.deny |= o.deny;
         self.grant = self.grant.max(o.grant);
+    }
+
+    /// Records a matching statement.
+    pub(crate) fn add(&mut self, effect: Effect, grant: Option<Grant>) {
+        match effect {
+            Effect::Allow => {
+                self.allow = true;
+                self.grant = self.grant.max(grant);
+            }
+            Effect::Deny => self.deny = true,
+        }
     }
 
     fn type_decision(self) -> TypeDecision {
@@ -334,39 +378,233 @@ impl Tally {
     }
 }
 
-struct Evaluator<'a, 'r, 's> {
+/// Matching statements as ordinals (`policy position << 32 | statement index`), kept on the
+/// stack unless there are many; turned into [`MatchedStatement`]s only for the list the
+/// decision reports.
+pub(crate) struct Hits {
+    inline: [u64; 32],
+    len: usize,
+    spill: Vec<u64>,
+}
+
+impl Hits {
+    pub(crate) fn new() -> Self {
+        Hits {
+            inline: [0; 32],
+            len: 0,
+            spill: Vec::new(),
+        }
+    }
+
+    pub(crate) fn push(&mut self, ordinal: u64) {
+        match self.inline.get_mut(self.len) {
+            Some(slot) => {
+                *slot = ordinal;
+                self.len += 1;
+            }
+            None => self.spill.push(ordinal),
+        }
+    }
+
+    /// The hits in policy-set order.
+    fn sorted(&mut self) -> impl Iterator<Item = u64> + '_ {
+        let inline = self.inline.get_mut(..self.len).unwrap_or_default();
+        inline.sort_unstable();
+        self.spill.sort_unstable();
+        // Merge the two sorted runs.
+        let mut a = inline.iter().copied().peekable();
+        let mut b = self.spill.iter().copied().peekable();
+        std::iter::from_fn(move || match (a.peek(), b.peek()) {
+            (Some(x), Some(y)) if y < x => b.next(),
+            (Some(_), _) => a.next(),
+            (None, _) => b.next(),
+        })
+    }
+}
+
+/// The ordinal of statement `index` of the policy at `position` in [`policy_at`]'s order.
+pub(crate) fn ordinal(position: usize, index: u32) -> u64 {
+    ((position as u64) << 32) | u64::from(index)
+}
+
+/// The policy at `position` when the set is listed in decision order: SCPs level by level,
+/// RCPs level by level, the resource policy, identity policies, the boundary, session
+/// policies.
+pub(crate) fn policy_at(set: &PolicySet, position: usize) -> Option<&NamedPolicy> {
+    let mut n = position;
+    for level in set.scps.iter().chain(&set.rcps) {
+        match level.get(n) {
+            Some(p) => return Some(p),
+            None => n -= level.len(),
+        }
+    }
+    let groups: [&[NamedPolicy]; 4] = [
+        set.resource.as_slice(),
+        &set.identity,
+        set.boundary.as_slice(),
+        &set.session,
+    ];
+    for group in groups {
+        match group.get(n) {
+            Some(p) => return Some(p),
+            None => n -= group.len(),
+        }
+    }
+    None
+}
+
+/// Where each policy type starts in [`policy_at`]'s order.
+struct Offsets {
+    resource: usize,
+    identity: usize,
+    boundary: usize,
+    session: usize,
+}
+
+impl Offsets {
+    fn new(set: &PolicySet) -> Self {
+        let orgs: usize = set.scps.iter().chain(&set.rcps).map(Vec::len).sum();
+        let resource = orgs;
+        let identity = resource + usize::from(set.resource.is_some());
+        let boundary = identity + set.identity.len();
+        let session = boundary + usize::from(set.boundary.is_some());
+        Offsets {
+            resource,
+            identity,
+            boundary,
+            session,
+        }
+    }
+}
+
+/// The lowercased request action, on the stack unless it is absurdly long.
+pub(crate) fn with_action_key<R>(action: &str, f: impl FnOnce(ActionKey<'_>) -> R) -> R {
+    let mut buf = [0u8; 128];
+    let heap: Vec<u8>;
+    let action: &[u8] = match buf.get_mut(..action.len()) {
+        Some(b) => {
+            b.copy_from_slice(action.as_bytes());
+            b.make_ascii_lowercase();
+            b
+        }
+        None => {
+            heap = action.as_bytes().to_ascii_lowercase();
+            &heap
+        }
+    };
+    let (service, name) = match action.iter().position(|&b| b == b':') {
+        Some(c) => (
+            action.get(..c).unwrap_or_default(),
+            action.get(c + 1..).unwrap_or_default(),
+        ),
+        None => (action, &[][..]),
+    };
+    f(ActionKey::new(service, name))
+}
+
+/// Which policy types apply to a request, from the principal and the set's exemptions.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Applies {
+    /// Identity-based policies, the boundary and session policies apply.
+    pub iam_identity: bool,
+    pub scp: bool,
+    pub rcp: bool,
+}
+
+impl Applies {
+    pub(crate) fn new(set: &PolicySet, kind: &PrincipalKind) -> Self {
+        let iam_identity = matches!(
+            kind,
+            PrincipalKind::User
+                | PrincipalKind::Role
+                | PrincipalKind::AssumedRole { .. }
+                | PrincipalKind::FederatedUser { .. }
+        );
+        Applies {
+            iam_identity,
+            scp: !set.scps.is_empty()
+                && !set.scps_exempt
+                && (iam_identity || matches!(kind, PrincipalKind::Root)),
+            // RCPs apply to every caller, AWS service principals included (data-perimeter
+            // RCPs exempt them with aws:PrincipalIsAWSService).
+            rcp: !set.rcps.is_empty() && !set.rcps_exempt,
+        }
+    }
+}
+
+/// Evaluates single statements against one request.
+pub(crate) struct Evaluator<'a, 'r> {
     req: &'r Request<'a>,
-    env: Env<'a>,
+    pub env: Env<'a>,
     /// The action, lowercased and hashed.
-    key: ActionKey<'r>,
+    pub key: ActionKey<'r>,
     /// The resource, split at its first colons.
     resource: SplitArn<'a>,
     has_boundary: bool,
-    /// Matching statements, as (policy, statement index); turned into [`MatchedStatement`]s
-    /// only for the list the decision reports.
-    hits: Vec<(&'s NamedPolicy, u32)>,
+    pub hits: Hits,
 }
 
-fn matched(list: &[(&NamedPolicy, u32)], effect: Effect) -> Vec<MatchedStatement> {
-    list.iter()
-        .filter_map(|&(np, i)| {
-            let stmt = np.policy.statements().get(i as usize)?;
-            if stmt.effect != effect {
-                return None;
+impl<'a, 'r> Evaluator<'a, 'r> {
+    pub(crate) fn new(set: &PolicySet, req: &'r Request<'a>, key: ActionKey<'r>) -> Self {
+        Evaluator {
+            req,
+            env: Env::new(req.context, req.principal),
+            key,
+            resource: SplitArn::new(req.resource),
+            has_boundary: set.boundary.is_some(),
+            hits: Hits::new(),
+        }
+    }
+
+    /// Whether `stmt` applies to the request (its action, resource, principal and conditions
+    /// match), with the grant of its principal. `verified`: the action is known to match.
+    /// Call [`Env::begin`] first.
+    pub(crate) fn check(&self, stmt: &Statement, verified: bool) -> Option<Option<Grant>> {
+        if !self
+            .req
+            .resource
+            .as_bytes()
+            .starts_with(&stmt.resource_prefix)
+        {
+            return None;
+        }
+        if !verified && !stmt.action_matches(self.req.action) {
+            return None;
+        }
+        if !resource_matches(stmt, self.req.resource, &self.resource, &self.env) {
+            return None;
+        }
+        let grant = match &stmt.principal {
+            None => None,
+            Some((false, spec)) => Some(spec_grant(spec, self.req.principal)?),
+            Some((true, spec)) => {
+                // A Deny with NotPrincipal always applies to a principal that has a
+                // permissions boundary (documented under permissions boundaries).
+                let boundary_quirk = stmt.effect == Effect::Deny
+                    && self.has_boundary
+                    && matches!(
+                        self.req.principal.kind(),
+                        PrincipalKind::User
+                            | PrincipalKind::Role
+                            | PrincipalKind::AssumedRole { .. }
+                    );
+                if !boundary_quirk && not_principal_excludes(spec, self.req.principal, stmt.effect)
+                {
+                    return None;
+                }
+                Some(Grant::Broad)
             }
-            Some(MatchedStatement {
-                policy: np.id.clone(),
-                kind: np.policy.kind(),
-                sid: stmt.sid.clone(),
-                index: i as usize,
-                effect: stmt.effect,
-            })
-        })
-        .collect()
-}
+        };
+        // Evaluate every condition (no short cut) so missing keys are all reported.
+        let mut ok = true;
+        for c in &stmt.conditions {
+            ok &= c.eval(&self.env);
+        }
+        ok.then_some(grant)
+    }
 
-impl<'s> Evaluator<'_, '_, 's> {
-    fn policy(&mut self, np: &'s NamedPolicy) -> Tally {
+    /// Evaluates one policy at `position` (in [`policy_at`]'s order).
+    fn policy(&mut self, np: &NamedPolicy, position: usize) -> Tally {
         let mut t = Tally::default();
         let policy = &*np.policy;
         let statements = policy.statements();
@@ -374,86 +612,57 @@ impl<'s> Evaluator<'_, '_, 's> {
             let Some(stmt) = statements.get(i as usize) else {
                 continue;
             };
-            if !verified && !stmt.action_matches(self.req.action) {
-                continue;
-            }
-            if !resource_matches(stmt, self.req.resource, &self.resource, &self.env) {
-                continue;
-            }
-            let grant = match &stmt.principal {
-                None => None,
-                Some((false, spec)) => match spec_grant(spec, self.req.principal) {
-                    Some(g) => Some(g),
-                    None => continue,
-                },
-                Some((true, spec)) => {
-                    // A Deny with NotPrincipal always applies to a principal that has a
-                    // permissions boundary (documented under permissions boundaries).
-                    let boundary_quirk = stmt.effect == Effect::Deny
-                        && self.has_boundary
-                        && matches!(
-                            self.req.principal.kind(),
-                            PrincipalKind::User
-                                | PrincipalKind::Role
-                                | PrincipalKind::AssumedRole { .. }
-                        );
-                    if !boundary_quirk
-                        && not_principal_excludes(spec, self.req.principal, stmt.effect)
-                    {
-                        continue;
-                    }
-                    Some(Grant::Broad)
-                }
-            };
-            // Evaluate every condition (no short cut) so missing keys are all reported.
-            let mut ok = true;
-            for c in &stmt.conditions {
-                ok &= c.eval(&self.env);
-            }
-            if !ok {
-                continue;
-            }
-            match stmt.effect {
-                Effect::Allow => {
-                    t.allow = true;
-                    t.grant = t.grant.max(grant);
-                    self.hits.push((np, i));
-                }
-                Effect::Deny => {
-                    t.deny = true;
-                    self.hits.push((np, i));
-                }
+            self.env.begin(ordinal(position, i));
+            if let Some(grant) = self.check(stmt, verified) {
+                t.add(stmt.effect, grant);
+                self.hits.push(ordinal(position, i));
             }
         }
         t
     }
 
-    fn group(&mut self, policies: &'s [NamedPolicy]) -> Tally {
+    fn group(&mut self, policies: &[NamedPolicy], position: usize) -> Tally {
         let mut t = Tally::default();
-        for p in policies {
-            let r = self.policy(p);
+        for (i, p) in policies.iter().enumerate() {
+            let r = self.policy(p, position + i);
             t.merge(r);
         }
         t
     }
 
     /// Organization policies: every level must allow.
-    fn levels(&mut self, levels: &'s [Vec<NamedPolicy>]) -> TypeDecision {
+    fn levels(&mut self, levels: &[Vec<NamedPolicy>], mut position: usize) -> TypeDecision {
         let mut all_allow = true;
         let mut deny = false;
         for level in levels {
-            let t = self.group(level);
+            let t = self.group(level, position);
+            position += level.len();
             all_allow &= t.allow;
             deny |= t.deny;
         }
-        if deny {
-            TypeDecision::ExplicitDeny
-        } else if all_allow {
-            TypeDecision::Allowed
-        } else {
-            TypeDecision::ImplicitDeny
-        }
+        org_decision(deny, all_allow)
     }
+}
+
+/// The decision of SCPs or RCPs: every level must allow.
+pub(crate) fn org_decision(deny: bool, all_levels_allow: bool) -> TypeDecision {
+    if deny {
+        TypeDecision::ExplicitDeny
+    } else if all_levels_allow {
+        TypeDecision::Allowed
+    } else {
+        TypeDecision::ImplicitDeny
+    }
+}
+
+/// What each policy type concluded (None: the type does not apply).
+pub(crate) struct Tallies {
+    pub scp: TypeDecision,
+    pub rcp: TypeDecision,
+    pub resource: Option<Tally>,
+    pub identity: Option<Tally>,
+    pub boundary: Option<Tally>,
+    pub session: Option<Tally>,
 }
 
 /// Decides a request with AWS's policy evaluation logic.
@@ -471,80 +680,69 @@ impl<'s> Evaluator<'_, '_, 's> {
 ///    policies on the principal's side.
 /// 5. Otherwise: implicit deny. The account root user is allowed everything in its own
 ///    account that nothing denies and organization policies allow.
+///
+/// This visits every policy of the set (each through its own index). To decide many
+/// requests against the same set, compile it once with
+/// [`CompiledPolicySet`](crate::CompiledPolicySet), whose decisions are the same.
 pub fn authorize(set: &PolicySet, req: &Request<'_>) -> Decision {
+    with_action_key(req.action, |key| {
+        let mut ev = Evaluator::new(set, req, key);
+        let applies = Applies::new(set, req.principal.kind());
+        let at = Offsets::new(set);
+        let scp = if applies.scp {
+            ev.levels(&set.scps, 0)
+        } else {
+            TypeDecision::NotApplicable
+        };
+        let rcp = if applies.rcp {
+            let scp_len: usize = set.scps.iter().map(Vec::len).sum();
+            ev.levels(&set.rcps, scp_len)
+        } else {
+            TypeDecision::NotApplicable
+        };
+        let resource = set.resource.as_ref().map(|p| ev.policy(p, at.resource));
+        let identity = applies
+            .iam_identity
+            .then(|| ev.group(&set.identity, at.identity));
+        let boundary = if applies.iam_identity {
+            set.boundary.as_ref().map(|p| ev.policy(p, at.boundary))
+        } else {
+            None
+        };
+        let session = if applies.iam_identity && !set.session.is_empty() {
+            Some(ev.group(&set.session, at.session))
+        } else {
+            None
+        };
+        let tallies = Tallies {
+            scp,
+            rcp,
+            resource,
+            identity,
+            boundary,
+            session,
+        };
+        conclude(set, req, ev, tallies)
+    })
+}
+
+/// Combines the types' conclusions into the decision.
+pub(crate) fn conclude(
+    set: &PolicySet,
+    req: &Request<'_>,
+    mut ev: Evaluator<'_, '_>,
+    t: Tallies,
+) -> Decision {
     let principal = req.principal;
     let kind = principal.kind();
-    // The action, lowercased once (on the stack unless it is absurdly long).
-    let mut buf = [0u8; 128];
-    let heap: Vec<u8>;
-    let action: &[u8] = match buf.get_mut(..req.action.len()) {
-        Some(b) => {
-            b.copy_from_slice(req.action.as_bytes());
-            b.make_ascii_lowercase();
-            b
-        }
-        None => {
-            heap = req.action.as_bytes().to_ascii_lowercase();
-            &heap
-        }
-    };
-    let (service, name) = match action.iter().position(|&b| b == b':') {
-        Some(c) => (
-            action.get(..c).unwrap_or_default(),
-            action.get(c + 1..).unwrap_or_default(),
-        ),
-        None => (action, &[][..]),
-    };
-    let mut ev = Evaluator {
-        req,
-        env: Env::new(req.context, principal),
-        key: ActionKey::new(service, name),
-        resource: SplitArn::new(req.resource),
-        has_boundary: set.boundary.is_some(),
-        hits: Vec::new(),
-    };
-
-    let iam_identity = matches!(
-        kind,
-        PrincipalKind::User
-            | PrincipalKind::Role
-            | PrincipalKind::AssumedRole { .. }
-            | PrincipalKind::FederatedUser { .. }
-    );
-    let scp_applies = !set.scps.is_empty()
-        && !set.scps_exempt
-        && (iam_identity || matches!(kind, PrincipalKind::Root));
-    // RCPs apply to every caller, AWS service principals included (data-perimeter RCPs
-    // exempt them with aws:PrincipalIsAWSService).
-    let rcp_applies = !set.rcps.is_empty() && !set.rcps_exempt;
-
-    let scp = if scp_applies {
-        ev.levels(&set.scps)
-    } else {
-        TypeDecision::NotApplicable
-    };
-    let rcp = if rcp_applies {
-        ev.levels(&set.rcps)
-    } else {
-        TypeDecision::NotApplicable
-    };
-    let resource_t = set.resource.as_ref().map(|p| ev.policy(p));
-    let identity_t = if iam_identity {
-        Some(ev.group(&set.identity))
-    } else {
-        None
-    };
-    let boundary_t = if iam_identity {
-        set.boundary.as_ref().map(|p| ev.policy(p))
-    } else {
-        None
-    };
-    let session_t = if iam_identity && !set.session.is_empty() {
-        Some(ev.group(&set.session))
-    } else {
-        None
-    };
-
+    let Tallies {
+        scp,
+        rcp,
+        resource: resource_t,
+        identity: identity_t,
+        boundary: boundary_t,
+        session: session_t,
+    } = t;
     let td = |t: Option<Tally>| t.map_or(TypeDecision::NotApplicable, Tally::type_decision);
     let identity = td(identity_t);
     let resource = td(resource_t);
@@ -602,11 +800,32 @@ pub fn authorize(set: &PolicySet, req: &Request<'_>) -> Decision {
         }
     };
 
-    let matched = match outcome {
-        Outcome::Allowed => matched(&ev.hits, Effect::Allow),
-        Outcome::ExplicitDeny => matched(&ev.hits, Effect::Deny),
-        Outcome::ImplicitDeny => Vec::new(),
+    let effect = match outcome {
+        Outcome::Allowed => Some(Effect::Allow),
+        Outcome::ExplicitDeny => Some(Effect::Deny),
+        Outcome::ImplicitDeny => None,
     };
+    let mut matched = Vec::new();
+    if let Some(effect) = effect {
+        for o in ev.hits.sorted() {
+            let (position, index) = ((o >> 32) as usize, o as u32);
+            let Some(np) = policy_at(set, position) else {
+                continue;
+            };
+            let Some(stmt) = np.policy.statements().get(index as usize) else {
+                continue;
+            };
+            if stmt.effect == effect {
+                matched.push(MatchedStatement {
+                    policy: np.id.clone(),
+                    kind: np.policy.kind(),
+                    sid: stmt.sid.clone(),
+                    index: index as usize,
+                    effect,
+                });
+            }
+        }
+    }
     Decision {
         outcome,
         matched,
@@ -616,7 +835,7 @@ pub fn authorize(set: &PolicySet, req: &Request<'_>) -> Decision {
         session,
         scp,
         rcp,
-        missing_context: ev.env.missing.into_inner(),
+        missing_context: ev.env.into_missing(),
     }
 }
 

@@ -39,6 +39,7 @@
 //! - Parsing never panics on any input; evaluation never panics.
 //! - The public API is this file's re-exports; everything else is private.
 
+mod compiled;
 mod condition;
 mod error;
 mod eval;
@@ -47,6 +48,7 @@ mod pattern;
 mod policy;
 mod request;
 
+pub use compiled::CompiledPolicySet;
 pub use error::PolicyError;
 pub use eval::{
     Decision, MatchedStatement, NamedPolicy, Outcome, PolicySet, TypeDecision, authorize,
@@ -62,6 +64,7 @@ mod tests {
         fn check<T: Send + Sync>() {}
         check::<super::Policy>();
         check::<super::PolicySet>();
+        check::<super::CompiledPolicySet>();
         check::<super::Decision>();
         check::<super::Context>();
         check::<super::Principal>();

@@ -117,9 +117,67 @@ pub(crate) struct Statement {
     /// `(negated, patterns)`; None when the kind has no `Resource` (trust policies).
     pub resources: Option<(bool, Vec<ResourcePattern>)>,
     pub conditions: Vec<Condition>,
+    /// Bytes every resource this statement can match starts with: the longest common prefix
+    /// of the literal prefixes (before the first wildcard or variable) of its `Resource`
+    /// patterns; empty for `*`, `NotResource` and statements without resources. Used to skip
+    /// statements and to index them by resource.
+    pub resource_prefix: Box<[u8]>,
+}
+
+/// What evaluating a statement requires of a context key so that it cannot be reported as
+/// missing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) enum Need {
+    /// A condition key: at least one value.
+    NonEmpty,
+    /// A policy variable: exactly one value.
+    One,
+}
+
+/// The literal text a resource pattern's matches start with: up to its first wildcard (and,
+/// for templates, its first variable).
+fn resource_literal_prefix(r: &ResourcePattern, raw: &str) -> Box<[u8]> {
+    let text = match r {
+        ResourcePattern::Template(t) => t.literal_prefix(),
+        ResourcePattern::Arn(ArnPattern::Any) => "",
+        ResourcePattern::Arn(ArnPattern::Parts(_)) => raw,
+    };
+    let end = text.find(['*', '?', '\0']).unwrap_or(text.len());
+    text.as_bytes().get(..end).unwrap_or_default().into()
+}
+
+/// The longest common prefix of `prefixes` (empty for none).
+fn common_prefix(prefixes: &[Box<[u8]>]) -> Box<[u8]> {
+    let Some((first, rest)) = prefixes.split_first() else {
+        return Box::default();
+    };
+    let len = rest.iter().fold(first.len(), |len, p| {
+        first
+            .iter()
+            .zip(p.iter())
+            .take(len)
+            .take_while(|(a, b)| a == b)
+            .count()
+    });
+    first.get(..len).unwrap_or_default().into()
 }
 
 impl Statement {
+    /// The context keys evaluating this statement looks up (lowercased), with what each needs
+    /// so that it is not reported missing.
+    pub(crate) fn lookups(&self) -> impl Iterator<Item = (&str, Need)> {
+        let templates = self
+            .resources
+            .iter()
+            .flat_map(|(_, pats)| pats.iter())
+            .filter_map(|r| match r {
+                ResourcePattern::Template(t) => Some(t.keys().map(|k| (k, Need::One))),
+                ResourcePattern::Arn(_) => None,
+            })
+            .flatten();
+        templates.chain(self.conditions.iter().flat_map(|c| c.lookups()))
+    }
+
     pub(crate) fn action_matches(&self, action: &str) -> bool {
         let any = self
             .actions
@@ -195,7 +253,7 @@ struct ExactEntry {
 /// Statements indexed by action, stored flat (a handful of allocations per policy) so a
 /// decision touches few cache lines per policy.
 #[derive(Debug, Clone, Default)]
-struct ActionIndex {
+pub(crate) struct ActionIndex {
     /// `heads[i].hash`, contiguous for a quick scan.
     head_hashes: Vec<u64>,
     /// Sorted by hash.
@@ -494,7 +552,7 @@ impl Policy {
                 });
             }
         }
-        let index = build_index(&statements);
+        let index = build_index((0u32..).zip(&statements));
         Ok(Policy {
             kind,
             version,
@@ -560,17 +618,47 @@ impl Policy {
         &'a self,
         key: &ActionKey<'a>,
     ) -> impl Iterator<Item = (u32, bool)> + 'a {
-        let idx = &self.index;
+        self.index.candidates(key)
+    }
+}
+
+impl ActionIndex {
+    /// Builds the index of `(id, statement)` pairs; [`candidates`](Self::candidates) yields
+    /// the ids.
+    pub(crate) fn build<'a>(statements: impl IntoIterator<Item = (u32, &'a Statement)>) -> Self {
+        build_index(statements)
+    }
+
+    /// True if no statement is indexed.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.heads.is_empty() && self.always.is_empty()
+    }
+
+    /// The ids of the statements that may match an action, as `(id, verified)`: `verified`
+    /// statements are known to match the action. Allocates nothing.
+    pub(crate) fn candidates<'a>(
+        &'a self,
+        key: &ActionKey<'a>,
+    ) -> impl Iterator<Item = (u32, bool)> + 'a {
+        let idx = self;
         let arena = &idx.arena;
         // Policies name few services: a linear scan of the hashes beats a binary search.
-        let found = if idx.head_hashes.len() <= 32 {
-            idx.head_hashes.iter().position(|h| *h == key.service_hash)
+        let from = if idx.head_hashes.len() <= 32 {
+            idx.head_hashes
+                .iter()
+                .position(|h| *h == key.service_hash)
+                .unwrap_or(idx.head_hashes.len())
         } else {
-            idx.head_hashes.binary_search(&key.service_hash).ok()
+            idx.head_hashes.partition_point(|h| *h < key.service_hash)
         };
-        let head = found
-            .and_then(|i| idx.heads.get(i))
-            .filter(|h| pattern::bytes_eq(Span::of(arena, h.service), key.service));
+        // Heads are sorted by hash; a collision puts several in a row.
+        let head = idx
+            .heads
+            .get(from..)
+            .unwrap_or_default()
+            .iter()
+            .take_while(|h| h.hash == key.service_hash)
+            .find(|h| pattern::bytes_eq(Span::of(arena, h.service), key.service));
         let (hits, wild): (&'a [ExactEntry], &'a [Flagged]) = match head {
             Some(h) => {
                 let exact = Span::of(&idx.exact, h.exact);
@@ -606,11 +694,10 @@ impl Policy {
     }
 }
 
-fn build_index(statements: &[Statement]) -> ActionIndex {
+fn build_index<'a>(statements: impl IntoIterator<Item = (u32, &'a Statement)>) -> ActionIndex {
     let mut services: Vec<ServiceBucket> = Vec::new();
     let mut always: Vec<Flagged> = Vec::new();
-    for (i, s) in statements.iter().enumerate() {
-        let i = i as u32;
+    for (i, s) in statements {
         let literal_services = !s.not_action && s.actions.iter().all(|a| a.service.is_some());
         if !literal_services {
             always.push((i, u32::MAX));
@@ -837,6 +924,7 @@ fn parse_statement(
         .map(|(s, pos)| parse_action(s, pos))
         .collect::<Result<Vec<_>, _>>()?;
 
+    let mut resource_prefix = Box::default();
     let resources = match (get("Resource"), get("NotResource")) {
         (Some(_), Some(m)) => {
             return Err(
@@ -856,10 +944,16 @@ fn parse_statement(
                     PolicyError::new("Policy statement must contain resources.").at(m.value.pos)
                 );
             }
-            let pats = list
-                .into_iter()
-                .map(|(s, pos)| parse_resource(s, pos, variables))
-                .collect::<Result<Vec<_>, _>>()?;
+            let mut pats = Vec::with_capacity(list.len());
+            let mut prefixes = Vec::with_capacity(list.len());
+            for (s, pos) in list {
+                let r = parse_resource(s, pos, variables)?;
+                prefixes.push(resource_literal_prefix(&r, s));
+                pats.push(r);
+            }
+            if m.key != "NotResource" {
+                resource_prefix = common_prefix(&prefixes);
+            }
             Some((m.key == "NotResource", pats))
         }
         (None, None) => {
@@ -885,6 +979,7 @@ fn parse_statement(
         actions,
         resources,
         conditions,
+        resource_prefix,
     })
 }
 
