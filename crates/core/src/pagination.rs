@@ -28,7 +28,7 @@ fn encode_marker(key: &str) -> String {
 
 fn decode_marker(marker: &str) -> Result<String> {
     let invalid = || validation("Invalid Marker.");
-    if marker.len() % 2 != 0 {
+    if !marker.len().is_multiple_of(2) {
         return Err(invalid());
     }
     let bytes = (0..marker.len() / 2)

@@ -298,7 +298,11 @@ mod tests {
             "bad.json",
             "{\"Version\":\"2012-10-17\",\n \"Statement\":{\"Effect\":\"Allow\",\"Action\":\"s3:*\",\"Bogus\":1}}",
         );
-        assert!(check(&[good.clone()]).unwrap().contains("ok (1 statements"));
+        assert!(
+            check(std::slice::from_ref(&good))
+                .unwrap()
+                .contains("ok (1 statements")
+        );
         let err = check(&[good, bad.clone()]).unwrap_err();
         assert!(err.contains(&format!("{bad}:2:")), "{err}");
         assert!(err.contains("MalformedPolicyDocument"), "{err}");

@@ -148,12 +148,12 @@ impl Gatehouse {
             key.status = match input.status {
                 StatusType::Active => KeyStatus::Active,
                 StatusType::Inactive => KeyStatus::Inactive,
-                // Newer models add statuses (such as Expired) that a client may not set.
-                #[allow(unreachable_patterns)]
-                _ => {
-                    return Err(crate::errors::validation(format!(
-                        "1 validation error detected: Value at 'status' failed to satisfy constraint: Member must satisfy enum value set: [Active, Inactive]"
-                    )));
+                // The model lists Expired, a state keys reach, not one a client may set.
+                StatusType::Expired => {
+                    return Err(crate::errors::validation(
+                        "1 validation error detected: Value 'Expired' at 'status' failed to satisfy \
+                         constraint: Member must satisfy enum value set: [Active, Inactive]",
+                    ));
                 }
             };
             t.put_json(ACCESS_KEYS, &key.id, &key)?;

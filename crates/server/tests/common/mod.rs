@@ -4,6 +4,12 @@
     dead_code,
     reason = "each test binary uses a different part of this harness"
 )]
+#![allow(
+    clippy::expect_used,
+    clippy::unwrap_used,
+    clippy::panic,
+    reason = "a test harness: a failure must stop the test loudly"
+)]
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
