@@ -19,6 +19,7 @@
 use crate::eval::{
     Applies, Evaluator, Tallies, Tally, conclude, ordinal, org_decision, with_action_key,
 };
+use crate::pattern::cmp_bytes;
 use crate::policy::{ActionIndex, Effect, Need, Statement};
 use crate::request::Request;
 use crate::{Decision, NamedPolicy, PolicySet, TypeDecision};
@@ -256,7 +257,8 @@ impl CompiledPolicySet {
             // An applicable deny decides the outcome; allow statements then only matter for
             // the decisions of types without a deny, unless they could report missing keys.
             let short = state.any_deny && ev.env.satisfies(&self.needs);
-            for node in self.chain(first) {
+            let skip_allows = short && state.all_settled(&self.set, &applies);
+            for node in self.chain(first).filter(|_| !skip_allows) {
                 if node.allow.is_empty() {
                     continue;
                 }
@@ -305,7 +307,7 @@ impl CompiledPolicySet {
         // prefix of it, so its ancestors longer than their common part are not.
         let at = self
             .nodes
-            .partition_point(|n| node_bytes(&self.arena, n) <= resource);
+            .partition_point(|n| cmp_bytes(node_bytes(&self.arena, n), resource).is_le());
         let mut i = at.saturating_sub(1) as u32;
         let Some(n) = self.nodes.get(i as usize) else {
             return u32::MAX;
@@ -430,6 +432,18 @@ impl State {
             Group::Boundary => self.boundary.deny || self.boundary.allow,
             Group::Session => self.session.deny || self.session.allow,
         }
+    }
+
+    /// Whether no allow statement could change any applicable type's decision.
+    fn all_settled(&self, set: &PolicySet, applies: &Applies) -> bool {
+        let t = |t: &Tally| t.deny || t.allow;
+        let iam = applies.iam_identity;
+        (!applies.scp || self.scp_deny || self.scp_allow.all(set.scps.len()))
+            && (!applies.rcp || self.rcp_deny || self.rcp_allow.all(set.rcps.len()))
+            && (set.resource.is_none() || t(&self.resource))
+            && (!iam || t(&self.identity))
+            && (!iam || set.boundary.is_none() || t(&self.boundary))
+            && (!iam || set.session.is_empty() || t(&self.session))
     }
 
     fn tallies(&self, set: &PolicySet, applies: &Applies) -> Tallies {

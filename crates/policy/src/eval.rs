@@ -560,12 +560,7 @@ impl<'a, 'r> Evaluator<'a, 'r> {
     /// match), with the grant of its principal. `verified`: the action is known to match.
     /// Call [`Env::begin`] first.
     pub(crate) fn check(&self, stmt: &Statement, verified: bool) -> Option<Option<Grant>> {
-        if !self
-            .req
-            .resource
-            .as_bytes()
-            .starts_with(&stmt.resource_prefix)
-        {
+        if !crate::pattern::starts_with(self.req.resource.as_bytes(), &stmt.resource_prefix) {
             return None;
         }
         if !verified && !stmt.action_matches(self.req.action) {
@@ -771,7 +766,7 @@ pub(crate) fn conclude(
             .resource
             .as_ref()
             .is_some_and(|r| r.policy.kind() == PolicyKind::Trust)
-            || ev.key.service == b"kms";
+            || crate::pattern::bytes_eq(ev.key.service, b"kms");
         let cross = match req.resource_account {
             Some(acct) => acct != principal.account(),
             None => false,

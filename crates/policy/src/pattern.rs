@@ -93,6 +93,24 @@ pub(crate) fn bytes_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x == y)
 }
 
+/// `text.starts_with(prefix)`, inlined like [`bytes_eq`].
+#[inline]
+pub(crate) fn starts_with(text: &[u8], prefix: &[u8]) -> bool {
+    text.get(..prefix.len())
+        .is_some_and(|head| bytes_eq(head, prefix))
+}
+
+/// Lexicographic order of byte strings, inlined like [`bytes_eq`].
+#[inline]
+pub(crate) fn cmp_bytes(a: &[u8], b: &[u8]) -> std::cmp::Ordering {
+    for (x, y) in a.iter().zip(b) {
+        if x != y {
+            return x.cmp(y);
+        }
+    }
+    a.len().cmp(&b.len())
+}
+
 /// A compiled wildcard pattern: the common shapes (`*`, a literal, `prefix*`) avoid the
 /// general matcher.
 #[derive(Debug, Clone, PartialEq, Eq)]
