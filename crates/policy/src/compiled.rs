@@ -49,17 +49,142 @@ struct StatementRef {
     index: u32,
 }
 
-/// The statements whose resource prefix is one entry of the prefix table.
-#[derive(Debug, Clone)]
-struct PrefixNode {
-    /// The prefix, in [`CompiledPolicySet::arena`].
-    start: u32,
-    end: u32,
-    /// The longest proper prefix of this one in the table (`u32::MAX` for the empty prefix).
-    parent: u32,
+/// A sorted table of distinct byte strings (prefixes, or suffixes stored reversed), each
+/// linked to its longest proper prefix in the table, so that every entry a text starts with
+/// (or ends with) is found by one binary search and a walk up the links.
+#[derive(Debug, Clone, Default)]
+struct AffixTable {
+    /// `(start, end, parent)`: the bytes in `arena`, the link (`u32::MAX` for the first
+    /// entry, which is always the empty string).
+    nodes: Vec<(u32, u32, u32)>,
+    arena: Box<[u8]>,
+    /// Entries are suffixes, stored reversed and compared with the text from its end.
+    reversed: bool,
+}
+
+impl AffixTable {
+    /// Builds the table of `keys`, which must be sorted (reversed keys for a suffix table),
+    /// distinct, and start with the empty string.
+    fn new(keys: &[&[u8]], reversed: bool) -> Self {
+        let mut arena: Vec<u8> = Vec::new();
+        let mut nodes: Vec<(u32, u32, u32)> = Vec::with_capacity(keys.len());
+        // In sorted order, the prefixes of an entry are the entry before it or among that
+        // entry's prefixes: keep that chain on a stack.
+        let mut chain: Vec<usize> = Vec::new();
+        for (i, key) in keys.iter().enumerate() {
+            while let Some(&top) = chain.last() {
+                let t = keys.get(top).copied().unwrap_or_default();
+                if key.len() > t.len() && key.starts_with(t) {
+                    break;
+                }
+                chain.pop();
+            }
+            let start = arena.len() as u32;
+            arena.extend_from_slice(key);
+            let parent = chain.last().map_or(u32::MAX, |&p| p as u32);
+            nodes.push((start, arena.len() as u32, parent));
+            chain.push(i);
+        }
+        AffixTable {
+            nodes,
+            arena: arena.into(),
+            reversed,
+        }
+    }
+
+    fn key(&self, i: u32) -> &[u8] {
+        self.nodes
+            .get(i as usize)
+            .and_then(|&(start, end, _)| self.arena.get(start as usize..end as usize))
+            .unwrap_or_default()
+    }
+
+    /// The index of the longest entry `text` starts with (ends with, if reversed).
+    fn deepest(&self, text: &[u8]) -> u32 {
+        if self.nodes.len() <= 1 {
+            return 0;
+        }
+        let (at, common) = if self.reversed {
+            let rev = |k: &[u8]| cmp_iter(k.iter(), text.iter().rev());
+            let at = self.nodes.partition_point(|&(s, e, _)| {
+                rev(self.arena.get(s as usize..e as usize).unwrap_or_default()).is_le()
+            });
+            let last = self.key(at.saturating_sub(1) as u32);
+            let common = last
+                .iter()
+                .zip(text.iter().rev())
+                .take_while(|(a, b)| a == b)
+                .count();
+            (at, common)
+        } else {
+            let at = self.nodes.partition_point(|&(s, e, _)| {
+                cmp_bytes(
+                    self.arena.get(s as usize..e as usize).unwrap_or_default(),
+                    text,
+                )
+                .is_le()
+            });
+            let last = self.key(at.saturating_sub(1) as u32);
+            let common = last.iter().zip(text).take_while(|(a, b)| a == b).count();
+            (at, common)
+        };
+        // Every entry the text starts with is a prefix of the last entry not after it; those
+        // longer than their common part are not.
+        let mut i = at.saturating_sub(1) as u32;
+        while let Some(&(start, end, parent)) = self.nodes.get(i as usize) {
+            if (end - start) as usize <= common {
+                break;
+            }
+            i = parent;
+        }
+        i
+    }
+
+    /// The entry `from` and the entries it starts with, longest first.
+    fn chain(&self, from: u32) -> impl Iterator<Item = u32> + '_ {
+        std::iter::successors(self.nodes.get(from as usize).map(|_| from), |&i| {
+            self.nodes
+                .get(i as usize)
+                .map(|n| n.2)
+                .filter(|&p| (p as usize) < self.nodes.len())
+        })
+    }
+}
+
+/// Lexicographic order of two byte sequences.
+fn cmp_iter<'a>(
+    mut a: impl Iterator<Item = &'a u8>,
+    mut b: impl Iterator<Item = &'a u8>,
+) -> std::cmp::Ordering {
+    loop {
+        match (a.next(), b.next()) {
+            (Some(x), Some(y)) if x == y => {}
+            (Some(x), Some(y)) => return x.cmp(y),
+            (Some(_), None) => return std::cmp::Ordering::Greater,
+            (None, Some(_)) => return std::cmp::Ordering::Less,
+            (None, None) => return std::cmp::Ordering::Equal,
+        }
+    }
+}
+
+/// The statements of one resource prefix and suffix, by effect and action.
+#[derive(Debug, Clone, Default)]
+struct Bucket {
     deny: ActionIndex,
     allow: ActionIndex,
 }
+
+/// The statements of one resource prefix, by resource suffix.
+#[derive(Debug, Clone, Default)]
+struct PrefixNode {
+    suffixes: AffixTable,
+    /// One per entry of `suffixes`.
+    buckets: Vec<Bucket>,
+}
+
+/// Prefixes with fewer statements than this keep them in one bucket (tests split even small
+/// groups, so the random agreement test exercises suffix tables).
+const SUFFIX_TABLE_MIN: usize = if cfg!(test) { 2 } else { 16 };
 
 /// A [`PolicySet`] compiled for many decisions: one index over the statements of all its
 /// policies, by resource prefix, effect and action. Build it once when the set changes
@@ -96,9 +221,9 @@ pub struct CompiledPolicySet {
     set: PolicySet,
     slots: Vec<Slot>,
     statements: Vec<StatementRef>,
-    /// Sorted by prefix; the first is the empty prefix.
+    /// Resource prefixes; one [`PrefixNode`] per entry.
+    prefixes: AffixTable,
     nodes: Vec<PrefixNode>,
-    arena: Box<[u8]>,
     /// Every context key some statement looks up, with the strictest need.
     needs: Vec<(Box<str>, Need)>,
 }
@@ -149,75 +274,27 @@ impl CompiledPolicySet {
         }
         filed.sort_by(|a, b| a.0.cmp(b.0).then(a.1.cmp(&b.1)));
 
-        // The prefix table: the empty prefix first, then every distinct prefix in order.
-        let mut arena: Vec<u8> = Vec::new();
-        let mut nodes: Vec<PrefixNode> = Vec::new();
-        let mut groups: Vec<Vec<(u32, &Statement)>> = Vec::new();
-        let push_node = |nodes: &mut Vec<PrefixNode>, arena: &mut Vec<u8>, prefix: &[u8]| {
-            let start = arena.len() as u32;
-            arena.extend_from_slice(prefix);
-            nodes.push(PrefixNode {
-                start,
-                end: arena.len() as u32,
-                parent: u32::MAX,
-                deny: ActionIndex::default(),
-                allow: ActionIndex::default(),
-            });
-        };
-        push_node(&mut nodes, &mut arena, b"");
-        groups.push(Vec::new());
+        // The prefix table (the empty prefix first), and the statements of each prefix.
+        let mut keys: Vec<&[u8]> = vec![b""];
+        let mut groups: Vec<Vec<(u32, &Statement)>> = vec![Vec::new()];
         for (prefix, id, stmt) in filed {
-            let last = nodes.last().map(|n| node_bytes(&arena, n));
-            if last != Some(prefix) {
-                push_node(&mut nodes, &mut arena, prefix);
+            if keys.last() != Some(&prefix) {
+                keys.push(prefix);
                 groups.push(Vec::new());
             }
             if let Some(g) = groups.last_mut() {
                 g.push((id, stmt));
             }
         }
-        // Parent links: the longest proper prefix in the table. In sorted order, the prefixes
-        // of a node are among the prefixes of the node before it (or that node itself).
-        let mut chain: Vec<u32> = Vec::new();
-        for i in 0..nodes.len() {
-            let me = nodes
-                .get(i)
-                .map(|n| node_bytes(&arena, n))
-                .unwrap_or_default();
-            while let Some(&top) = chain.last() {
-                let top_bytes = nodes
-                    .get(top as usize)
-                    .map(|n| node_bytes(&arena, n))
-                    .unwrap_or_default();
-                if me.starts_with(top_bytes) && me.len() > top_bytes.len() {
-                    break;
-                }
-                chain.pop();
-            }
-            if let Some(n) = nodes.get_mut(i) {
-                n.parent = chain.last().copied().unwrap_or(u32::MAX);
-            }
-            chain.push(i as u32);
-        }
-        for (node, members) in nodes.iter_mut().zip(groups) {
-            let of = |effect: Effect| {
-                ActionIndex::build(
-                    members
-                        .iter()
-                        .filter(move |(_, s)| s.effect == effect)
-                        .map(|&(id, s)| (id, s)),
-                )
-            };
-            node.deny = of(Effect::Deny);
-            node.allow = of(Effect::Allow);
-        }
+        let prefixes = AffixTable::new(&keys, false);
+        let nodes = groups.into_iter().map(PrefixNode::new).collect();
 
         CompiledPolicySet {
             set: set.clone(),
             slots,
             statements,
+            prefixes,
             nodes,
-            arena: arena.into(),
             needs,
         }
     }
@@ -234,15 +311,14 @@ impl CompiledPolicySet {
             let mut ev = Evaluator::new(&self.set, req, key);
             let applies = Applies::new(&self.set, req.principal.kind());
             let mut state = State::new(&self.set);
-            let first = self.deepest(req.resource.as_bytes());
             let key = ev.key;
 
             // Deny statements first.
-            for node in self.chain(first) {
-                if node.deny.is_empty() {
+            for bucket in self.buckets(req.resource.as_bytes()) {
+                if bucket.deny.is_empty() {
                     continue;
                 }
-                for (id, verified) in node.deny.candidates(&key) {
+                for (id, verified) in bucket.deny.candidates(&key) {
                     let Some((o, group, stmt)) = self.statement(id, &applies) else {
                         continue;
                     };
@@ -258,11 +334,19 @@ impl CompiledPolicySet {
             // the decisions of types without a deny, unless they could report missing keys.
             let short = state.any_deny && ev.env.satisfies(&self.needs);
             let skip_allows = short && state.all_settled(&self.set, &applies);
-            for node in self.chain(first).filter(|_| !skip_allows) {
-                if node.allow.is_empty() {
+            let resource = if skip_allows {
+                None
+            } else {
+                Some(req.resource)
+            };
+            for bucket in resource
+                .into_iter()
+                .flat_map(|r| self.buckets(r.as_bytes()))
+            {
+                if bucket.allow.is_empty() {
                     continue;
                 }
-                for (id, verified) in node.allow.candidates(&key) {
+                for (id, verified) in bucket.allow.candidates(&key) {
                     let Some((o, group, stmt)) = self.statement(id, &applies) else {
                         continue;
                     };
@@ -301,43 +385,67 @@ impl CompiledPolicySet {
         Some((ordinal(r.slot as usize, r.index), slot.group, stmt))
     }
 
-    /// The longest prefix in the table that `resource` starts with.
-    fn deepest(&self, resource: &[u8]) -> u32 {
-        // The last prefix not after the resource; every table prefix of the resource is a
-        // prefix of it, so its ancestors longer than their common part are not.
-        let at = self
-            .nodes
-            .partition_point(|n| cmp_bytes(node_bytes(&self.arena, n), resource).is_le());
-        let mut i = at.saturating_sub(1) as u32;
-        let Some(n) = self.nodes.get(i as usize) else {
-            return u32::MAX;
-        };
-        let common = node_bytes(&self.arena, n)
-            .iter()
-            .zip(resource)
-            .take_while(|(a, b)| a == b)
-            .count();
-        while let Some(n) = self.nodes.get(i as usize) {
-            if node_bytes(&self.arena, n).len() <= common {
-                break;
-            }
-            i = n.parent;
-        }
-        i
-    }
-
-    /// The node `from` and its ancestors: every prefix of the resource in the table.
-    fn chain(&self, from: u32) -> impl Iterator<Item = &PrefixNode> {
-        std::iter::successors(self.nodes.get(from as usize), |n| {
-            self.nodes.get(n.parent as usize)
-        })
+    /// The buckets of every prefix and suffix of `resource` in the index.
+    fn buckets<'s>(&'s self, resource: &'s [u8]) -> impl Iterator<Item = &'s Bucket> + 's {
+        self.prefixes
+            .chain(self.prefixes.deepest(resource))
+            .filter_map(|p| self.nodes.get(p as usize))
+            .flat_map(move |node| {
+                node.suffixes
+                    .chain(node.suffixes.deepest(resource))
+                    .filter_map(|s| node.buckets.get(s as usize))
+            })
     }
 }
 
-fn node_bytes<'a>(arena: &'a [u8], n: &PrefixNode) -> &'a [u8] {
-    arena
-        .get(n.start as usize..n.end as usize)
-        .unwrap_or_default()
+impl PrefixNode {
+    /// Files the statements of one prefix by suffix (all in one bucket when they are few).
+    fn new(members: Vec<(u32, &Statement)>) -> Self {
+        let suffix_of = |s: &Statement| -> Vec<u8> {
+            if members.len() < SUFFIX_TABLE_MIN {
+                Vec::new()
+            } else {
+                s.resource_suffix.iter().rev().copied().collect()
+            }
+        };
+        let mut filed: Vec<(Vec<u8>, u32, &Statement)> = members
+            .iter()
+            .map(|&(id, s)| (suffix_of(s), id, s))
+            .collect();
+        filed.sort_by(|a, b| a.0.cmp(&b.0).then(a.1.cmp(&b.1)));
+        let mut keys: Vec<&[u8]> = vec![b""];
+        let mut groups: Vec<Vec<(u32, &Statement)>> = vec![Vec::new()];
+        for (suffix, id, stmt) in &filed {
+            if keys.last() != Some(&suffix.as_slice()) {
+                keys.push(suffix);
+                groups.push(Vec::new());
+            }
+            if let Some(g) = groups.last_mut() {
+                g.push((*id, *stmt));
+            }
+        }
+        let buckets = groups
+            .into_iter()
+            .map(|members| {
+                let of = |effect: Effect| {
+                    ActionIndex::build(
+                        members
+                            .iter()
+                            .filter(move |(_, s)| s.effect == effect)
+                            .map(|&(id, s)| (id, s)),
+                    )
+                };
+                Bucket {
+                    deny: of(Effect::Deny),
+                    allow: of(Effect::Allow),
+                }
+            })
+            .collect();
+        PrefixNode {
+            suffixes: AffixTable::new(&keys, true),
+            buckets,
+        }
+    }
 }
 
 /// Which organization levels allowed, as bits (a vector past 64 levels).
@@ -732,37 +840,17 @@ mod tests {
     }
 
     #[test]
-    fn prefix_table_links_each_prefix_to_its_longest_prefix() {
-        let doc = |r: &str| {
-            NamedPolicy::new(
-                r,
-                Policy::parse(
-                    &format!(
-                        r#"{{"Statement": [{{"Effect": "Allow", "Action": "s3:*", "Resource": "{r}"}}]}}"#
-                    ),
-                    PolicyKind::Identity,
-                )
-                .unwrap(),
-            )
-        };
-        let set = PolicySet {
-            identity: [
-                "*",
-                "arn:aws:s3:::b",
-                "arn:aws:s3:::b1/*",
-                "arn:aws:s3:::b1x",
-                "arn:aws:s3:::c",
-            ]
-            .into_iter()
-            .map(doc)
-            .collect(),
-            ..PolicySet::default()
-        };
-        let c = CompiledPolicySet::new(&set);
+    fn affix_tables_find_every_prefix_and_suffix() {
+        let keys: Vec<&[u8]> = vec![
+            b"",
+            b"arn:aws:s3:::b",
+            b"arn:aws:s3:::b1/",
+            b"arn:aws:s3:::b1x",
+            b"arn:aws:s3:::c",
+        ];
+        let t = AffixTable::new(&keys, false);
         let chain = |r: &str| -> Vec<&[u8]> {
-            c.chain(c.deepest(r.as_bytes()))
-                .map(|n| node_bytes(&c.arena, n))
-                .collect()
+            t.chain(t.deepest(r.as_bytes())).map(|i| t.key(i)).collect()
         };
         assert_eq!(
             chain("arn:aws:s3:::b1/k"),
@@ -775,5 +863,63 @@ mod tests {
         assert_eq!(chain("arn:aws:s3:::b1"), [&b"arn:aws:s3:::b"[..], b""]);
         assert_eq!(chain("arn:aws:s3:::d"), [&b""[..]]);
         assert_eq!(chain(""), [&b""[..]]);
+
+        // Suffixes, stored reversed and sorted that way.
+        let mut rev: Vec<Vec<u8>> = ["", "-1", "-12", "/x-12", "-2"]
+            .iter()
+            .map(|s| s.bytes().rev().collect())
+            .collect();
+        rev.sort();
+        let keys: Vec<&[u8]> = rev.iter().map(Vec::as_slice).collect();
+        let t = AffixTable::new(&keys, true);
+        let chain = |r: &str| -> Vec<String> {
+            t.chain(t.deepest(r.as_bytes()))
+                .map(|i| t.key(i).iter().rev().map(|&b| b as char).collect())
+                .collect()
+        };
+        assert_eq!(chain("thing/x-12"), ["/x-12", "-12", ""]);
+        assert_eq!(chain("thing/y-12"), ["-12", ""]);
+        assert_eq!(chain("thing-2"), ["-2", ""]);
+        assert_eq!(chain("thing-3"), [""]);
+    }
+
+    /// Many statements under one prefix are told apart by their suffixes.
+    #[test]
+    fn large_prefix_groups_are_split_by_suffix() {
+        let stmts: Vec<String> = (0..40)
+            .map(|n| {
+                format!(
+                    r#"{{"Effect": "Allow", "Action": "ec2:*", "Resource": "arn:aws:ec2:*:111122223333:*-{n}"}}"#
+                )
+            })
+            .collect();
+        let doc = format!(r#"{{"Statement": [{}]}}"#, stmts.join(","));
+        let set = PolicySet {
+            identity: vec![NamedPolicy::new(
+                "p",
+                Policy::parse(&doc, PolicyKind::Identity).unwrap(),
+            )],
+            ..PolicySet::default()
+        };
+        let c = CompiledPolicySet::new(&set);
+        let resource = "arn:aws:ec2:us-east-1:111122223333:thing/thing-12";
+        let key = crate::policy::ActionKey::new(b"ec2", b"runinstances");
+        let candidates: Vec<u32> = c
+            .buckets(resource.as_bytes())
+            .flat_map(|b| b.allow.candidates(&key).map(|(id, _)| id))
+            .collect();
+        // Only `*-12`, not the other 39.
+        assert_eq!(candidates, [12]);
+        let alice = Principal::user("arn:aws:iam::111122223333:user/alice");
+        let ctx = Context::new();
+        let req = Request {
+            principal: &alice,
+            action: "ec2:RunInstances",
+            resource,
+            resource_account: None,
+            context: &ctx,
+        };
+        assert_eq!(c.authorize(&req), authorize(&set, &req));
+        assert_eq!(c.authorize(&req).matched.len(), 1);
     }
 }

@@ -560,7 +560,10 @@ impl<'a, 'r> Evaluator<'a, 'r> {
     /// match), with the grant of its principal. `verified`: the action is known to match.
     /// Call [`Env::begin`] first.
     pub(crate) fn check(&self, stmt: &Statement, verified: bool) -> Option<Option<Grant>> {
-        if !crate::pattern::starts_with(self.req.resource.as_bytes(), &stmt.resource_prefix) {
+        let resource = self.req.resource.as_bytes();
+        if !crate::pattern::starts_with(resource, &stmt.resource_prefix)
+            || !crate::pattern::ends_with(resource, &stmt.resource_suffix)
+        {
             return None;
         }
         if !verified && !stmt.action_matches(self.req.action) {

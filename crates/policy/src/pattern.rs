@@ -100,6 +100,15 @@ pub(crate) fn starts_with(text: &[u8], prefix: &[u8]) -> bool {
         .is_some_and(|head| bytes_eq(head, prefix))
 }
 
+/// `text.ends_with(suffix)`, inlined like [`bytes_eq`].
+#[inline]
+pub(crate) fn ends_with(text: &[u8], suffix: &[u8]) -> bool {
+    text.len()
+        .checked_sub(suffix.len())
+        .and_then(|from| text.get(from..))
+        .is_some_and(|tail| bytes_eq(tail, suffix))
+}
+
 /// Lexicographic order of byte strings, inlined like [`bytes_eq`].
 #[inline]
 pub(crate) fn cmp_bytes(a: &[u8], b: &[u8]) -> std::cmp::Ordering {

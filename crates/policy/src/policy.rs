@@ -122,6 +122,9 @@ pub(crate) struct Statement {
     /// patterns; empty for `*`, `NotResource` and statements without resources. Used to skip
     /// statements and to index them by resource.
     pub resource_prefix: Box<[u8]>,
+    /// Likewise, the bytes every matching resource ends with (after the last wildcard),
+    /// common to all its `Resource` patterns; empty if one of them has a policy variable.
+    pub resource_suffix: Box<[u8]>,
 }
 
 /// What evaluating a statement requires of a context key so that it cannot be reported as
@@ -144,6 +147,38 @@ fn resource_literal_prefix(r: &ResourcePattern, raw: &str) -> Box<[u8]> {
     };
     let end = text.find(['*', '?', '\0']).unwrap_or(text.len());
     text.as_bytes().get(..end).unwrap_or_default().into()
+}
+
+/// The literal text a resource pattern's matches end with: after its last wildcard (none for
+/// templates). An ARN pattern's last part takes the rest of the ARN,
+/// so the literal bytes after the last wildcard, colons included, end every match.
+fn resource_literal_suffix(r: &ResourcePattern, raw: &str) -> Box<[u8]> {
+    let text = match r {
+        ResourcePattern::Template(_) | ResourcePattern::Arn(ArnPattern::Any) => "",
+        ResourcePattern::Arn(ArnPattern::Parts(_)) => raw,
+    };
+    let start = text.rfind(['*', '?', '\0']).map_or(0, |i| i + 1);
+    text.as_bytes().get(start..).unwrap_or_default().into()
+}
+
+/// The longest common suffix of `suffixes` (empty for none).
+fn common_suffix(suffixes: &[Box<[u8]>]) -> Box<[u8]> {
+    let Some((first, rest)) = suffixes.split_first() else {
+        return Box::default();
+    };
+    let len = rest.iter().fold(first.len(), |len, p| {
+        first
+            .iter()
+            .rev()
+            .zip(p.iter().rev())
+            .take(len)
+            .take_while(|(a, b)| a == b)
+            .count()
+    });
+    first
+        .get(first.len().saturating_sub(len)..)
+        .unwrap_or_default()
+        .into()
 }
 
 /// The longest common prefix of `prefixes` (empty for none).
@@ -925,6 +960,7 @@ fn parse_statement(
         .collect::<Result<Vec<_>, _>>()?;
 
     let mut resource_prefix = Box::default();
+    let mut resource_suffix = Box::default();
     let resources = match (get("Resource"), get("NotResource")) {
         (Some(_), Some(m)) => {
             return Err(
@@ -946,13 +982,24 @@ fn parse_statement(
             }
             let mut pats = Vec::with_capacity(list.len());
             let mut prefixes = Vec::with_capacity(list.len());
+            let mut suffixes = Vec::with_capacity(list.len());
             for (s, pos) in list {
                 let r = parse_resource(s, pos, variables)?;
                 prefixes.push(resource_literal_prefix(&r, s));
+                suffixes.push(resource_literal_suffix(&r, s));
                 pats.push(r);
             }
             if m.key != "NotResource" {
                 resource_prefix = common_prefix(&prefixes);
+                // A template is rendered (and reports missing variables) whenever the
+                // resource starts with its literal prefix, so only a statement without
+                // templates may be skipped by its suffix.
+                if !pats
+                    .iter()
+                    .any(|p| matches!(p, ResourcePattern::Template(_)))
+                {
+                    resource_suffix = common_suffix(&suffixes);
+                }
             }
             Some((m.key == "NotResource", pats))
         }
@@ -980,6 +1027,7 @@ fn parse_statement(
         resources,
         conditions,
         resource_prefix,
+        resource_suffix,
     })
 }
 
