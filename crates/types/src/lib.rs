@@ -10,4 +10,7 @@ mod time;
 pub use arn::{AccountId, Arn, ArnError};
 pub use ids::{IdKind, new_access_key_id, new_secret_access_key, new_unique_id};
 pub use secret::SecretKey;
-pub use time::{Timestamp, format_iso8601, format_iso8601_millis, parse_iso8601};
+pub use time::{
+    Timestamp, civil_from_days, days_from_civil, days_in_month, format_iso8601,
+    format_iso8601_millis, parse_iso8601,
+};

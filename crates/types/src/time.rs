@@ -20,8 +20,8 @@ impl Timestamp {
     }
 }
 
-// Howard Hinnant's days-from-civil algorithms.
-fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
+/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
+pub fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
     let y = if m <= 2 { y - 1 } else { y };
     let era = y.div_euclid(400);
     let yoe = y - era * 400;
@@ -31,7 +31,8 @@ fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
     era * 146_097 + doe - 719_468
 }
 
-fn civil_from_days(z: i64) -> (i64, i64, i64) {
+/// The (year, month, day) of a day count since 1970-01-01: the inverse of [`days_from_civil`].
+pub fn civil_from_days(z: i64) -> (i64, i64, i64) {
     let z = z + 719_468;
     let era = z.div_euclid(146_097);
     let doe = z - era * 146_097;
@@ -41,6 +42,17 @@ fn civil_from_days(z: i64) -> (i64, i64, i64) {
     let d = doy - (153 * mp + 2) / 5 + 1;
     let m = if mp < 10 { mp + 3 } else { mp - 9 };
     (yoe + era * 400 + i64::from(m <= 2), m, d)
+}
+
+/// Days in `month` (1–12) of `year`, or 0 for a month that does not exist.
+pub fn days_in_month(year: i64, month: i64) -> i64 {
+    match month {
+        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
+        4 | 6 | 9 | 11 => 30,
+        2 if (year % 4 == 0 && year % 100 != 0) || year % 400 == 0 => 29,
+        2 => 28,
+        _ => 0,
+    }
 }
 
 fn parts(t: Timestamp) -> (i64, i64, i64, i64, i64, i64, i64) {
@@ -79,7 +91,7 @@ pub fn parse_iso8601(s: &str) -> Option<Timestamp> {
     } else {
         (num(0, 4)?, num(4, 2)?, num(6, 2)?, 8)
     };
-    if !(1..=12).contains(&mo) || !(1..=31).contains(&d) {
+    if !(1..=days_in_month(y, mo)).contains(&d) {
         return None;
     }
     let day = days_from_civil(y, mo, d);
@@ -148,6 +160,8 @@ mod tests {
             Some(Timestamp::from_unix_seconds(951_782_400))
         );
         assert_eq!(parse_iso8601("2015-13-01T00:00:00Z"), None);
+        assert_eq!(parse_iso8601("2015-02-29T00:00:00Z"), None);
+        assert!(parse_iso8601("2016-02-29T00:00:00Z").is_some());
         assert_eq!(parse_iso8601("garbage"), None);
     }
 }

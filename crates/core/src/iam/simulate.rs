@@ -222,30 +222,37 @@ fn union_of_keys<'a>(policies: impl Iterator<Item = &'a Policy>) -> Vec<String> 
     keys
 }
 
+/// What the two Simulate… calls have in common.
+struct SimulationInput {
+    policy_input_list: Vec<String>,
+    permissions_boundary_policy_input_list: Option<Vec<String>>,
+    resource_policy: Option<String>,
+    resource_owner: Option<String>,
+    context_entries: Option<Vec<ContextEntry>>,
+    action_names: Vec<String>,
+    resource_arns: Option<Vec<String>>,
+    marker: Option<String>,
+    max_items: Option<i32>,
+}
+
 impl Gatehouse {
-    pub(crate) fn simulate_custom_policy_impl(
+    /// Runs a simulation of `attached` policies (those of a principal, if any) plus the input's,
+    /// and pages its results.
+    fn simulate(
         &self,
-        cx: &RequestContext,
-        input: SimulateCustomPolicyRequest,
+        attached: Vec<Source>,
+        principal: Principal,
+        input: SimulationInput,
     ) -> Result<SimulatePolicyResponse> {
-        self.authorize(cx, "iam:SimulateCustomPolicy", "*")?;
-        let caller_arn = input.caller_arn.clone();
-        let principal = match &caller_arn {
-            Some(arn) => self.simulated_principal(arn)?,
-            None => Principal::user(format!("arn:aws:iam::{}:user/simulated", self.account)),
-        };
-        if input.resource_policy.is_some() && caller_arn.is_none() {
-            return Err(invalid_input(
-                "CallerArn must be specified when simulating with a ResourcePolicy.",
-            ));
-        }
+        let mut identity = attached;
+        identity.extend(inputs(
+            "PolicyInputList",
+            input.policy_input_list,
+            PolicySourceType::None,
+            PolicyKind::Identity,
+        )?);
         let sim = Simulation {
-            identity: inputs(
-                "PolicyInputList",
-                input.policy_input_list,
-                PolicySourceType::None,
-                PolicyKind::Identity,
-            )?,
+            identity,
             boundary: inputs(
                 "PermissionsBoundaryPolicyInputList",
                 input
@@ -284,6 +291,39 @@ impl Gatehouse {
         })
     }
 
+    pub(crate) fn simulate_custom_policy_impl(
+        &self,
+        cx: &RequestContext,
+        input: SimulateCustomPolicyRequest,
+    ) -> Result<SimulatePolicyResponse> {
+        self.authorize(cx, "iam:SimulateCustomPolicy", "*")?;
+        if input.resource_policy.is_some() && input.caller_arn.is_none() {
+            return Err(invalid_input(
+                "CallerArn must be specified when simulating with a ResourcePolicy.",
+            ));
+        }
+        let principal = match &input.caller_arn {
+            Some(arn) => self.simulated_principal(arn)?,
+            None => Principal::user(format!("arn:aws:iam::{}:user/simulated", self.account)),
+        };
+        self.simulate(
+            Vec::new(),
+            principal,
+            SimulationInput {
+                policy_input_list: input.policy_input_list,
+                permissions_boundary_policy_input_list: input
+                    .permissions_boundary_policy_input_list,
+                resource_policy: input.resource_policy,
+                resource_owner: input.resource_owner,
+                context_entries: input.context_entries,
+                action_names: input.action_names,
+                resource_arns: input.resource_arns,
+                marker: input.marker,
+                max_items: input.max_items,
+            },
+        )
+    }
+
     pub(crate) fn simulate_principal_policy_impl(
         &self,
         cx: &RequestContext,
@@ -291,55 +331,27 @@ impl Gatehouse {
     ) -> Result<SimulatePolicyResponse> {
         self.authorize(cx, "iam:SimulatePrincipalPolicy", &input.policy_source_arn)?;
         let attached = self.principal_policies(&input.policy_source_arn)?;
-        let mut identity = attached;
-        identity.extend(inputs(
-            "PolicyInputList",
-            input.policy_input_list.unwrap_or_default(),
-            PolicySourceType::None,
-            PolicyKind::Identity,
-        )?);
         let principal_arn = input
             .caller_arn
-            .clone()
-            .unwrap_or_else(|| input.policy_source_arn.clone());
-        let sim = Simulation {
-            identity,
-            boundary: inputs(
-                "PermissionsBoundaryPolicyInputList",
-                input
-                    .permissions_boundary_policy_input_list
-                    .unwrap_or_default(),
-                PolicySourceType::None,
-                PolicyKind::PermissionsBoundary,
-            )?,
-            resource: input
-                .resource_policy
-                .map(|doc| {
-                    Source::parse(
-                        "ResourcePolicy".into(),
-                        PolicySourceType::Resource,
-                        doc,
-                        PolicyKind::Resource,
-                    )
-                })
-                .transpose()?,
-            principal: self.simulated_principal(&principal_arn)?,
-            caller_account: self.account.to_string(),
-            resource_owner: input
-                .resource_owner
-                .as_deref()
-                .map(owner_account)
-                .transpose()?,
-            context: context_from(input.context_entries),
-        };
-        let resources = input.resource_arns.unwrap_or_else(|| vec!["*".to_string()]);
-        let results = sim.run(&input.action_names, &resources);
-        let page = paginate_vec(results, input.marker.as_deref(), input.max_items)?;
-        Ok(SimulatePolicyResponse {
-            evaluation_results: Some(page.items),
-            is_truncated: Some(page.next_marker.is_some()),
-            marker: page.next_marker,
-        })
+            .as_deref()
+            .unwrap_or(&input.policy_source_arn);
+        let principal = self.simulated_principal(principal_arn)?;
+        self.simulate(
+            attached,
+            principal,
+            SimulationInput {
+                policy_input_list: input.policy_input_list.unwrap_or_default(),
+                permissions_boundary_policy_input_list: input
+                    .permissions_boundary_policy_input_list,
+                resource_policy: input.resource_policy,
+                resource_owner: input.resource_owner,
+                context_entries: input.context_entries,
+                action_names: input.action_names,
+                resource_arns: input.resource_arns,
+                marker: input.marker,
+                max_items: input.max_items,
+            },
+        )
     }
 
     pub(crate) fn get_context_keys_for_custom_policy_impl(
