@@ -104,11 +104,13 @@ impl AffixTable {
         if self.nodes.len() <= 1 {
             return 0;
         }
+        let entry = |&(s, e, _): &(u32, u32, u32)| -> &[u8] {
+            self.arena.get(s as usize..e as usize).unwrap_or_default()
+        };
         let (at, common) = if self.reversed {
-            let rev = |k: &[u8]| cmp_iter(k.iter(), text.iter().rev());
-            let at = self.nodes.partition_point(|&(s, e, _)| {
-                rev(self.arena.get(s as usize..e as usize).unwrap_or_default()).is_le()
-            });
+            let at = self
+                .nodes
+                .partition_point(|n| cmp_rev(entry(n), text).is_le());
             let last = self.key(at.saturating_sub(1) as u32);
             let common = last
                 .iter()
@@ -117,13 +119,9 @@ impl AffixTable {
                 .count();
             (at, common)
         } else {
-            let at = self.nodes.partition_point(|&(s, e, _)| {
-                cmp_bytes(
-                    self.arena.get(s as usize..e as usize).unwrap_or_default(),
-                    text,
-                )
-                .is_le()
-            });
+            let at = self
+                .nodes
+                .partition_point(|n| cmp_bytes(entry(n), text).is_le());
             let last = self.key(at.saturating_sub(1) as u32);
             let common = last.iter().zip(text).take_while(|(a, b)| a == b).count();
             (at, common)
@@ -151,20 +149,15 @@ impl AffixTable {
     }
 }
 
-/// Lexicographic order of two byte sequences.
-fn cmp_iter<'a>(
-    mut a: impl Iterator<Item = &'a u8>,
-    mut b: impl Iterator<Item = &'a u8>,
-) -> std::cmp::Ordering {
-    loop {
-        match (a.next(), b.next()) {
-            (Some(x), Some(y)) if x == y => {}
-            (Some(x), Some(y)) => return x.cmp(y),
-            (Some(_), None) => return std::cmp::Ordering::Greater,
-            (None, Some(_)) => return std::cmp::Ordering::Less,
-            (None, None) => return std::cmp::Ordering::Equal,
+/// Lexicographic order of `reversed` and `text` read from its end.
+#[inline]
+fn cmp_rev(reversed: &[u8], text: &[u8]) -> std::cmp::Ordering {
+    for (x, y) in reversed.iter().zip(text.iter().rev()) {
+        if x != y {
+            return x.cmp(y);
         }
     }
+    reversed.len().cmp(&text.len())
 }
 
 /// The statements of one resource prefix and suffix, by effect and action.
@@ -313,8 +306,30 @@ impl CompiledPolicySet {
             let mut state = State::new(&self.set);
             let key = ev.key;
 
+            // The buckets of the resource's prefixes and suffixes, found once (on the stack
+            // unless the index nests deeper than usual).
+            let mut found: [Option<&Bucket>; 16] = [None; 16];
+            let mut count = 0;
+            for b in self.buckets(req.resource.as_bytes()) {
+                if let Some(slot) = found.get_mut(count) {
+                    *slot = Some(b);
+                }
+                count += 1;
+            }
+            let spilled: Vec<&Bucket> = if count > found.len() {
+                self.buckets(req.resource.as_bytes()).collect()
+            } else {
+                Vec::new()
+            };
+            let buckets: &[Option<&Bucket>] = if spilled.is_empty() {
+                found.get(..count).unwrap_or_default()
+            } else {
+                &[]
+            };
+            let all = || buckets.iter().flatten().chain(&spilled).copied();
+
             // Deny statements first.
-            for bucket in self.buckets(req.resource.as_bytes()) {
+            for bucket in all() {
                 if bucket.deny.is_empty() {
                     continue;
                 }
@@ -334,15 +349,7 @@ impl CompiledPolicySet {
             // the decisions of types without a deny, unless they could report missing keys.
             let short = state.any_deny && ev.env.satisfies(&self.needs);
             let skip_allows = short && state.all_settled(&self.set, &applies);
-            let resource = if skip_allows {
-                None
-            } else {
-                Some(req.resource)
-            };
-            for bucket in resource
-                .into_iter()
-                .flat_map(|r| self.buckets(r.as_bytes()))
-            {
+            for bucket in all().filter(|_| !skip_allows) {
                 if bucket.allow.is_empty() {
                     continue;
                 }

@@ -326,7 +326,12 @@ fn not_principal_names_any(spec: &PrincipalSpec, p: &Principal) -> bool {
             .is_some_and(|c| spec.canonical.iter().any(|s| &**s == c))
 }
 
-fn resource_matches(stmt: &Statement, resource: &str, split: &SplitArn<'_>, env: &Env<'_>) -> bool {
+pub(crate) fn resource_matches(
+    stmt: &Statement,
+    resource: &str,
+    split: &SplitArn<'_>,
+    env: &Env<'_>,
+) -> bool {
     let Some((negated, pats)) = &stmt.resources else {
         return true;
     };

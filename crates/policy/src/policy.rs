@@ -1378,6 +1378,77 @@ mod tests {
         assert!(!p.statements()[3].action_matches("iam:GetUser"));
     }
 
+    /// The resource prefix and suffix of a statement only skip resources it cannot match.
+    #[test]
+    fn resource_prefix_and_suffix_are_necessary() {
+        let patterns = [
+            "*",
+            "arn:aws:s3:::b",
+            "arn:aws:s3:::b*",
+            "arn:aws:s3:::b/*",
+            "arn:aws:s3:::b/*/x",
+            "arn:aws:s3:::b?/x",
+            "arn:aws:ec2:*:111122223333:*-12",
+            "arn:aws:ec2:*:111122223333:instance/i-1",
+            "arn:*:s3:::b",
+            "arn:aws:ec2:*",
+            "arn:aws:ec2:*:*:*",
+            "arn:aws:s3:::b:c:d",
+            "arn:aws:s3:::b/${aws:username}/x",
+            "arn:aws:s3:::${aws:username}",
+            "arn:aws:s3:::b/${*}x",
+            "arn:aws:iam::111122223333:user/${aws:username, 'bob'}",
+        ];
+        let texts = [
+            "arn:aws:s3:::b",
+            "arn:aws:s3:::b1/x",
+            "arn:aws:s3:::b/k/x",
+            "arn:aws:s3:::b/alice/x",
+            "arn:aws:s3:::alice",
+            "arn:aws:s3:::b/*x",
+            "arn:aws:s3:::b:c:d",
+            "arn:aws:ec2:us-east-1:111122223333:thing/thing-12",
+            "arn:aws:ec2:us-east-1:111122223333:instance/i-1",
+            "arn:aws-cn:s3:::b",
+            "arn:aws:iam::111122223333:user/bob",
+            "arn:aws:iam::111122223333:user/alice",
+            "",
+        ];
+        let principal = crate::Principal::user("arn:aws:iam::111122223333:user/alice");
+        let ctx = crate::Context::new();
+        let env = crate::eval::Env::new(&ctx, &principal);
+        let mut matched = 0;
+        for list in patterns.iter().map(|p| vec![*p]).chain(
+            patterns
+                .iter()
+                .zip(patterns.iter().skip(1))
+                .map(|(a, b)| vec![*a, *b]),
+        ) {
+            let quoted: Vec<String> = list.iter().map(|p| format!("\"{p}\"")).collect();
+            let doc = format!(
+                r#"{{"Version": "2012-10-17", "Statement": [{{"Effect": "Allow", "Action": "*", "Resource": [{}]}}]}}"#,
+                quoted.join(",")
+            );
+            let p = id(&doc).unwrap();
+            let stmt = &p.statements()[0];
+            for t in texts {
+                let split = crate::pattern::SplitArn::new(t);
+                if crate::eval::resource_matches(stmt, t, &split, &env) {
+                    assert!(
+                        t.as_bytes().starts_with(&stmt.resource_prefix),
+                        "{list:?} {t}"
+                    );
+                    assert!(
+                        t.as_bytes().ends_with(&stmt.resource_suffix),
+                        "{list:?} {t}"
+                    );
+                    matched += 1;
+                }
+            }
+        }
+        assert!(matched > 40, "{matched}");
+    }
+
     #[test]
     fn policy_size_counts_like_aws() {
         assert_eq!(policy_size("{ \"Statement\" : [ ] }"), 16);
