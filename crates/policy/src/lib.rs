@@ -34,6 +34,11 @@
 //! # Ok::<(), gatehouse_policy::PolicyError>(())
 //! ```
 //!
+//! To decide many requests against the same policies, compile the set once with
+//! [`CompiledPolicySet::new`]: [`CompiledPolicySet::authorize`] returns the same decisions
+//! with one index across all the set's policies, so its cost does not grow with statements
+//! that cannot match the request.
+//!
 //! ## Architecture invariants
 //! - No I/O and no clock reads; `authorize` is a pure function of its arguments.
 //! - Parsing never panics on any input; evaluation never panics.
