@@ -340,7 +340,7 @@ impl CompiledPolicySet {
                     ev.env.begin(o);
                     if ev.check(stmt, verified).is_some() {
                         state.add(group, Effect::Deny, None);
-                        ev.hits.push(o);
+                        ev.hits.push(o, Effect::Deny);
                     }
                 }
             }
@@ -364,7 +364,7 @@ impl CompiledPolicySet {
                     if let Some(grant) = ev.check(stmt, verified) {
                         state.add(group, Effect::Allow, grant);
                         if !short {
-                            ev.hits.push(o);
+                            ev.hits.push(o, Effect::Allow);
                         }
                     }
                 }

@@ -390,6 +390,8 @@ pub(crate) struct Hits {
     inline: [u64; 32],
     len: usize,
     spill: Vec<u64>,
+    /// How many hits are `Deny` statements.
+    denies: usize,
 }
 
 impl Hits {
@@ -398,16 +400,31 @@ impl Hits {
             inline: [0; 32],
             len: 0,
             spill: Vec::new(),
+            denies: 0,
         }
     }
 
-    pub(crate) fn push(&mut self, ordinal: u64) {
+    pub(crate) fn push(&mut self, ordinal: u64, effect: Effect) {
+        self.denies += usize::from(effect == Effect::Deny);
         match self.inline.get_mut(self.len) {
             Some(slot) => {
                 *slot = ordinal;
                 self.len += 1;
             }
-            None => self.spill.push(ordinal),
+            None => {
+                if self.spill.is_empty() {
+                    self.spill.reserve(self.inline.len());
+                }
+                self.spill.push(ordinal);
+            }
+        }
+    }
+
+    /// How many hits are statements with `effect`.
+    fn count(&self, effect: Effect) -> usize {
+        match effect {
+            Effect::Deny => self.denies,
+            Effect::Allow => self.len + self.spill.len() - self.denies,
         }
     }
 
@@ -618,7 +635,7 @@ impl<'a, 'r> Evaluator<'a, 'r> {
             self.env.begin(ordinal(position, i));
             if let Some(grant) = self.check(stmt, verified) {
                 t.add(stmt.effect, grant);
-                self.hits.push(ordinal(position, i));
+                self.hits.push(ordinal(position, i), stmt.effect);
             }
         }
         t
@@ -810,6 +827,7 @@ pub(crate) fn conclude(
     };
     let mut matched = Vec::new();
     if let Some(effect) = effect {
+        matched.reserve_exact(ev.hits.count(effect));
         for o in ev.hits.sorted() {
             let (position, index) = ((o >> 32) as usize, o as u32);
             let Some(np) = policy_at(set, position) else {

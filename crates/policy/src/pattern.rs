@@ -433,8 +433,13 @@ pub(crate) fn arn_match(encoded: &[u8], text: &str) -> bool {
     if encoded == b"*" {
         return true;
     }
-    let parts: Vec<&[u8]> = encoded.splitn(6, |&b| b == b':').collect();
-    for_each_part(text.as_bytes(), parts.len(), |i, seg| {
+    let mut parts: [&[u8]; 6] = [&[]; 6];
+    let mut n = 0;
+    for (slot, p) in parts.iter_mut().zip(encoded.splitn(6, |&b| b == b':')) {
+        *slot = p;
+        n += 1;
+    }
+    for_each_part(text.as_bytes(), n, |i, seg| {
         parts.get(i).is_some_and(|p| glob(p, seg, false))
     })
 }
