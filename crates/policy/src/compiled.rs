@@ -2,19 +2,20 @@
 //!
 //! Every statement of the set is filed under the literal prefix its resources start with
 //! (the text before the first wildcard or variable, common to all its `Resource` patterns;
-//! empty for `*`, `NotResource` and trust policies) and, within that, by effect and action
-//! (the per-policy [`ActionIndex`]: service prefix, literal action names, wildcard names,
-//! and an always-check list for `NotAction` and wildcard services). The distinct prefixes are
-//! kept sorted, each with a link to its longest proper prefix in the table, so a request's
-//! resource finds every prefix it starts with by one binary search and a walk up the links.
-//! A decision therefore examines only the statements whose action index entry and resource
-//! prefix fit the request.
+//! empty for `*`, `NotResource` and trust policies); prefixes with many statements are split
+//! the same way by the literal suffix their resources end with; and each (prefix, suffix)
+//! bucket keeps an [`ActionIndex`] per effect (service prefix, literal action names, wildcard
+//! names, and an always-check list for `NotAction` and wildcard services). The distinct
+//! prefixes (and suffixes) are kept sorted, each linked to its longest proper prefix in the
+//! table, so a request's resource finds every prefix it starts with by one binary search and a
+//! walk up the links. A decision therefore examines only the statements whose resource prefix,
+//! suffix and action index entry fit the request.
 //!
 //! Deny statements are evaluated first. When one applies, the outcome is an explicit deny and
 //! the allow statements matter only for the per-type decisions (a type without a deny still
-//! reports whether it allows) and for `missing_context`: if the context has every key any
-//! statement of the set looks up, they cannot add a missing key, so allow statements are only
-//! evaluated for types that have neither a deny nor an allow yet.
+//! reports whether it allows) and for `missing_context`: if the context has every key the
+//! allow statements of the request's buckets look up, they cannot add a missing key, so allow
+//! statements are only evaluated for types that have neither a deny nor an allow yet.
 
 use crate::eval::{
     Applies, Evaluator, Tallies, Tally, conclude, ordinal, org_decision, with_action_key,
@@ -165,6 +166,8 @@ fn cmp_rev(reversed: &[u8], text: &[u8]) -> std::cmp::Ordering {
 struct Bucket {
     deny: ActionIndex,
     allow: ActionIndex,
+    /// The context keys the allow statements look up, with the strictest need of each.
+    needs: Vec<(Box<str>, Need)>,
 }
 
 /// The statements of one resource prefix, by resource suffix.
@@ -217,8 +220,6 @@ pub struct CompiledPolicySet {
     /// Resource prefixes; one [`PrefixNode`] per entry.
     prefixes: AffixTable,
     nodes: Vec<PrefixNode>,
-    /// Every context key some statement looks up, with the strictest need.
-    needs: Vec<(Box<str>, Need)>,
 }
 
 impl CompiledPolicySet {
@@ -248,7 +249,6 @@ impl CompiledPolicySet {
         // Every statement, with its resource prefix.
         let mut statements = Vec::new();
         let mut filed: Vec<(&[u8], u32, &Statement)> = Vec::new();
-        let mut needs: Vec<(Box<str>, Need)> = Vec::new();
         for (slot, s) in slots.iter().enumerate() {
             for (index, stmt) in s.policy.policy.statements().iter().enumerate() {
                 let id = statements.len() as u32;
@@ -257,12 +257,6 @@ impl CompiledPolicySet {
                     index: index as u32,
                 });
                 filed.push((&stmt.resource_prefix, id, stmt));
-                for (key, need) in stmt.lookups() {
-                    match needs.iter_mut().find(|(k, _)| &**k == key) {
-                        Some(entry) => entry.1 = entry.1.max(need),
-                        None => needs.push((key.into(), need)),
-                    }
-                }
             }
         }
         filed.sort_by(|a, b| a.0.cmp(b.0).then(a.1.cmp(&b.1)));
@@ -288,7 +282,6 @@ impl CompiledPolicySet {
             statements,
             prefixes,
             nodes,
-            needs,
         }
     }
 
@@ -347,7 +340,8 @@ impl CompiledPolicySet {
 
             // An applicable deny decides the outcome; allow statements then only matter for
             // the decisions of types without a deny, unless they could report missing keys.
-            let short = state.any_deny && ev.env.satisfies(&self.needs);
+            let short =
+                state.any_deny && all().all(|b| b.allow.is_empty() || ev.env.satisfies(&b.needs));
             let skip_allows = short && state.all_settled(&self.set, &applies);
             for bucket in all().filter(|_| !skip_allows) {
                 if bucket.allow.is_empty() {
@@ -442,9 +436,18 @@ impl PrefixNode {
                             .map(|&(id, s)| (id, s)),
                     )
                 };
+                let mut needs: Vec<(Box<str>, Need)> = Vec::new();
+                let allows = members.iter().filter(|(_, s)| s.effect == Effect::Allow);
+                for (key, need) in allows.flat_map(|(_, s)| s.lookups()) {
+                    match needs.iter_mut().find(|(k, _)| &**k == key) {
+                        Some(entry) => entry.1 = entry.1.max(need),
+                        None => needs.push((key.into(), need)),
+                    }
+                }
                 Bucket {
                     deny: of(Effect::Deny),
                     allow: of(Effect::Allow),
+                    needs,
                 }
             })
             .collect();
