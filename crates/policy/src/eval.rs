@@ -20,7 +20,15 @@ pub(crate) struct Env<'a> {
     missing: RefCell<Vec<((u64, u32), String)>>,
     /// The statement being evaluated and the number of keys it noted so far.
     at: Cell<(u64, u32)>,
+    /// Context entries found recently (statements look up the same few keys over and over;
+    /// comparing a few short keys costs less than hashing one).
+    recent_keys: [Cell<&'a str>; RECENT],
+    recent_values: [Cell<&'a [String]>; RECENT],
+    next: Cell<usize>,
 }
+
+/// How many context entries [`Env`] remembers.
+const RECENT: usize = 8;
 
 impl<'a> Env<'a> {
     pub(crate) fn new(ctx: &'a Context, principal: &'a Principal) -> Self {
@@ -29,14 +37,37 @@ impl<'a> Env<'a> {
             principal,
             missing: RefCell::new(Vec::new()),
             at: Cell::new((0, 0)),
+            recent_keys: Default::default(),
+            recent_values: Default::default(),
+            next: Cell::new(0),
         }
     }
 
     /// Values of a lowercased key.
     pub(crate) fn get(&self, key_lower: &str) -> Option<&'a [String]> {
-        self.ctx
-            .get_lower(key_lower)
-            .or_else(|| self.principal.implied_key(key_lower))
+        let key = key_lower.as_bytes();
+        for (k, v) in self.recent_keys.iter().zip(&self.recent_values) {
+            let k = k.get().as_bytes();
+            // Stored keys are never empty (an empty slot never matches a real key).
+            if !k.is_empty() && crate::pattern::bytes_eq(k, key) {
+                return Some(v.get());
+            }
+        }
+        match self.ctx.entry_lower(key_lower) {
+            Some((k, v)) => {
+                let next = self.next.get();
+                if let (Some(ks), Some(vs)) = (
+                    self.recent_keys.get(next % RECENT),
+                    self.recent_values.get(next % RECENT),
+                ) {
+                    ks.set(k);
+                    vs.set(v);
+                }
+                self.next.set(next.wrapping_add(1));
+                Some(v)
+            }
+            None => self.principal.implied_key(key_lower),
+        }
     }
 
     /// Starts evaluating the statement at `ordinal` (its position in the policy set), so

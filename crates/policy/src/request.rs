@@ -239,8 +239,11 @@ impl Context {
         }
     }
 
-    pub(crate) fn get_lower(&self, key_lower: &str) -> Option<&[String]> {
-        self.entries.get(key_lower).map(Vec::as_slice)
+    /// The key as stored and its values, for a lowercased key.
+    pub(crate) fn entry_lower(&self, key_lower: &str) -> Option<(&str, &[String])> {
+        self.entries
+            .get_key_value(key_lower)
+            .map(|(k, v)| (&**k, v.as_slice()))
     }
 }
 
