@@ -893,6 +893,59 @@ mod tests {
         assert_eq!(chain("thing-3"), [""]);
     }
 
+    /// Organizations with more levels than fit in the bit set decide alike.
+    #[test]
+    fn many_organization_levels() {
+        let allow = |id: &str| {
+            NamedPolicy::new(
+                id,
+                Policy::parse(
+                    r#"{"Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}"#,
+                    PolicyKind::ServiceControl,
+                )
+                .unwrap(),
+            )
+        };
+        let id = NamedPolicy::new(
+            "id",
+            Policy::parse(
+                r#"{"Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}]}"#,
+                PolicyKind::Identity,
+            )
+            .unwrap(),
+        );
+        let alice = Principal::user("arn:aws:iam::111122223333:user/alice");
+        let ctx = Context::new();
+        let req = Request {
+            principal: &alice,
+            action: "s3:GetObject",
+            resource: "arn:aws:s3:::b/k",
+            resource_account: None,
+            context: &ctx,
+        };
+        for levels in [1, 63, 64, 65, 70] {
+            for gap in [None, Some(0), Some(levels - 1)] {
+                let scps = (0..levels)
+                    .map(|l| {
+                        if Some(l) == gap {
+                            Vec::new()
+                        } else {
+                            vec![allow(&format!("scp{l}"))]
+                        }
+                    })
+                    .collect();
+                let set = PolicySet {
+                    identity: vec![id.clone()],
+                    scps,
+                    ..PolicySet::default()
+                };
+                let want = authorize(&set, &req);
+                assert_eq!(want.is_allowed(), gap.is_none(), "{levels} {gap:?}");
+                assert_eq!(CompiledPolicySet::new(&set).authorize(&req), want);
+            }
+        }
+    }
+
     /// Many statements under one prefix are told apart by their suffixes.
     #[test]
     fn large_prefix_groups_are_split_by_suffix() {
