@@ -21,6 +21,13 @@ pub enum DenialReason {
     ExplicitDenyInIdentityPolicy,
 }
 
+/// A user and its identity policies, compiled, as authorization needs them.
+#[derive(Clone)]
+pub(crate) struct UserPolicies {
+    user: Arc<UserRecord>,
+    set: Arc<PolicySet>,
+}
+
 /// Compiled policies by document text. Content-addressed, so it can never serve a stale
 /// policy: a changed document is a different key. Several nodes may each keep their own.
 #[derive(Default)]
@@ -63,13 +70,32 @@ impl Gatehouse {
             return Ok(());
         };
         let principal_arn = self.principal_arn(&cx.caller.principal);
-        let (user, inline) = read(self.store.as_ref(), |t| {
-            let user = t.user_by_id(user_id)?;
-            let inline = self.user_inline_policies(t, user_id)?;
-            Ok::<_, Failure>((user, inline))
+        let generation = self.store.generation();
+        let loaded = self.user_policies.get_or_load(generation, user_id, || {
+            let found = read(self.store.as_ref(), |t| {
+                let Some(user) = t.user_by_id(user_id)? else {
+                    return Ok::<_, Failure>(None);
+                };
+                let inline = self.user_inline_policies(t, user_id)?;
+                Ok(Some((user, inline)))
+            })?;
+            let Some((user, inline)) = found else {
+                return Ok::<_, Failure>(None);
+            };
+            let mut set = PolicySet::default();
+            for p in inline {
+                set.identity.push(NamedPolicy::new(
+                    p.name,
+                    self.compiled.get(&p.document, PolicyKind::Identity)?,
+                ));
+            }
+            Ok(Some(UserPolicies {
+                user: Arc::new(user),
+                set: Arc::new(set),
+            }))
         })?;
         // The key was valid a moment ago; a user deleted since has no permissions.
-        let Some(user) = user else {
+        let Some(UserPolicies { user, set }) = loaded else {
             return Err(access_denied(
                 &principal_arn,
                 action,
@@ -77,13 +103,6 @@ impl Gatehouse {
                 DenialReason::NoIdentityPolicyAllows,
             ));
         };
-        let mut set = PolicySet::default();
-        for p in inline {
-            set.identity.push(NamedPolicy::new(
-                p.name,
-                self.compiled.get(&p.document, PolicyKind::Identity)?,
-            ));
-        }
         let principal = gatehouse_policy::Principal::user(principal_arn.clone());
         let context = self.request_context(cx, &user, &principal_arn);
         let request = Request {

@@ -27,6 +27,14 @@ pub struct AuthenticatedKey {
     pub needs_touch: bool,
 }
 
+/// An active key as the cache keeps it: its owner, its opened secret and when it was last used.
+#[derive(Clone, Debug)]
+pub(crate) struct CachedKey {
+    caller: Caller,
+    secret: SecretKey,
+    last_used: Option<i64>,
+}
+
 /// What happened to the root user's access key at start-up.
 #[derive(Debug)]
 pub enum RootKeyInit {
@@ -53,6 +61,20 @@ impl Gatehouse {
         access_key_id: &str,
         now: Timestamp,
     ) -> Result<Option<AuthenticatedKey>, ApiError> {
+        let generation = self.store.generation();
+        let cached = self
+            .keys_by_id
+            .get_or_load(generation, access_key_id, || self.load_key(access_key_id))?;
+        Ok(cached.map(|key| AuthenticatedKey {
+            needs_touch: key
+                .last_used
+                .is_none_or(|date| now.unix_millis - date >= LAST_USED_GRANULARITY_MS),
+            caller: key.caller,
+            secret: key.secret,
+        }))
+    }
+
+    fn load_key(&self, access_key_id: &str) -> Result<Option<CachedKey>, Failure> {
         let found = read(self.store.as_ref(), |t| {
             let Some(key) = t.get_json::<AccessKeyRecord>(ACCESS_KEYS, access_key_id)? else {
                 return Ok::<_, Failure>(None);
@@ -81,17 +103,13 @@ impl Gatehouse {
             .master_key
             .open(&key.sealed_secret, &key.id)
             .map_err(|()| sealing_failed())?;
-        let needs_touch = key
-            .last_used
-            .is_none_or(|u| now.unix_millis - u.date >= LAST_USED_GRANULARITY_MS);
-        let caller = Caller {
-            principal,
-            access_key_id: key.id,
-        };
-        Ok(Some(AuthenticatedKey {
-            caller,
+        Ok(Some(CachedKey {
+            caller: Caller {
+                principal,
+                access_key_id: key.id,
+            },
             secret,
-            needs_touch,
+            last_used: key.last_used.map(|u| u.date),
         }))
     }
 

@@ -5,6 +5,7 @@
 //! it a [`RequestContext`] carrying the authenticated caller and the time of the request.
 
 mod authorize;
+mod cache;
 mod consistency;
 mod crypto;
 mod errors;
@@ -64,6 +65,12 @@ pub struct Gatehouse {
     /// A root key given by configuration; `init_root_key` puts it in the store.
     configured_root_key: Option<(String, SecretKey)>,
     compiled: authorize::CompiledPolicies,
+    /// Active keys by id (`None`: unknown, inactive or orphaned), with owner and secret.
+    keys_by_id: cache::ReadCache<Option<keys::CachedKey>>,
+    /// Users by lower-cased name.
+    users_by_name: cache::ReadCache<Option<records::UserRecord>>,
+    /// A user and its inline policies, by user id, for authorization.
+    user_policies: cache::ReadCache<Option<authorize::UserPolicies>>,
 }
 
 impl Gatehouse {
@@ -79,6 +86,9 @@ impl Gatehouse {
             master_key,
             configured_root_key,
             compiled: Default::default(),
+            keys_by_id: Default::default(),
+            users_by_name: Default::default(),
+            user_policies: Default::default(),
         }
     }
 

@@ -16,6 +16,22 @@ pub fn run_all(store: &dyn Store) {
     scan_in_key_order_with_prefix_and_cursor(store);
     failed_body_rolls_back(store);
     tables_are_separate(store);
+    generation_changes_with_every_write(store);
+}
+
+fn generation_changes_with_every_write(store: &dyn Store) {
+    let before = store.generation();
+    read(store, |t| t.get("g", "k")).unwrap();
+    assert_eq!(
+        store.generation(),
+        before,
+        "a read must not change the generation"
+    );
+    write(store, |t| t.put("g", "k", b"1")).unwrap();
+    let after_one = store.generation();
+    assert_ne!(after_one, before);
+    write(store, |t| t.put("g", "k", b"2")).unwrap();
+    assert_ne!(store.generation(), after_one);
 }
 
 fn get_put_delete(store: &dyn Store) {

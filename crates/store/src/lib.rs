@@ -9,7 +9,10 @@
 //! - A write transaction is durable when [`write`] returns `Ok`: callers answer the client only
 //!   after that.
 //! - A transaction sees a consistent snapshot; write transactions are serialized.
-//! - Nothing here caches state in memory, so several processes may share one database.
+//! - [`Store::generation`] changes after every committed write, so callers may cache what they
+//!   read for as long as it stays the same. The store itself caches nothing. A backend that
+//!   several processes share must make the generation reflect every process's writes
+//!   (PostgreSQL: a notification channel); the embedded SQLite backend belongs to one process.
 
 pub mod conformance;
 mod sqlite;
@@ -64,6 +67,11 @@ pub trait Store: Send + Sync {
         mode: Mode,
         body: &mut dyn FnMut(&mut dyn Txn) -> Result<(), Rollback>,
     ) -> Result<(), StoreError>;
+
+    /// A number that changes after every committed write transaction. A value read while the
+    /// generation was `g` is current for as long as the generation is still `g` (read the
+    /// generation *before* reading the value).
+    fn generation(&self) -> u64;
 
     /// The backend's own consistency check (for SQLite, `PRAGMA integrity_check`).
     fn check_integrity(&self) -> Result<(), StoreError>;

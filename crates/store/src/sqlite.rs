@@ -2,6 +2,7 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior, params};
@@ -23,6 +24,8 @@ pub struct SqliteStore {
     path: PathBuf,
     writer: Mutex<Connection>,
     readers: Mutex<Vec<Connection>>,
+    /// Bumped after every committed write; see [`Store::generation`].
+    generation: AtomicU64,
 }
 
 impl From<rusqlite::Error> for StoreError {
@@ -41,6 +44,7 @@ impl SqliteStore {
             path: path.to_path_buf(),
             writer: Mutex::new(writer),
             readers: Mutex::new(Vec::new()),
+            generation: AtomicU64::new(0),
         })
     }
 
@@ -201,9 +205,13 @@ impl Store for SqliteStore {
         match mode {
             Mode::Write => {
                 let mut conn = self.writer.lock().map_err(|_| poisoned())?;
-                // IMMEDIATE takes the write lock up front, so two nodes sharing the file can't
-                // deadlock upgrading from read to write.
-                run_in(&mut conn, TransactionBehavior::Immediate, body)
+                // IMMEDIATE takes the write lock up front, so two connections can't deadlock
+                // upgrading from read to write.
+                let result = run_in(&mut conn, TransactionBehavior::Immediate, body);
+                // After the commit (or a failure that may have left it unknown), never before:
+                // a reader that saw the old generation must not keep what it reads from now on.
+                self.generation.fetch_add(1, Ordering::SeqCst);
+                result
             }
             Mode::Read => {
                 let mut conn = self.reader()?;
@@ -214,6 +222,10 @@ impl Store for SqliteStore {
                 result
             }
         }
+    }
+
+    fn generation(&self) -> u64 {
+        self.generation.load(Ordering::SeqCst)
     }
 
     fn check_integrity(&self) -> Result<(), StoreError> {

@@ -60,7 +60,12 @@ impl Gatehouse {
     /// Reads user `name` once, authorizes `action` on it, and returns it (or NoSuchEntity,
     /// but only to a caller allowed to ask).
     fn authorized_user(&self, cx: &RequestContext, action: &str, name: &str) -> Result<UserRecord> {
-        let user = read(self.store.as_ref(), |t| t.user_by_name(name))?;
+        let generation = self.store.generation();
+        let user = self
+            .users_by_name
+            .get_or_load(generation, &name.to_lowercase(), || {
+                read(self.store.as_ref(), |t| t.user_by_name(name))
+            })?;
         let resource = match &user {
             Some(u) => self.user_arn(&u.path, &u.name),
             None => self.user_arn("/", name),
