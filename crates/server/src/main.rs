@@ -150,7 +150,12 @@ fn serve_command(mut args: Args) -> Result<(), String> {
     log::info!("data directory {}", data_dir.display());
     let app = Arc::new(http::App {
         gatehouse: opened.gatehouse,
-        metrics: metrics::Metrics::default(),
+        metrics: metrics::Metrics::new(
+            gatehouse_protocol::iam::OPERATIONS
+                .iter()
+                .chain(gatehouse_protocol::sts::OPERATIONS)
+                .copied(),
+        ),
         signing_keys: SigningKeyCache::new(),
         tls: tls.is_some(),
     });
