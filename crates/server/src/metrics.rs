@@ -11,6 +11,9 @@ const BUCKETS: [f64; 12] = [
     0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 1.0,
 ];
 
+/// (service, outcome) → requests.
+type CountsByOutcome = HashMap<(&'static str, &'static str), u64>;
+
 pub struct Metrics {
     /// The operations of the models: anything else a client sends as `Action` is counted as
     /// `unknown`, so clients cannot grow the label set.
@@ -18,7 +21,7 @@ pub struct Metrics {
     /// operation → (service, outcome) → count. Outcome is `ok` or the AWS error code, so the
     /// label set stays bounded by the model. Keyed by operation first so that counting a
     /// request allocates nothing once its operation has been seen.
-    requests: Mutex<HashMap<String, HashMap<(&'static str, &'static str), u64>>>,
+    requests: Mutex<HashMap<String, CountsByOutcome>>,
     buckets: [AtomicU64; BUCKETS.len()],
     count: AtomicU64,
     sum_micros: AtomicU64,
