@@ -6,13 +6,14 @@
 //! reflects every node's writes (see `gatehouse_store::Store::generation`).
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::RwLock;
 
 /// Entries kept before the cache starts over.
 const MAX_ENTRIES: usize = 10_000;
 
 pub(crate) struct ReadCache<V> {
-    state: Mutex<State<V>>,
+    // Hits vastly outnumber loads: readers must not wait for each other.
+    state: RwLock<State<V>>,
 }
 
 struct State<V> {
@@ -23,7 +24,7 @@ struct State<V> {
 impl<V> Default for ReadCache<V> {
     fn default() -> Self {
         ReadCache {
-            state: Mutex::new(State {
+            state: RwLock::new(State {
                 generation: 0,
                 entries: HashMap::new(),
             }),
@@ -39,14 +40,14 @@ impl<V: Clone> ReadCache<V> {
         key: &str,
         load: impl FnOnce() -> Result<V, E>,
     ) -> Result<V, E> {
-        if let Ok(state) = self.state.lock()
+        if let Ok(state) = self.state.read()
             && state.generation == generation
             && let Some(value) = state.entries.get(key)
         {
             return Ok(value.clone());
         }
         let value = load()?;
-        if let Ok(mut state) = self.state.lock() {
+        if let Ok(mut state) = self.state.write() {
             if generation > state.generation {
                 state.entries.clear();
                 state.generation = generation;

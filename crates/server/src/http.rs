@@ -147,25 +147,25 @@ struct Outcome {
 async fn api(app: Arc<App>, req: Request<Incoming>, remote: SocketAddr) -> HttpResponse {
     let started = Instant::now();
     let request_id = request_id();
-    let outcome = serve_api(&app, req, remote, &request_id).await;
-    let (status, body, outcome_label) = match &outcome.result {
-        Ok(xml) => (StatusCode::OK, xml.clone(), "ok"),
+    let Outcome {
+        service,
+        operation,
+        result,
+    } = serve_api(&app, req, remote, &request_id).await;
+    let (status, body, outcome_label) = match result {
+        Ok(xml) => (StatusCode::OK, xml, "ok"),
         Err(e) => {
             let status =
                 StatusCode::from_u16(e.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
             (
                 status,
-                e.to_xml(outcome.service.xmlns(), &request_id),
+                e.to_xml(service.xmlns(), &request_id),
                 e.code.code(),
             )
         }
     };
-    app.metrics.record(
-        outcome.service.name(),
-        &outcome.operation,
-        outcome_label,
-        started.elapsed(),
-    );
+    app.metrics
+        .record(service.name(), &operation, outcome_label, started.elapsed());
     let mut response = plain(status, "text/xml", body);
     if let Ok(value) = HeaderValue::from_str(&request_id) {
         response.headers_mut().insert("x-amzn-requestid", value);

@@ -2,7 +2,7 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::fmt;
-use std::sync::Mutex;
+use std::sync::RwLock;
 
 use gatehouse_types::SecretKey;
 use hmac::{Hmac, KeyInit, Mac};
@@ -94,7 +94,8 @@ struct CacheInner {
 /// region, service and a digest of the secret. Oldest entries are evicted first; keys are
 /// zeroized when evicted or dropped.
 pub struct SigningKeyCache {
-    inner: Mutex<CacheInner>,
+    // Lookups vastly outnumber insertions: readers must not wait for each other.
+    inner: RwLock<CacheInner>,
     capacity: usize,
 }
 
@@ -109,25 +110,31 @@ impl SigningKeyCache {
     /// A cache holding at most `capacity` keys (0 disables caching).
     pub fn with_capacity(capacity: usize) -> Self {
         Self {
-            inner: Mutex::new(CacheInner::default()),
+            inner: RwLock::new(CacheInner::default()),
             capacity,
         }
     }
 
     /// Number of keys held.
     pub fn len(&self) -> usize {
-        self.lock().keys.len()
+        self.read().keys.len()
     }
 
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, CacheInner> {
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, CacheInner> {
         // A panic while holding the lock cannot leave the map inconsistent in a harmful way:
         // at worst an entry is missing from `order`, so keep going.
         self.inner
-            .lock()
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn lock(&self) -> std::sync::RwLockWriteGuard<'_, CacheInner> {
+        self.inner
+            .write()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
@@ -150,7 +157,7 @@ impl SigningKeyCache {
             service: service.to_owned(),
             secret_digest: hasher.finalize().into(),
         };
-        if let Some(k) = self.lock().keys.get(&key) {
+        if let Some(k) = self.read().keys.get(&key) {
             return k.clone();
         }
         let derived = signing_key(secret, date, region, service);
