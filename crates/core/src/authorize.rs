@@ -4,7 +4,9 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use gatehouse_policy::{Context, NamedPolicy, Outcome, Policy, PolicyKind, PolicySet, Request};
+use gatehouse_policy::{
+    CompiledPolicySet, Context, NamedPolicy, Outcome, Policy, PolicyKind, PolicySet, Request,
+};
 use gatehouse_protocol::error::{ApiError, ErrorCode};
 use gatehouse_store::read;
 use gatehouse_types::format_iso8601;
@@ -25,7 +27,8 @@ pub enum DenialReason {
 #[derive(Clone)]
 pub(crate) struct UserPolicies {
     user: Arc<UserRecord>,
-    set: Arc<PolicySet>,
+    /// Compiled into one index, once per store generation.
+    set: Arc<CompiledPolicySet>,
 }
 
 /// Compiled policies by document text. Content-addressed, so it can never serve a stale
@@ -91,7 +94,7 @@ impl Gatehouse {
             }
             Ok(Some(UserPolicies {
                 user: Arc::new(user),
-                set: Arc::new(set),
+                set: Arc::new(CompiledPolicySet::new(&set)),
             }))
         })?;
         // The key was valid a moment ago; a user deleted since has no permissions.
@@ -112,7 +115,7 @@ impl Gatehouse {
             resource_account: None,
             context: &context,
         };
-        match gatehouse_policy::authorize(&set, &request).outcome {
+        match set.authorize(&request).outcome {
             Outcome::Allowed => Ok(()),
             Outcome::ExplicitDeny => Err(access_denied(
                 &principal_arn,
