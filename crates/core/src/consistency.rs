@@ -21,7 +21,7 @@ impl Gatehouse {
                 if t.get(USER_IDS, &user.id)?.as_deref() != Some(key.as_bytes()) {
                     problems.push(format!("user {} has no id index entry", user.name));
                 }
-                if self.master_key_check_user(user).is_err() {
+                if self.check_user_shape(user).is_err() {
                     problems.push(format!("user {} is malformed", user.name));
                 }
             }
@@ -63,7 +63,7 @@ impl Gatehouse {
         })
     }
 
-    fn master_key_check_user(&self, user: &UserRecord) -> Result<(), ()> {
+    fn check_user_shape(&self, user: &UserRecord) -> Result<(), ()> {
         if user.name.is_empty() || user.id.is_empty() || !user.path.starts_with('/') {
             Err(())
         } else {
