@@ -10,7 +10,7 @@ use gatehouse_protocol::iam::{
 use gatehouse_store::{read, write};
 use gatehouse_types::Timestamp;
 
-use crate::errors::{Failure, Result, limit_exceeded, no_such_access_key, no_such_user};
+use crate::errors::{Failure, Result, limit_exceeded, no_such_access_key};
 use crate::pagination::paginate_vec;
 use crate::records::{ACCESS_KEYS, AccessKeyRecord, KeyStatus, OWNER_KEYS, ROOT_OWNER, Records};
 use crate::{Gatehouse, Principal, RequestContext};
@@ -34,11 +34,9 @@ impl Gatehouse {
         user_name: Option<&str>,
         action: &str,
     ) -> Result<KeyOwner> {
-        let (name, principal_arn) = match (user_name, &cx.caller.principal) {
-            (Some(name), _) => (name.to_string(), None),
-            (None, Principal::User { name, path, .. }) => {
-                (name.clone(), Some(self.user_arn(path, name)))
-            }
+        let name = match (user_name, &cx.caller.principal) {
+            (Some(name), _) => name,
+            (None, Principal::User { name, .. }) => name.as_str(),
             (None, Principal::Root) => {
                 let arn = self.principal_arn(&Principal::Root);
                 self.authorize(cx, action, &arn)?;
@@ -49,18 +47,11 @@ impl Gatehouse {
                 });
             }
         };
-        let user = read(self.store.as_ref(), |t| t.user_by_name(&name))?;
-        let arn = match (&user, principal_arn) {
-            (Some(u), _) => self.user_arn(&u.path, &u.name),
-            (None, Some(arn)) => arn,
-            (None, None) => self.user_arn("/", &name),
-        };
-        self.authorize(cx, action, &arn)?;
-        let user = user.ok_or_else(|| no_such_user(&name))?;
+        let user = self.authorized_user(cx, action, name)?;
         Ok(KeyOwner {
+            arn: self.user_arn(&user.path, &user.name),
             id: user.id,
             user_name: Some(user.name),
-            arn,
         })
     }
 

@@ -46,31 +46,41 @@ impl Gatehouse {
         }
     }
 
-    /// The resource ARN to authorize a call on user `name` against: the real ARN when the user
-    /// exists, `user/NAME` otherwise (authorization comes before existence, so a caller without
+    /// User `name` as of the store's current generation (served from memory when nothing has
+    /// been written since it was last read).
+    fn cached_user(&self, name: &str) -> Result<Option<UserRecord>> {
+        let generation = self.store.generation();
+        Ok(self
+            .users_by_name
+            .get_or_load(generation, &name.to_lowercase(), || {
+                read(self.store.as_ref(), |t| t.user_by_name(name))
+            })?)
+    }
+
+    /// The ARN to authorize a call on user `name` against: the real one when the user exists,
+    /// `user/NAME` otherwise (authorization comes before existence, so a caller without
     /// permission learns nothing about which users exist).
-    pub(crate) fn user_resource(&self, name: &str) -> Result<String> {
-        let user = read(self.store.as_ref(), |t| t.user_by_name(name))?;
-        Ok(match user {
+    fn resource_of(&self, user: Option<&UserRecord>, name: &str) -> String {
+        match user {
             Some(u) => self.user_arn(&u.path, &u.name),
             None => self.user_arn("/", name),
-        })
+        }
+    }
+
+    pub(crate) fn user_resource(&self, name: &str) -> Result<String> {
+        Ok(self.resource_of(self.cached_user(name)?.as_ref(), name))
     }
 
     /// Reads user `name` once, authorizes `action` on it, and returns it (or NoSuchEntity,
     /// but only to a caller allowed to ask).
-    fn authorized_user(&self, cx: &RequestContext, action: &str, name: &str) -> Result<UserRecord> {
-        let generation = self.store.generation();
-        let user = self
-            .users_by_name
-            .get_or_load(generation, &name.to_lowercase(), || {
-                read(self.store.as_ref(), |t| t.user_by_name(name))
-            })?;
-        let resource = match &user {
-            Some(u) => self.user_arn(&u.path, &u.name),
-            None => self.user_arn("/", name),
-        };
-        self.authorize(cx, action, &resource)?;
+    pub(crate) fn authorized_user(
+        &self,
+        cx: &RequestContext,
+        action: &str,
+        name: &str,
+    ) -> Result<UserRecord> {
+        let user = self.cached_user(name)?;
+        self.authorize(cx, action, &self.resource_of(user.as_ref(), name))?;
         user.ok_or_else(|| no_such_user(name))
     }
 
