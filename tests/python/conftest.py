@@ -93,6 +93,7 @@ class Server:
     root_secret: str | None = None
     account_id: str = ACCOUNT_ID
     extra_env: dict = field(default_factory=dict)
+    extra_args: list = field(default_factory=list)  # appended to the `serve` command line
     proc: subprocess.Popen | None = None
     endpoint: str = ""
     port: int = 0
@@ -118,7 +119,8 @@ class Server:
         self.log_dir.mkdir(parents=True, exist_ok=True)
         with open(self.stdout_path, "wb") as out, open(self.stderr_path, "wb") as err:
             self.proc = subprocess.Popen(
-                [str(gatehouse_bin()), "serve", "--listen", "127.0.0.1:0", "--data-dir", str(self.data_dir)],
+                [str(gatehouse_bin()), "serve", "--listen", "127.0.0.1:0", "--data-dir", str(self.data_dir),
+                 *map(str, self.extra_args)],
                 stdin=subprocess.DEVNULL,
                 stdout=out,
                 stderr=err,
@@ -325,3 +327,33 @@ def server(tmp_path_factory, request):
 
 def unique(prefix: str) -> str:
     return f"{prefix}-{secrets.token_hex(4)}"
+
+
+def serve_must_fail(server: Server, timeout: float = 10.0) -> subprocess.CompletedProcess:
+    """Runs `gatehouse serve` with `server`'s configuration (environment, root key, account id,
+    data directory, extra arguments) where it is expected to refuse to start. Returns the
+    CompletedProcess (text output); fails the test if it prints its listening line or does not
+    exit within `timeout` seconds. `server` must not be running."""
+    assert server.proc is None, "the server is running"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GATEHOUSE_")}
+    env["GATEHOUSE_ACCOUNT_ID"] = server.account_id
+    if server.root_key_id is not None:
+        env["GATEHOUSE_ROOT_ACCESS_KEY_ID"] = server.root_key_id
+        env["GATEHOUSE_ROOT_SECRET_ACCESS_KEY"] = server.root_secret
+    env.update(server.extra_env)
+    cmd = [str(gatehouse_bin()), "serve", "--listen", "127.0.0.1:0", "--data-dir", str(server.data_dir),
+           *map(str, server.extra_args)]
+    proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            env=env, text=True)
+    try:
+        out, err = proc.communicate(timeout=timeout)
+        still_running = False
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        out, err = proc.communicate()
+        still_running = True
+    if still_running:
+        pytest.fail(f"gatehouse was expected to refuse to start but was still running after {timeout} s;\n"
+                    f"stdout: {out}\nstderr: {err}")
+    assert "gatehouse listening on" not in out, f"gatehouse started listening:\n{out}\nstderr: {err}"
+    return subprocess.CompletedProcess(cmd, proc.returncode, out, err)

@@ -1,11 +1,15 @@
-//! A check that the stored entities agree with each other, run by `gatehouse store check`
-//! after the backend's own integrity check.
+//! A check that the stored entities agree with each other, both ways for every index and
+//! relation, run by `gatehouse store check` after the backend's own integrity check. It runs
+//! in one read transaction and changes nothing.
 
-use gatehouse_store::{StoreError, read};
+use gatehouse_store::{StoreError, Txn, read};
 
 use crate::Gatehouse;
-use crate::records::{
-    ACCESS_KEYS, AccessKeyRecord, OWNER_KEYS, ROOT_OWNER, Records, USER_IDS, USERS, UserRecord,
+use crate::errors::Failure;
+use crate::model::entity::Entity;
+use crate::model::records::{
+    ACCESS_KEYS, ACCOUNTS, AccessKeyRecord, AccountRecord, INLINE_POLICIES, KEY_LAST_USED,
+    PRINCIPAL_KEYS, ROOT_OWNER, Records, USER_NAMES, USERS, UserRecord, key,
 };
 
 impl Gatehouse {
@@ -13,61 +17,114 @@ impl Gatehouse {
     pub fn check_consistency(&self) -> Result<Vec<String>, StoreError> {
         read(self.store.as_ref(), |t| {
             let mut problems = Vec::new();
-            let users: Vec<(String, UserRecord)> = t.scan_json(USERS, "", None, usize::MAX)?;
-            for (key, user) in &users {
-                if *key != user.name.to_lowercase() {
-                    problems.push(format!("user {} is stored under the key {key}", user.name));
-                }
-                if t.get(USER_IDS, &user.id)?.as_deref() != Some(key.as_bytes()) {
-                    problems.push(format!("user {} has no id index entry", user.name));
-                }
-                if self.check_user_shape(user).is_err() {
-                    problems.push(format!("user {} is malformed", user.name));
-                }
-            }
-            let ids = t.scan(USER_IDS, "", None, usize::MAX)?;
-            if ids.len() != users.len() {
-                problems.push(format!(
-                    "{} user id index entries for {} users",
-                    ids.len(),
-                    users.len()
-                ));
-            }
-            let keys: Vec<(String, AccessKeyRecord)> =
-                t.scan_json(ACCESS_KEYS, "", None, usize::MAX)?;
-            for (id, key) in &keys {
-                if key.owner != ROOT_OWNER && t.user_by_id(&key.owner)?.is_none() {
-                    problems.push(format!(
-                        "access key {id} belongs to a missing user {}",
-                        key.owner
-                    ));
-                }
-                if t.get(OWNER_KEYS, &format!("{}/{id}", key.owner))?.is_none() {
-                    problems.push(format!("access key {id} is missing from its owner's index"));
-                }
-                if self.master_key.open(&key.sealed_secret, id).is_err() {
-                    problems.push(format!(
-                        "access key {id}'s secret cannot be opened with this master key"
-                    ));
-                }
-            }
-            let index = t.scan(OWNER_KEYS, "", None, usize::MAX)?;
-            if index.len() != keys.len() {
-                problems.push(format!(
-                    "{} owner index entries for {} access keys",
-                    index.len(),
-                    keys.len()
-                ));
-            }
-            Ok(problems)
+            self.check_users(t, &mut problems)?;
+            self.check_keys(t, &mut problems)?;
+            check_owned_rows(t, INLINE_POLICIES, &mut problems)?;
+            Ok::<_, Failure>(problems)
+        })
+        .map_err(|e| match e {
+            Failure::Store(e) => e,
+            Failure::Api(e) => StoreError::Backend(e.message),
         })
     }
 
-    fn check_user_shape(&self, user: &UserRecord) -> Result<(), ()> {
-        if user.name.is_empty() || user.id.is_empty() || !user.path.starts_with('/') {
-            Err(())
-        } else {
-            Ok(())
+    fn check_users(&self, t: &mut dyn Txn, problems: &mut Vec<String>) -> Result<(), Failure> {
+        let users: Vec<(String, UserRecord)> = t.scan_records(USERS, "", None, usize::MAX)?;
+        for (row, user) in &users {
+            if *row != key(&user.account, &[&user.id]) {
+                problems.push(format!("user {} is stored under the key {row}", user.name));
+            }
+            if user.name.is_empty() || user.id.is_empty() || !user.path.starts_with('/') {
+                problems.push(format!("user {row} is malformed"));
+            }
+            let name_row = key(&user.account, &[&user.name.to_lowercase()]);
+            if t.get_text(USER_NAMES, &name_row)?.as_deref() != Some(user.id.as_str()) {
+                problems.push(format!(
+                    "user {} is missing from the name index",
+                    user.arn()
+                ));
+            }
+        }
+        for (row, id) in t.scan(USER_NAMES, "", None, usize::MAX)? {
+            let account = row.split('/').next().unwrap_or("");
+            let id = String::from_utf8_lossy(&id).to_string();
+            match t.get_record::<UserRecord>(USERS, &key(account, &[&id]))? {
+                Some(user) if key(account, &[&user.name.to_lowercase()]) == row => {}
+                _ => problems.push(format!("name index row {row} names no such user {id}")),
+            }
+        }
+        Ok(())
+    }
+
+    fn check_keys(&self, t: &mut dyn Txn, problems: &mut Vec<String>) -> Result<(), Failure> {
+        let keys: Vec<(String, AccessKeyRecord)> =
+            t.scan_records(ACCESS_KEYS, "", None, usize::MAX)?;
+        for (id, k) in &keys {
+            if t.get_record::<AccountRecord>(ACCOUNTS, &k.account)?
+                .is_none()
+            {
+                problems.push(format!(
+                    "access key {id} belongs to a missing account {}",
+                    k.account
+                ));
+            }
+            if k.owner != ROOT_OWNER && t.get(USERS, &key(&k.account, &[&k.owner]))?.is_none() {
+                problems.push(format!(
+                    "access key {id} belongs to a missing user {}",
+                    k.owner
+                ));
+            }
+            if t.get(PRINCIPAL_KEYS, &key(&k.account, &[&k.owner, id]))?
+                .is_none()
+            {
+                problems.push(format!("access key {id} is missing from its owner's index"));
+            }
+            if self.master_key.open(&k.sealed_secret, id).is_err() {
+                problems.push(format!(
+                    "access key {id}'s secret cannot be opened with this master key"
+                ));
+            }
+        }
+        for (row, _) in t.scan(PRINCIPAL_KEYS, "", None, usize::MAX)? {
+            let parts: Vec<&str> = row.split('/').collect();
+            let ok = match parts.as_slice() {
+                [account, owner, id] => t
+                    .get_record::<AccessKeyRecord>(ACCESS_KEYS, id)?
+                    .is_some_and(|k| k.account == *account && k.owner == *owner),
+                _ => false,
+            };
+            if !ok {
+                problems.push(format!("owner index row {row} names no such access key"));
+            }
+        }
+        for (id, _) in t.scan(KEY_LAST_USED, "", None, usize::MAX)? {
+            if t.get(ACCESS_KEYS, &id)?.is_none() {
+                problems.push(format!("last-used record of a missing access key {id}"));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Rows keyed `{account}/{owner id}/…` whose owner must exist.
+fn check_owned_rows(
+    t: &mut dyn Txn,
+    table: gatehouse_store::Table,
+    problems: &mut Vec<String>,
+) -> Result<(), Failure> {
+    for (row, _) in t.scan(table, "", None, usize::MAX)? {
+        let mut parts = row.splitn(3, '/');
+        let (Some(account), Some(owner)) = (parts.next(), parts.next()) else {
+            problems.push(format!("{table} row {row} is malformed"));
+            continue;
+        };
+        if t.get(<UserRecord as Entity>::TABLE, &key(account, &[owner]))?
+            .is_none()
+        {
+            problems.push(format!(
+                "{table} row {row} belongs to a missing principal {owner}"
+            ));
         }
     }
+    Ok(())
 }

@@ -37,34 +37,10 @@ impl From<Failure> for ApiError {
 
 pub type Result<T, E = Failure> = std::result::Result<T, E>;
 
-pub fn no_such_user(name: &str) -> Failure {
-    ApiError::new(
-        ErrorCode::NoSuchEntity,
-        format!("The user with name {name} cannot be found."),
-    )
-    .into()
-}
-
-pub fn user_exists(name: &str) -> Failure {
-    ApiError::new(
-        ErrorCode::EntityAlreadyExists,
-        format!("User with name {name} already exists."),
-    )
-    .into()
-}
-
 pub fn no_such_access_key(id: &str) -> Failure {
     ApiError::new(
         ErrorCode::NoSuchEntity,
         format!("The Access Key with id {id} cannot be found."),
-    )
-    .into()
-}
-
-pub fn delete_conflict(what: &str) -> Failure {
-    ApiError::new(
-        ErrorCode::DeleteConflict,
-        format!("Cannot delete entity, must {what} first."),
     )
     .into()
 }
@@ -88,5 +64,11 @@ pub fn randomness_unavailable(e: getrandom::Error) -> Failure {
 
 pub fn sealing_failed() -> Failure {
     log::error!("could not seal or open a secret with the master key");
+    ApiError::internal().into()
+}
+
+/// A state that should not occur: logged for operators, an opaque InternalFailure for clients.
+pub fn internal(what: &str) -> Failure {
+    log::error!("internal error: {what}");
     ApiError::internal().into()
 }

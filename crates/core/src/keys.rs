@@ -1,15 +1,25 @@
-//! Access keys as authentication sees them: finding a key's owner and secret, the root key's
-//! first-start generation, and the last-used record.
+//! Access keys as authentication sees them: finding a key and its owner, the accounts' root
+//! keys, and the last-used record.
+//!
+//! A key's row and its owner's record are read on every request, so a key deleted or
+//! deactivated through any process is refused at once. What is cached is immutable: the
+//! opened secret, keyed by the key id and its sealed text (a key's secret never changes).
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
 
 use gatehouse_protocol::error::ApiError;
-use gatehouse_store::{read, write};
-use gatehouse_types::{IdKind, SecretKey, Timestamp, new_access_key_id, new_secret_access_key};
+use gatehouse_store::{Txn, read, write};
+use gatehouse_types::{
+    AccountId, IdKind, SecretKey, Timestamp, new_access_key_id, new_secret_access_key,
+};
 
 use crate::crypto::random;
-use crate::errors::{Failure, randomness_unavailable, sealing_failed};
-use crate::records::{
-    ACCESS_KEYS, AccessKeyRecord, FORMAT_VERSION, KeyStatus, LastUsed, META, OWNER_KEYS,
-    ROOT_OWNER, Records,
+use crate::errors::{Failure, Result, internal, randomness_unavailable, sealing_failed};
+use crate::model::entity;
+use crate::model::records::{
+    ACCESS_KEYS, ACCOUNTS, AccessKeyRecord, AccountRecord, KEY_LAST_USED, KeyStatus, LastUsed,
+    PRINCIPAL_KEYS, ROOT_OWNER, Record, Records, UserRecord, key,
 };
 use crate::{Caller, Gatehouse, Principal};
 
@@ -22,17 +32,9 @@ const LAST_USED_GRANULARITY_MS: i64 = 60_000;
 pub struct AuthenticatedKey {
     pub caller: Caller,
     pub secret: SecretKey,
-    /// The stored last-used record is stale; call [`Gatehouse::record_key_use`] after the
-    /// request is authenticated.
+    /// This process has not recorded a use of the key for a while; call
+    /// [`Gatehouse::record_key_use`] once the request is authenticated.
     pub needs_touch: bool,
-}
-
-/// An active key as the cache keeps it: its owner, its opened secret and when it was last used.
-#[derive(Clone, Debug)]
-pub(crate) struct CachedKey {
-    caller: Caller,
-    secret: SecretKey,
-    last_used: Option<i64>,
 }
 
 /// What happened to the root user's access key at start-up.
@@ -49,9 +51,60 @@ pub enum RootKeyInit {
     },
 }
 
-const ROOT_KEY_META: &str = "root_key_generated";
-const CONFIGURED_ROOT_KEY_META: &str = "root_key_configured";
-const ACCOUNT_CREATED_META: &str = "account_created";
+/// Opened secrets by key id and sealed text: immutable content.
+#[derive(Default)]
+pub struct SecretCache {
+    opened: RwLock<HashMap<String, (String, SecretKey)>>,
+}
+
+const MAX_CACHED_SECRETS: usize = 10_000;
+
+impl SecretCache {
+    fn open(&self, key: &AccessKeyRecord, gatehouse: &Gatehouse) -> Result<SecretKey> {
+        if let Some((sealed, secret)) = self
+            .opened
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(&key.id)
+            && *sealed == key.sealed_secret
+        {
+            return Ok(secret.clone());
+        }
+        let secret = gatehouse
+            .master_key
+            .open(&key.sealed_secret, &key.id)
+            .map_err(|()| sealing_failed())?;
+        let mut opened = self.opened.write().unwrap_or_else(PoisonError::into_inner);
+        if opened.len() >= MAX_CACHED_SECRETS {
+            opened.clear();
+        }
+        opened.insert(key.id.clone(), (key.sealed_secret.clone(), secret.clone()));
+        Ok(secret)
+    }
+}
+
+/// When this process last recorded each key's use. It only spares writes: losing it costs
+/// one extra write, never a wrong answer.
+#[derive(Default)]
+pub struct TouchMemo {
+    last: Mutex<HashMap<String, i64>>,
+}
+
+impl TouchMemo {
+    fn due(&self, key_id: &str, now: Timestamp) -> bool {
+        let last = self.last.lock().unwrap_or_else(PoisonError::into_inner);
+        last.get(key_id)
+            .is_none_or(|date| now.unix_millis - date >= LAST_USED_GRANULARITY_MS)
+    }
+
+    fn done(&self, key_id: &str, now: Timestamp) {
+        let mut last = self.last.lock().unwrap_or_else(PoisonError::into_inner);
+        if last.len() >= MAX_CACHED_SECRETS {
+            last.clear();
+        }
+        last.insert(key_id.to_string(), now.unix_millis);
+    }
+}
 
 impl Gatehouse {
     /// Finds an active access key. `None` for a key that is unknown, inactive, or whose owner
@@ -60,23 +113,9 @@ impl Gatehouse {
         &self,
         access_key_id: &str,
         now: Timestamp,
-    ) -> Result<Option<AuthenticatedKey>, ApiError> {
-        let generation = self.store.generation();
-        let cached = self
-            .keys_by_id
-            .get_or_load(generation, access_key_id, || self.load_key(access_key_id))?;
-        Ok(cached.map(|key| AuthenticatedKey {
-            needs_touch: key
-                .last_used
-                .is_none_or(|date| now.unix_millis - date >= LAST_USED_GRANULARITY_MS),
-            caller: key.caller,
-            secret: key.secret,
-        }))
-    }
-
-    fn load_key(&self, access_key_id: &str) -> Result<Option<CachedKey>, Failure> {
+    ) -> std::result::Result<Option<AuthenticatedKey>, ApiError> {
         let found = read(self.store.as_ref(), |t| {
-            let Some(key) = t.get_json::<AccessKeyRecord>(ACCESS_KEYS, access_key_id)? else {
+            let Some(key) = t.get_record::<AccessKeyRecord>(ACCESS_KEYS, access_key_id)? else {
                 return Ok::<_, Failure>(None);
             };
             if key.status != KeyStatus::Active {
@@ -85,12 +124,8 @@ impl Gatehouse {
             let principal = if key.owner == ROOT_OWNER {
                 Principal::Root
             } else {
-                match t.user_by_id(&key.owner)? {
-                    Some(user) => Principal::User {
-                        user_id: user.id,
-                        name: user.name,
-                        path: user.path,
-                    },
+                match entity::by_id::<UserRecord>(t, &key.account, &key.owner)? {
+                    Some(user) => Principal::User(Arc::new(user)),
                     None => return Ok(None),
                 }
             };
@@ -99,17 +134,17 @@ impl Gatehouse {
         let Some((key, principal)) = found else {
             return Ok(None);
         };
-        let secret = self
-            .master_key
-            .open(&key.sealed_secret, &key.id)
-            .map_err(|()| sealing_failed())?;
-        Ok(Some(CachedKey {
+        let secret = self.secrets.open(&key, self)?;
+        let account = AccountId::parse(&key.account)
+            .map_err(|_| internal("an access key names a malformed account"))?;
+        Ok(Some(AuthenticatedKey {
+            needs_touch: self.touches.due(&key.id, now),
             caller: Caller {
+                account,
                 principal,
                 access_key_id: key.id,
             },
             secret,
-            last_used: key.last_used.map(|u| u.date),
         }))
     }
 
@@ -120,70 +155,81 @@ impl Gatehouse {
         service: &str,
         region: &str,
         now: Timestamp,
-    ) -> Result<(), ApiError> {
+    ) -> std::result::Result<(), ApiError> {
         write(self.store.as_ref(), |t| {
-            if let Some(mut key) = t.get_json::<AccessKeyRecord>(ACCESS_KEYS, access_key_id)? {
-                key.last_used = Some(LastUsed {
-                    date: now.unix_millis,
-                    service: service.to_string(),
-                    region: region.to_string(),
-                });
-                t.put_json(ACCESS_KEYS, access_key_id, &key)?;
+            // A key deleted meanwhile leaves no last-used row behind.
+            if t.get(ACCESS_KEYS, access_key_id)?.is_some() {
+                t.put_record(
+                    KEY_LAST_USED,
+                    access_key_id,
+                    &LastUsed {
+                        v: LastUsed::VERSION,
+                        date: now.unix_millis,
+                        service: service.to_string(),
+                        region: region.to_string(),
+                    },
+                )?;
             }
             Ok::<_, Failure>(())
         })?;
+        self.touches.done(access_key_id, now);
         Ok(())
     }
 
-    /// Makes sure the account exists and the root user has an access key: the configured one
-    /// (kept in the store like any root key, replacing a previously configured one), or one
-    /// generated on the first start.
-    pub fn init_root_key(&self, now: Timestamp) -> Result<RootKeyInit, ApiError> {
+    /// Makes sure the server's account exists and its root user has an access key: the
+    /// configured one (kept in the store like any root key, replacing a previously configured
+    /// one), or one generated when the account is created.
+    pub fn init_account(&self, now: Timestamp) -> std::result::Result<RootKeyInit, ApiError> {
+        let account = self.account.to_string();
         let configured = self.configured_root_key.clone();
         let generated = write(self.store.as_ref(), |t| {
-            if t.get(META, ACCOUNT_CREATED_META)?.is_none() {
-                t.put(
-                    META,
-                    ACCOUNT_CREATED_META,
-                    now.unix_millis.to_string().as_bytes(),
-                )?;
-            }
-            if let Some((id, secret)) = &configured {
-                let previous = t.get(META, CONFIGURED_ROOT_KEY_META)?;
-                if let Some(previous) = previous
-                    .and_then(|p| String::from_utf8(p).ok())
-                    .filter(|p| p != id)
-                {
+            let mut record = match t.get_record::<AccountRecord>(ACCOUNTS, &account)? {
+                Some(record) => record,
+                None => AccountRecord {
+                    v: AccountRecord::VERSION,
+                    id: account.clone(),
+                    created: now.unix_millis,
+                    generated_root_key: None,
+                    configured_root_key: None,
+                },
+            };
+            let outcome = if let Some((id, secret)) = &configured {
+                if let Some(previous) = record.configured_root_key.take().filter(|p| p != id) {
                     // A key no longer configured must stop working.
-                    t.delete(ACCESS_KEYS, &previous)?;
-                    t.delete(OWNER_KEYS, &format!("{ROOT_OWNER}/{previous}"))?;
+                    delete_key(t, &account, ROOT_OWNER, &previous)?;
                 }
-                let existing = t.get_json::<AccessKeyRecord>(ACCESS_KEYS, id)?;
-                let record = AccessKeyRecord {
-                    v: FORMAT_VERSION,
+                let existing = t.get_record::<AccessKeyRecord>(ACCESS_KEYS, id)?;
+                let sealed_secret = self
+                    .master_key
+                    .seal(secret, id)
+                    .map_err(|()| sealing_failed())?;
+                let key_record = AccessKeyRecord {
+                    v: AccessKeyRecord::VERSION,
                     id: id.clone(),
+                    account: account.clone(),
                     owner: ROOT_OWNER.to_string(),
                     status: KeyStatus::Active,
                     create_date: existing.as_ref().map_or(now.unix_millis, |k| k.create_date),
-                    sealed_secret: self
-                        .master_key
-                        .seal(secret, id)
-                        .map_err(|()| sealing_failed())?,
-                    last_used: existing.and_then(|k| k.last_used),
+                    sealed_secret,
                 };
-                t.put_json(ACCESS_KEYS, id, &record)?;
-                t.put(OWNER_KEYS, &format!("{ROOT_OWNER}/{id}"), b"")?;
-                t.put(META, CONFIGURED_ROOT_KEY_META, id.as_bytes())?;
-                return Ok::<_, Failure>(None);
-            }
-            if t.get(META, ROOT_KEY_META)?.is_some() {
-                return Ok(None);
-            }
-            let (record, secret) = self.new_access_key(ROOT_OWNER, now)?;
-            t.put_json(ACCESS_KEYS, &record.id, &record)?;
-            t.put(OWNER_KEYS, &format!("{ROOT_OWNER}/{}", record.id), b"")?;
-            t.put(META, ROOT_KEY_META, record.id.as_bytes())?;
-            Ok(Some((record.id, secret)))
+                if existing.is_some_and(|k| k.account != account || k.owner != ROOT_OWNER) {
+                    return Err(internal(
+                        "the configured root key id belongs to someone else",
+                    ));
+                }
+                store_key(t, &key_record)?;
+                record.configured_root_key = Some(id.clone());
+                None
+            } else if record.generated_root_key.is_some() {
+                None
+            } else {
+                let (key_record, secret) = self.new_access_key(&account, ROOT_OWNER, now)?;
+                store_key(t, &key_record)?;
+                record.generated_root_key = Some(key_record.id.clone());
+                Some((key_record.id, secret))
+            };
+            t.put_record(ACCOUNTS, &account, &record)?;
+            Ok::<_, Failure>(outcome)
         })?;
         Ok(match (generated, configured.is_some()) {
             (Some((access_key_id, secret)), _) => RootKeyInit::Generated {
@@ -195,21 +241,14 @@ impl Gatehouse {
         })
     }
 
-    /// When the account was first set up (the root user's creation date).
-    pub(crate) fn account_created(&self) -> Result<Timestamp, Failure> {
-        let millis = read(self.store.as_ref(), |t| t.get(META, ACCOUNT_CREATED_META))?
-            .and_then(|v| String::from_utf8(v).ok())
-            .and_then(|v| v.parse::<i64>().ok())
-            .unwrap_or(0);
-        Ok(Timestamp::from_unix_millis(millis))
-    }
-
-    /// A fresh access key record for `owner`, with its secret sealed, and the secret itself.
+    /// A fresh access key record for `owner` in `account`, with its secret sealed, and the
+    /// secret itself.
     pub(crate) fn new_access_key(
         &self,
+        account: &str,
         owner: &str,
         now: Timestamp,
-    ) -> Result<(AccessKeyRecord, SecretKey), Failure> {
+    ) -> Result<(AccessKeyRecord, SecretKey)> {
         let id = new_access_key_id(
             IdKind::AccessKey,
             &random().map_err(randomness_unavailable)?,
@@ -220,14 +259,38 @@ impl Gatehouse {
             .seal(&secret, &id)
             .map_err(|()| sealing_failed())?;
         let record = AccessKeyRecord {
-            v: FORMAT_VERSION,
+            v: AccessKeyRecord::VERSION,
             id,
+            account: account.to_string(),
             owner: owner.to_string(),
             status: KeyStatus::Active,
             create_date: now.unix_millis,
             sealed_secret,
-            last_used: None,
         };
         Ok((record, secret))
     }
+}
+
+/// Writes a key and its owner's index row.
+pub(crate) fn store_key(t: &mut (impl Txn + ?Sized), record: &AccessKeyRecord) -> Result<()> {
+    t.put_record(ACCESS_KEYS, &record.id, record)?;
+    t.put(
+        PRINCIPAL_KEYS,
+        &key(&record.account, &[&record.owner, &record.id]),
+        b"",
+    )?;
+    Ok(())
+}
+
+/// Deletes a key, its owner's index row and its last-used record.
+pub(crate) fn delete_key(
+    t: &mut (impl Txn + ?Sized),
+    account: &str,
+    owner: &str,
+    id: &str,
+) -> Result<()> {
+    t.delete(ACCESS_KEYS, id)?;
+    t.delete(PRINCIPAL_KEYS, &key(account, &[owner, id]))?;
+    t.delete(KEY_LAST_USED, id)?;
+    Ok(())
 }

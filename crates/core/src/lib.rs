@@ -1,19 +1,25 @@
 //! IAM and STS behaviour: identities, credentials, and the authorization of every call.
 //!
 //! [`Gatehouse`] implements the generated [`IamApi`] and [`StsApi`] traits over a
-//! [`Store`]. It does not bind sockets or read the environment or the clock: the server hands
-//! it a [`RequestContext`] carrying the authenticated caller and the time of the request.
+//! [`Store`]. Every operation goes through one path, [`pipeline`]: resolve what the call acts
+//! on, authorize it ([`authz`]), run the handler, all in one store transaction. A handler
+//! cannot be written without its authorization rule (see [`pipeline::Handler`]).
+//!
+//! It does not bind sockets or read the environment or the clock: the server hands it a
+//! [`RequestContext`] carrying the authenticated caller and the time of the request.
 
-mod authorize;
-mod cache;
+mod authz;
 mod consistency;
 mod crypto;
 mod errors;
 mod iam;
 mod keys;
-mod pagination;
-mod records;
+mod migrate;
+mod model;
+mod pipeline;
 mod sts;
+#[cfg(test)]
+mod test_support;
 
 use std::sync::Arc;
 
@@ -24,25 +30,37 @@ pub use crypto::{MasterKey, MasterKeyError};
 pub use gatehouse_protocol::iam::IamApi;
 pub use gatehouse_protocol::sts::StsApi;
 pub use keys::{AuthenticatedKey, RootKeyInit};
+pub use migrate::{StartupError, stored_default_account};
+pub use model::records::UserRecord;
 
 /// Who is calling, as established by authentication.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub enum Principal {
     /// The account's root user.
     Root,
-    /// An IAM user, by its unique id (names can change while a key is in use).
-    User {
-        user_id: String,
-        name: String,
-        path: String,
-    },
+    /// An IAM user, as stored when the request was authenticated.
+    User(Arc<UserRecord>),
 }
 
 /// The authenticated caller of one request.
 #[derive(Clone, Debug)]
 pub struct Caller {
+    /// The account the caller belongs to; every entity it names is looked up in it.
+    pub account: AccountId,
     pub principal: Principal,
     pub access_key_id: String,
+}
+
+impl Caller {
+    /// The caller's ARN, as AWS writes it in errors and in `GetCallerIdentity`.
+    pub fn arn(&self) -> String {
+        match &self.principal {
+            Principal::Root => format!("arn:aws:iam::{}:root", self.account),
+            Principal::User(user) => {
+                model::entity::arn_of::<UserRecord>(self.account.as_str(), &user.path, &user.name)
+            }
+        }
+    }
 }
 
 /// Everything a handler knows about the request besides its input.
@@ -51,26 +69,28 @@ pub struct RequestContext {
     pub request_id: String,
     pub now: Timestamp,
     pub caller: Caller,
+    /// The region the request was signed for (`aws:RequestedRegion` of STS calls; IAM is a
+    /// global service whose requests AWS always reports as `us-east-1`).
+    pub region: String,
     /// The client's address, for `aws:SourceIp`.
     pub source_ip: Option<std::net::IpAddr>,
     /// Whether the request came over TLS, for `aws:SecureTransport`.
     pub secure_transport: bool,
 }
 
-/// The IAM and STS service of one account.
+/// The IAM and STS service.
 pub struct Gatehouse {
     store: Arc<dyn Store>,
+    /// The account the server was started for (the one `init_account` sets up).
     account: AccountId,
     master_key: MasterKey,
-    /// A root key given by configuration; `init_root_key` puts it in the store.
+    /// A root key given by configuration; `init_account` puts it in the store.
     configured_root_key: Option<(String, SecretKey)>,
-    compiled: authorize::CompiledPolicies,
-    /// Active keys by id (`None`: unknown, inactive or orphaned), with owner and secret.
-    keys_by_id: cache::ReadCache<Option<keys::CachedKey>>,
-    /// Users by lower-cased name.
-    users_by_name: cache::ReadCache<Option<records::UserRecord>>,
-    /// A user and its inline policies, by user id, for authorization.
-    user_policies: cache::ReadCache<Option<authorize::UserPolicies>>,
+    /// Caches of immutable content only; see `authz` and `keys`.
+    compiled: authz::CompiledPolicies,
+    policy_sets: authz::PolicySetCache,
+    secrets: keys::SecretCache,
+    touches: keys::TouchMemo,
 }
 
 impl Gatehouse {
@@ -86,23 +106,13 @@ impl Gatehouse {
             master_key,
             configured_root_key,
             compiled: Default::default(),
-            keys_by_id: Default::default(),
-            users_by_name: Default::default(),
-            user_policies: Default::default(),
+            policy_sets: Default::default(),
+            secrets: Default::default(),
+            touches: Default::default(),
         }
     }
 
     pub fn account(&self) -> &AccountId {
         &self.account
-    }
-
-    /// The ARN of the caller, as AWS writes it in errors and in `GetCallerIdentity`.
-    pub fn principal_arn(&self, principal: &Principal) -> String {
-        match principal {
-            Principal::Root => format!("arn:aws:iam::{}:root", self.account),
-            Principal::User { name, path, .. } => {
-                format!("arn:aws:iam::{}:user{path}{name}", self.account)
-            }
-        }
     }
 }

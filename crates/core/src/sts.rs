@@ -1,29 +1,45 @@
-//! The STS API: the generated [`StsApi`] trait.
+//! The STS API: the generated [`StsApi`] trait, routed through the one pipeline.
 
-use gatehouse_protocol::error::ApiError;
 use gatehouse_protocol::sts::{GetCallerIdentityRequest, GetCallerIdentityResponse, StsApi};
 
-use crate::{Gatehouse, Principal, RequestContext};
+use crate::Principal;
+use crate::authz::Authorized;
+use crate::errors::Result;
+use crate::pipeline::{Access, Call, Handler, operation, operations};
 
-impl StsApi for Gatehouse {
-    type Ctx = RequestContext;
+operation!(GetCallerIdentity, Sts, reads, GetCallerIdentityRequest => GetCallerIdentityResponse);
+impl Handler for GetCallerIdentity {
+    type Target = ();
 
-    const IMPLEMENTED: &'static [&'static str] = &["GetCallerIdentity"];
+    fn resolve(_: &mut Call<'_>, _: &GetCallerIdentityRequest) -> Result<((), Access)> {
+        Ok((
+            (),
+            Access::Exempt(
+                "AWS: no permission is required to perform this operation; \
+                 a policy that denies it has no effect",
+            ),
+        ))
+    }
 
-    /// Needs no permission: AWS answers it even when an explicit deny covers it.
-    fn get_caller_identity(
-        &self,
-        cx: &RequestContext,
-        _input: GetCallerIdentityRequest,
-    ) -> Result<GetCallerIdentityResponse, ApiError> {
-        let user_id = match &cx.caller.principal {
-            Principal::Root => self.account.to_string(),
-            Principal::User { user_id, .. } => user_id.clone(),
+    fn run(
+        call: &mut Call<'_>,
+        _: Authorized,
+        (): (),
+        _: &GetCallerIdentityRequest,
+    ) -> Result<GetCallerIdentityResponse> {
+        let caller = &call.cx.caller;
+        let user_id = match &caller.principal {
+            Principal::Root => caller.account.to_string(),
+            Principal::User(user) => user.id.clone(),
         };
         Ok(GetCallerIdentityResponse {
             user_id: Some(user_id),
-            account: Some(self.account.to_string()),
-            arn: Some(self.principal_arn(&cx.caller.principal)),
+            account: Some(caller.account.to_string()),
+            arn: Some(caller.arn()),
         })
     }
 }
+
+operations!(StsApi {
+    get_caller_identity => GetCallerIdentity,
+});

@@ -141,6 +141,8 @@ fn request_id() -> String {
 struct Outcome {
     service: Service,
     operation: String,
+    /// The authenticated caller's ARN, once authentication succeeded.
+    principal: Option<String>,
     result: Result<String, ApiError>,
 }
 
@@ -150,8 +152,10 @@ async fn api(app: Arc<App>, req: Request<Incoming>, remote: SocketAddr) -> HttpR
     let Outcome {
         service,
         operation,
+        principal,
         result,
     } = serve_api(&app, req, remote, &request_id).await;
+    let error_code = result.as_ref().err().map(|e| e.code.code());
     let (status, body, outcome_label) = match result {
         Ok(xml) => (StatusCode::OK, xml, "ok"),
         Err(e) => {
@@ -164,8 +168,20 @@ async fn api(app: Arc<App>, req: Request<Incoming>, remote: SocketAddr) -> HttpR
             )
         }
     };
+    let elapsed = started.elapsed();
     app.metrics
-        .record(service.name(), &operation, outcome_label, started.elapsed());
+        .record(service.name(), &operation, outcome_label, elapsed);
+    // Every API request ends here, refused or not: the one place that sees them all.
+    log::info!(
+        target: "access",
+        "request_id={request_id} principal={} action={}:{} status={} error={} latency_us={}",
+        principal.as_deref().unwrap_or("-"),
+        service.name(),
+        if operation.is_empty() { "-" } else { operation.as_str() },
+        status.as_u16(),
+        error_code.unwrap_or("-"),
+        elapsed.as_micros()
+    );
     let mut response = plain(status, "text/xml", body);
     if let Ok(value) = HeaderValue::from_str(&request_id) {
         response.headers_mut().insert("x-amzn-requestid", value);
@@ -195,6 +211,7 @@ async fn serve_api(
     let fail = |service, operation: &str, e: ApiError| Outcome {
         service,
         operation: operation.to_string(),
+        principal: None,
         result: Err(e),
     };
 
@@ -339,7 +356,7 @@ async fn serve_api(
                     );
                 }
             }
-            (service, Some(key.caller))
+            (service, Some((key.caller, creds.region)))
         }
     };
     if action.is_empty() {
@@ -349,15 +366,17 @@ async fn serve_api(
             ApiError::new(ErrorCode::MissingAction, "Missing Action"),
         );
     }
-    let Some(caller) = caller else {
+    let Some((caller, region)) = caller else {
         // An unsigned call to an operation that takes a token: not implemented yet.
         return fail(service, &action, ApiError::not_implemented(&action));
     };
 
+    let principal = Some(caller.arn());
     let cx = RequestContext {
         request_id: request_id.to_string(),
         now,
         caller,
+        region,
         source_ip: Some(remote.ip()),
         secure_transport: app.tls,
     };
@@ -365,6 +384,7 @@ async fn serve_api(
     Outcome {
         service,
         operation: action,
+        principal,
         result,
     }
 }
@@ -384,13 +404,25 @@ async fn run_operation(
         Service::Sts => sts::dispatch(gatehouse.as_ref(), &cx, &action, &params, &cx.request_id),
     };
     if read_only {
-        call()
+        contain_panic(call)
     } else {
-        tokio::task::spawn_blocking(call).await.unwrap_or_else(|e| {
-            log::error!("a request handler failed: {e}");
-            Err(ApiError::internal())
-        })
+        tokio::task::spawn_blocking(move || contain_panic(call))
+            .await
+            .unwrap_or_else(|e| {
+                log::error!("a request handler failed: {e}");
+                Err(ApiError::internal())
+            })
     }
+}
+
+/// Runs a handler so that a panic in it becomes a 500 for this request, not a dropped
+/// connection: the handler's transaction is rolled back when its frames unwind, and the caches
+/// it may have touched stay usable (they recover poisoned locks).
+fn contain_panic(call: impl FnOnce() -> Result<String, ApiError>) -> Result<String, ApiError> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(call)).unwrap_or_else(|_| {
+        log::error!("a request handler panicked");
+        Err(ApiError::internal())
+    })
 }
 
 fn is_read_only(action: &str) -> bool {
@@ -400,6 +432,15 @@ fn is_read_only(action: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_panicking_handler_answers_500() {
+        let answer = contain_panic(|| panic!("a bug in a handler"));
+        let error = answer.unwrap_err();
+        assert_eq!(error.code, ErrorCode::InternalFailure);
+        assert_eq!(error.http_status(), 500);
+        assert_eq!(contain_panic(|| Ok("fine".to_string())).unwrap(), "fine");
+    }
 
     #[test]
     fn request_ids_are_distinct_version_4_uuids() {

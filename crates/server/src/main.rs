@@ -13,6 +13,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::time::Duration;
 
 use gatehouse_sigv4::SigningKeyCache;
 
@@ -21,6 +22,7 @@ gatehouse: AWS IAM and STS, self-hosted
 
 USAGE:
     gatehouse serve [--listen ADDR:PORT] [--data-dir DIR] [--tls-cert FILE --tls-key FILE]
+                    [--header-timeout SECONDS] [--idle-timeout SECONDS] [--max-connections N]
     gatehouse store check [--data-dir DIR]
     gatehouse policy check [--kind KIND] FILE...
     gatehouse policy simulate --policy FILE... --action ACTION --resource ARN [...]
@@ -32,6 +34,9 @@ serve options:
     --data-dir DIR       where state lives (default ./gatehouse-data)
     --tls-cert FILE      serve HTTPS with this PEM certificate chain ...
     --tls-key FILE       ... and this PEM private key
+    --header-timeout S   a request's line and headers must arrive within S seconds (default 10)
+    --idle-timeout S     a connection idle for S seconds is closed (default 60)
+    --max-connections N  connections served at once (default 4096)
 
 environment:
     GATEHOUSE_ACCOUNT_ID                the account's 12-digit id (default 000000000000)
@@ -144,6 +149,36 @@ fn serve_command(mut args: Args) -> Result<(), String> {
         (None, None) => None,
         _ => return Err("--tls-cert and --tls-key go together".into()),
     };
+    let defaults = serve::Limits::default();
+    let seconds = |value: Option<String>, name: &str, default: Duration| match value {
+        None => Ok(default),
+        Some(v) => v
+            .parse::<u64>()
+            .ok()
+            .filter(|s| *s > 0)
+            .map(Duration::from_secs)
+            .ok_or_else(|| format!("{name}: expected a whole number of seconds above 0")),
+    };
+    let limits = serve::Limits {
+        header_timeout: seconds(
+            args.option("--header-timeout")?,
+            "--header-timeout",
+            defaults.header_timeout,
+        )?,
+        idle_timeout: seconds(
+            args.option("--idle-timeout")?,
+            "--idle-timeout",
+            defaults.idle_timeout,
+        )?,
+        max_connections: match args.option("--max-connections")? {
+            None => defaults.max_connections,
+            Some(v) => v
+                .parse::<usize>()
+                .ok()
+                .filter(|n| *n > 0)
+                .ok_or("--max-connections: expected a whole number above 0")?,
+        },
+    };
     args.finish()?;
     let env = setup::Environment::from_process();
     let opened = setup::open(&data_dir, &env, http::now())?;
@@ -163,7 +198,7 @@ fn serve_command(mut args: Args) -> Result<(), String> {
         .enable_all()
         .build()
         .map_err(|e| format!("cannot start the runtime: {e}"))?;
-    runtime.block_on(serve::run(app, listen, tls))
+    runtime.block_on(serve::run(app, listen, tls, limits))
 }
 
 fn store_check_command(mut args: Args) -> Result<(), String> {

@@ -37,7 +37,6 @@ impl Environment {
 
 pub struct Opened {
     pub gatehouse: Arc<Gatehouse>,
-    pub store: Arc<SqliteStore>,
 }
 
 /// Opens the data directory, creating what a first start needs.
@@ -52,10 +51,8 @@ pub fn open(data_dir: &Path, env: &Environment, now: Timestamp) -> Result<Opened
                 data_dir.display()
             )
         })?;
-    let account = AccountId::parse(env.account_id.as_deref().unwrap_or(DEFAULT_ACCOUNT_ID))
-        .map_err(|e| format!("GATEHOUSE_ACCOUNT_ID: {e}"))?;
     let db_path = data_dir.join(DATABASE_FILE);
-    let master_key = master_key(data_dir, env, db_path.exists())?;
+    let master_key = master_key(data_dir, env, db_path.exists(), true)?;
     let root_key = match (&env.root_access_key_id, &env.root_secret_access_key) {
         (Some(id), Some(secret)) => Some((id.clone(), secret.clone())),
         (None, None) => None,
@@ -67,14 +64,17 @@ pub fn open(data_dir: &Path, env: &Environment, now: Timestamp) -> Result<Opened
         SqliteStore::open(&db_path)
             .map_err(|e| format!("cannot open {}: {e}", db_path.display()))?,
     );
+    let account = account_id(env, store.as_ref())?;
     let gatehouse = Arc::new(Gatehouse::new(
         store.clone() as Arc<dyn Store>,
         account,
         master_key,
         root_key,
     ));
+    // Before anything is sealed or created: a wrong master key or account id is refused.
+    gatehouse.prepare_store().map_err(|e| e.to_string())?;
     match gatehouse
-        .init_root_key(now)
+        .init_account(now)
         .map_err(|e| format!("cannot set up the root user's key: {}", e.message))?
     {
         RootKeyInit::Configured | RootKeyInit::Existing => {}
@@ -96,7 +96,18 @@ pub fn open(data_dir: &Path, env: &Environment, now: Timestamp) -> Result<Opened
             );
         }
     }
-    Ok(Opened { gatehouse, store })
+    Ok(Opened { gatehouse })
+}
+
+/// The account: `GATEHOUSE_ACCOUNT_ID` if set (refused later if the store was created for
+/// another), else the store's own, else the default for a new store.
+fn account_id(env: &Environment, store: &dyn Store) -> Result<AccountId, String> {
+    if let Some(id) = &env.account_id {
+        return AccountId::parse(id).map_err(|e| format!("GATEHOUSE_ACCOUNT_ID: {e}"));
+    }
+    let stored = gatehouse_core::stored_default_account(store).map_err(|e| e.to_string())?;
+    AccountId::parse(stored.as_deref().unwrap_or(DEFAULT_ACCOUNT_ID))
+        .map_err(|e| format!("the store's account id: {e}"))
 }
 
 /// The master key comes from `GATEHOUSE_MASTER_KEY` or the key file, created on first start.
@@ -105,14 +116,21 @@ fn master_key(
     data_dir: &Path,
     env: &Environment,
     database_exists: bool,
+    create_if_missing: bool,
 ) -> Result<MasterKey, String> {
     if let Some(hex) = &env.master_key {
         return MasterKey::from_hex(hex.expose()).map_err(|e| format!("GATEHOUSE_MASTER_KEY: {e}"));
     }
     let path = data_dir.join(MASTER_KEY_FILE);
     match fs::read_to_string(&path) {
-        Ok(text) => MasterKey::from_hex(&text).map_err(|e| format!("{}: {e}", path.display())),
+        Ok(text) => {
+            refuse_if_shared(&path)?;
+            MasterKey::from_hex(&text).map_err(|e| format!("{}: {e}", path.display()))
+        }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            if !create_if_missing {
+                return Err(format!("{} is missing", path.display()));
+            }
             if database_exists {
                 return Err(format!(
                     "{} is missing, but the database exists: without its master key the stored secrets \
@@ -129,6 +147,24 @@ fn master_key(
     }
 }
 
+/// A key file that others can read is no secret: refuse it, as ssh refuses such a key.
+fn refuse_if_shared(path: &Path) -> Result<(), String> {
+    use std::os::unix::fs::PermissionsExt as _;
+    let mode = fs::metadata(path)
+        .map_err(|e| format!("cannot read {}: {e}", path.display()))?
+        .permissions()
+        .mode();
+    if mode & 0o077 != 0 {
+        return Err(format!(
+            "{} has permissions {:04o}: the master key must be readable by its owner only \
+             (chmod 600 it)",
+            path.display(),
+            mode & 0o777
+        ));
+    }
+    Ok(())
+}
+
 /// Writes a new file readable by its owner only (mode 0600), durably.
 fn write_private(path: &PathBuf, contents: &str) -> Result<(), String> {
     let mut file = fs::OpenOptions::new()
@@ -143,17 +179,22 @@ fn write_private(path: &PathBuf, contents: &str) -> Result<(), String> {
 }
 
 /// `gatehouse store check`: the backend's integrity check, then the entities' consistency.
+/// It opens the store read-only and creates nothing: no directory, key, account or file.
 pub fn check(data_dir: &Path, env: &Environment) -> Result<(), String> {
     let db_path = data_dir.join(DATABASE_FILE);
     if !db_path.exists() {
         return Err(format!("no database at {}", db_path.display()));
     }
-    let opened = open(data_dir, env, Timestamp::default())?;
-    opened.store.check_integrity().map_err(|e| e.to_string())?;
-    let problems = opened
-        .gatehouse
-        .check_consistency()
-        .map_err(|e| e.to_string())?;
+    let master_key = master_key(data_dir, env, true, false)?;
+    let store = Arc::new(
+        SqliteStore::open_read_only(&db_path)
+            .map_err(|e| format!("cannot open {}: {e}", db_path.display()))?,
+    );
+    let account = account_id(env, store.as_ref())?;
+    let gatehouse = Gatehouse::new(store.clone() as Arc<dyn Store>, account, master_key, None);
+    gatehouse.verify_store().map_err(|e| e.to_string())?;
+    store.check_integrity().map_err(|e| e.to_string())?;
+    let problems = gatehouse.check_consistency().map_err(|e| e.to_string())?;
     if problems.is_empty() {
         Ok(())
     } else {

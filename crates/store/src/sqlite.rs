@@ -22,8 +22,11 @@ const MAX_IDLE_READERS: usize = 16;
 
 pub struct SqliteStore {
     path: PathBuf,
-    writer: Mutex<Connection>,
+    how: Opening,
+    // Readers are declared (and so dropped) before the writer: the last connection to close
+    // checkpoints and removes the WAL, which only a writable one can.
     readers: Mutex<Vec<Connection>>,
+    writer: Mutex<Connection>,
     /// Bumped after every committed write; see [`Store::generation`].
     generation: AtomicU64,
 }
@@ -37,13 +40,44 @@ impl From<rusqlite::Error> for StoreError {
 impl SqliteStore {
     /// Opens (creating if needed) the database at `path` and runs pending migrations.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
-        let writer = open_connection(path, true)?;
+        let writer = open_connection(path, Opening::Write)?;
         writer.pragma_update(None, "journal_mode", "WAL")?;
         migrate(&writer)?;
         Ok(SqliteStore {
             path: path.to_path_buf(),
-            writer: Mutex::new(writer),
+            how: Opening::Read,
             readers: Mutex::new(Vec::new()),
+            writer: Mutex::new(writer),
+            generation: AtomicU64::new(0),
+        })
+    }
+
+    /// Opens an existing database for reading only (for checks): nothing is created,
+    /// migrated or written, and a write transaction fails.
+    pub fn open_read_only(path: &Path) -> Result<Self, StoreError> {
+        // A WAL file means a process has the store open (or died with it open): read through
+        // it. Without one, nothing has the store open, and reading it as an immutable file
+        // leaves every byte of the data directory as it was.
+        let wal = PathBuf::from(format!("{}-wal", path.display()));
+        let how = if wal.exists() {
+            Opening::Read
+        } else {
+            Opening::ReadIdle
+        };
+        let conn = open_connection(path, how)?;
+        let done: i64 = conn.pragma_query_value(None, "user_version", |row| row.get(0))?;
+        if usize::try_from(done).ok() != Some(MIGRATIONS.len()) {
+            return Err(StoreError::Backend(format!(
+                "the database has schema version {done}, this Gatehouse expects {}: start \
+                 `gatehouse serve` once to migrate it",
+                MIGRATIONS.len()
+            )));
+        }
+        Ok(SqliteStore {
+            path: path.to_path_buf(),
+            how,
+            readers: Mutex::new(Vec::new()),
+            writer: Mutex::new(conn),
             generation: AtomicU64::new(0),
         })
     }
@@ -52,7 +86,7 @@ impl SqliteStore {
         let idle = self.readers.lock().map_err(|_| poisoned())?.pop();
         match idle {
             Some(conn) => Ok(conn),
-            None => open_connection(&self.path, false),
+            None => open_connection(&self.path, self.how),
         }
     }
 
@@ -65,21 +99,59 @@ impl SqliteStore {
     }
 }
 
+/// How a connection opens the database file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Opening {
+    /// The serving writer: creates the file if needed.
+    Write,
+    /// Readers of a serving store.
+    Read,
+    /// A check of a store no process has open (no WAL file): read as an immutable file, so
+    /// not even SQLite's shared-memory index is created or touched.
+    ReadIdle,
+}
+
 fn poisoned() -> StoreError {
     StoreError::Backend("a store lock was poisoned by an earlier panic".into())
 }
 
-fn open_connection(path: &Path, writable: bool) -> Result<Connection, StoreError> {
-    let flags = if writable {
-        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE
-    } else {
-        OpenFlags::SQLITE_OPEN_READ_ONLY
-    } | OpenFlags::SQLITE_OPEN_NO_MUTEX;
-    let conn = Connection::open_with_flags(path, flags)?;
+/// `file:` URI of a path, with the characters URIs reserve percent-encoded.
+fn file_uri(path: &Path) -> String {
+    let mut uri = String::from("file:");
+    for b in path.to_string_lossy().bytes() {
+        match b {
+            b'%' | b'?' | b'#' => uri.push_str(&format!("%{b:02X}")),
+            _ => uri.push(char::from(b)),
+        }
+    }
+    uri
+}
+
+fn open_connection(path: &Path, how: Opening) -> Result<Connection, StoreError> {
+    let conn = match how {
+        Opening::Write => Connection::open_with_flags(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_WRITE
+                | OpenFlags::SQLITE_OPEN_CREATE
+                | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )?,
+        Opening::Read => Connection::open_with_flags(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )?,
+        Opening::ReadIdle => Connection::open_with_flags(
+            format!("{}?mode=ro&immutable=1", file_uri(path)),
+            OpenFlags::SQLITE_OPEN_READ_ONLY
+                | OpenFlags::SQLITE_OPEN_URI
+                | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )?,
+    };
     conn.busy_timeout(Duration::from_secs(10))?;
-    // FULL: a commit is on disk before it returns, so an answered write survives a crash or
-    // power loss, not only a process kill.
-    conn.pragma_update(None, "synchronous", "FULL")?;
+    if how == Opening::Write {
+        // FULL: a commit is on disk before it returns, so an answered write survives a crash
+        // or power loss, not only a process kill.
+        conn.pragma_update(None, "synchronous", "FULL")?;
+    }
     conn.set_prepared_statement_cache_capacity(64);
     Ok(conn)
 }

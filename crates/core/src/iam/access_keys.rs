@@ -7,71 +7,98 @@ use gatehouse_protocol::iam::{
     GetAccessKeyLastUsedResponse, ListAccessKeysRequest, ListAccessKeysResponse, StatusType,
     UpdateAccessKeyRequest,
 };
-use gatehouse_store::{read, write};
 use gatehouse_types::Timestamp;
 
-use crate::errors::{Failure, Result, limit_exceeded, no_such_access_key};
-use crate::pagination::paginate_vec;
-use crate::records::{ACCESS_KEYS, AccessKeyRecord, KeyStatus, OWNER_KEYS, ROOT_OWNER, Records};
-use crate::{Gatehouse, Principal, RequestContext};
+use crate::authz::Authorized;
+use crate::errors::{Result, limit_exceeded, no_such_access_key, validation};
+use crate::iam::users::Subject;
+use crate::keys::{delete_key, store_key};
+use crate::model::entity;
+use crate::model::pagination::PageRequest;
+use crate::model::records::{
+    ACCESS_KEYS, AccessKeyRecord, KEY_LAST_USED, KeyStatus, LastUsed, PRINCIPAL_KEYS, ROOT_OWNER,
+    Records, UserRecord, prefix,
+};
+use crate::pipeline::{Access, Call, Handler, Operation, operation};
 
 /// AWS's quota of access keys per user (root included).
 pub const MAX_ACCESS_KEYS: usize = 2;
 
-/// Whose keys a call is about: the named user, or the caller when no name is given.
+/// The owner of the keys a call is about, once it is known to exist.
 struct KeyOwner {
     /// A user id or `ROOT_OWNER`.
     id: String,
     /// The user name AWS reports (for root: none).
     user_name: Option<String>,
-    arn: String,
 }
 
-impl Gatehouse {
-    fn key_owner(
-        &self,
-        cx: &RequestContext,
-        user_name: Option<&str>,
-        action: &str,
-    ) -> Result<KeyOwner> {
-        let name = match (user_name, &cx.caller.principal) {
-            (Some(name), _) => name,
-            (None, Principal::User { name, .. }) => name.as_str(),
-            (None, Principal::Root) => {
-                let arn = self.principal_arn(&Principal::Root);
-                self.authorize(cx, action, &arn)?;
-                return Ok(KeyOwner {
-                    id: ROOT_OWNER.to_string(),
-                    user_name: None,
-                    arn,
-                });
+impl Subject {
+    fn key_owner(self) -> Result<KeyOwner> {
+        Ok(match self {
+            Subject::Root => KeyOwner {
+                id: ROOT_OWNER.to_string(),
+                user_name: None,
+            },
+            Subject::User(user) => {
+                let user = (*user).existing()?;
+                KeyOwner {
+                    id: user.id,
+                    user_name: Some(user.name),
+                }
             }
-        };
-        let user = self.authorized_user(cx, action, name)?;
-        Ok(KeyOwner {
-            arn: self.user_arn(&user.path, &user.name),
-            id: user.id,
-            user_name: Some(user.name),
         })
     }
+}
 
-    pub(crate) fn create_access_key_impl(
-        &self,
-        cx: &RequestContext,
-        input: CreateAccessKeyRequest,
+fn key_ids_of(call: &mut Call<'_>, owner: &KeyOwner) -> Result<Vec<String>> {
+    let under = prefix(call.account(), &[&owner.id]);
+    Ok(call.t.child_ids(PRINCIPAL_KEYS, &under)?)
+}
+
+/// A key that must belong to `owner`; AWS reports a key of someone else as missing.
+fn owned_key(call: &mut Call<'_>, owner: &KeyOwner, id: &str) -> Result<AccessKeyRecord> {
+    match call.t.get_record::<AccessKeyRecord>(ACCESS_KEYS, id)? {
+        Some(key) if key.owner == owner.id && key.account == call.account() => Ok(key),
+        _ => Err(no_such_access_key(id)),
+    }
+}
+
+fn resolve_subject(
+    call: &mut Call<'_>,
+    user_name: Option<&str>,
+    action: &'static str,
+) -> Result<(Subject, Access)> {
+    let subject = Subject::find(call, user_name)?;
+    let access = subject.access(call, action);
+    Ok((subject, access))
+}
+
+operation!(CreateAccessKey, Iam, writes, CreateAccessKeyRequest => CreateAccessKeyResponse);
+impl Handler for CreateAccessKey {
+    type Target = Subject;
+
+    fn resolve(call: &mut Call<'_>, input: &CreateAccessKeyRequest) -> Result<(Subject, Access)> {
+        resolve_subject(call, input.user_name.as_deref(), Self::ACTION)
+    }
+
+    fn run(
+        call: &mut Call<'_>,
+        _: Authorized,
+        subject: Subject,
+        _: &CreateAccessKeyRequest,
     ) -> Result<CreateAccessKeyResponse> {
-        let owner = self.key_owner(cx, input.user_name.as_deref(), "iam:CreateAccessKey")?;
-        let (record, secret) = self.new_access_key(&owner.id, cx.now)?;
-        write(self.store.as_ref(), |t| {
-            if t.key_ids_of(&owner.id)?.len() >= MAX_ACCESS_KEYS {
-                return Err(limit_exceeded(format!(
-                    "Cannot exceed quota for AccessKeysPerUser: {MAX_ACCESS_KEYS}"
-                )));
-            }
-            t.put_json(ACCESS_KEYS, &record.id, &record)?;
-            t.put(OWNER_KEYS, &format!("{}/{}", owner.id, record.id), b"")?;
-            Ok(())
-        })?;
+        // The owner is read in this transaction, so a DeleteUser racing this call either sees
+        // the new key (and refuses) or deletes the user first (and this call fails).
+        let owner = subject.key_owner()?;
+        if key_ids_of(call, &owner)?.len() >= MAX_ACCESS_KEYS {
+            return Err(limit_exceeded(format!(
+                "Cannot exceed quota for AccessKeysPerUser: {MAX_ACCESS_KEYS}"
+            )));
+        }
+        let (record, secret) = call
+            .g
+            .new_access_key(call.account(), &owner.id, call.cx.now)?;
+        store_key(call.t, &record)?;
         // The only time the secret leaves Gatehouse.
         Ok(CreateAccessKeyResponse {
             access_key: AccessKey {
@@ -83,25 +110,34 @@ impl Gatehouse {
             },
         })
     }
+}
 
-    pub(crate) fn list_access_keys_impl(
-        &self,
-        cx: &RequestContext,
-        input: ListAccessKeysRequest,
+operation!(ListAccessKeys, Iam, reads, ListAccessKeysRequest => ListAccessKeysResponse);
+impl Handler for ListAccessKeys {
+    type Target = Subject;
+
+    fn resolve(call: &mut Call<'_>, input: &ListAccessKeysRequest) -> Result<(Subject, Access)> {
+        resolve_subject(call, input.user_name.as_deref(), Self::ACTION)
+    }
+
+    fn run(
+        call: &mut Call<'_>,
+        _: Authorized,
+        subject: Subject,
+        input: &ListAccessKeysRequest,
     ) -> Result<ListAccessKeysResponse> {
-        let owner = self.key_owner(cx, input.user_name.as_deref(), "iam:ListAccessKeys")?;
-        let keys = read(self.store.as_ref(), |t| {
-            let mut keys = Vec::new();
-            for id in t.key_ids_of(&owner.id)? {
-                if let Some(key) = t.get_json::<AccessKeyRecord>(ACCESS_KEYS, &id)? {
-                    keys.push(key);
-                }
+        let owner = subject.key_owner()?;
+        let mut keys = Vec::new();
+        for id in key_ids_of(call, &owner)? {
+            if let Some(key) = call.t.get_record::<AccessKeyRecord>(ACCESS_KEYS, &id)? {
+                keys.push(key);
             }
-            Ok::<_, Failure>(keys)
-        })?;
-        let page = paginate_vec(keys, input.marker.as_deref(), input.max_items)?;
+        }
+        let page = PageRequest::new(input.marker.as_deref(), input.max_items)?
+            .of_list(keys, |k| k.id.clone())?;
         Ok(ListAccessKeysResponse {
             is_truncated: Some(page.is_truncated()),
+            marker: page.next_marker,
             access_key_metadata: page
                 .items
                 .into_iter()
@@ -112,90 +148,102 @@ impl Gatehouse {
                     create_date: Some(Timestamp::from_unix_millis(k.create_date)),
                 })
                 .collect(),
-            marker: page.next_marker,
         })
     }
+}
 
-    /// Loads a key that must belong to `owner`; AWS reports a key of someone else as missing.
-    fn owned_key(
-        t: &mut dyn gatehouse_store::Txn,
-        owner: &KeyOwner,
-        id: &str,
-    ) -> Result<AccessKeyRecord> {
-        match t.get_json::<AccessKeyRecord>(ACCESS_KEYS, id)? {
-            Some(key) if key.owner == owner.id => Ok(key),
-            _ => Err(no_such_access_key(id)),
-        }
+operation!(UpdateAccessKey, Iam, writes, UpdateAccessKeyRequest => ());
+impl Handler for UpdateAccessKey {
+    type Target = Subject;
+
+    fn resolve(call: &mut Call<'_>, input: &UpdateAccessKeyRequest) -> Result<(Subject, Access)> {
+        resolve_subject(call, input.user_name.as_deref(), Self::ACTION)
     }
 
-    pub(crate) fn update_access_key_impl(
-        &self,
-        cx: &RequestContext,
-        input: UpdateAccessKeyRequest,
+    fn run(
+        call: &mut Call<'_>,
+        _: Authorized,
+        subject: Subject,
+        input: &UpdateAccessKeyRequest,
     ) -> Result<()> {
-        let owner = self.key_owner(cx, input.user_name.as_deref(), "iam:UpdateAccessKey")?;
-        write(self.store.as_ref(), |t| {
-            let mut key = Self::owned_key(t, &owner, &input.access_key_id)?;
-            key.status = match input.status {
-                StatusType::Active => KeyStatus::Active,
-                StatusType::Inactive => KeyStatus::Inactive,
-                // The model lists Expired, a state keys reach, not one a client may set.
-                StatusType::Expired => {
-                    return Err(crate::errors::validation(
-                        "1 validation error detected: Value 'Expired' at 'status' failed to satisfy \
-                         constraint: Member must satisfy enum value set: [Active, Inactive]",
-                    ));
-                }
-            };
-            t.put_json(ACCESS_KEYS, &key.id, &key)?;
-            Ok(())
-        })
-    }
-
-    pub(crate) fn delete_access_key_impl(
-        &self,
-        cx: &RequestContext,
-        input: DeleteAccessKeyRequest,
-    ) -> Result<()> {
-        let owner = self.key_owner(cx, input.user_name.as_deref(), "iam:DeleteAccessKey")?;
-        write(self.store.as_ref(), |t| {
-            let key = Self::owned_key(t, &owner, &input.access_key_id)?;
-            t.delete(ACCESS_KEYS, &key.id)?;
-            t.delete(OWNER_KEYS, &format!("{}/{}", owner.id, key.id))?;
-            Ok::<_, Failure>(())
-        })?;
-        log::info!(
-            "access key {} of {} deleted",
-            input.access_key_id,
-            owner.arn
-        );
+        let owner = subject.key_owner()?;
+        let mut key = owned_key(call, &owner, &input.access_key_id)?;
+        key.status = match input.status {
+            StatusType::Active => KeyStatus::Active,
+            StatusType::Inactive => KeyStatus::Inactive,
+            // The model lists Expired, a state keys reach, not one a client may set.
+            StatusType::Expired => {
+                return Err(validation(
+                    "1 validation error detected: Value 'Expired' at 'status' failed to satisfy \
+                     constraint: Member must satisfy enum value set: [Active, Inactive]",
+                ));
+            }
+        };
+        call.t.put_record(ACCESS_KEYS, &key.id, &key)?;
         Ok(())
     }
+}
 
-    pub(crate) fn get_access_key_last_used_impl(
-        &self,
-        cx: &RequestContext,
-        input: GetAccessKeyLastUsedRequest,
-    ) -> Result<GetAccessKeyLastUsedResponse> {
-        let found = read(self.store.as_ref(), |t| {
-            let Some(key) = t.get_json::<AccessKeyRecord>(ACCESS_KEYS, &input.access_key_id)?
-            else {
-                return Ok::<_, Failure>(None);
-            };
-            let user = if key.owner == ROOT_OWNER {
-                None
-            } else {
-                t.user_by_id(&key.owner)?
-            };
-            Ok(Some((key, user)))
-        })?;
-        let resource = match &found {
-            Some((_, Some(user))) => self.user_arn(&user.path, &user.name),
-            _ => self.principal_arn(&Principal::Root),
+operation!(DeleteAccessKey, Iam, writes, DeleteAccessKeyRequest => ());
+impl Handler for DeleteAccessKey {
+    type Target = Subject;
+
+    fn resolve(call: &mut Call<'_>, input: &DeleteAccessKeyRequest) -> Result<(Subject, Access)> {
+        resolve_subject(call, input.user_name.as_deref(), Self::ACTION)
+    }
+
+    fn run(
+        call: &mut Call<'_>,
+        _: Authorized,
+        subject: Subject,
+        input: &DeleteAccessKeyRequest,
+    ) -> Result<()> {
+        let owner = subject.key_owner()?;
+        let key = owned_key(call, &owner, &input.access_key_id)?;
+        let account = call.account().to_string();
+        delete_key(call.t, &account, &owner.id, &key.id)
+    }
+}
+
+operation!(GetAccessKeyLastUsed, Iam, reads, GetAccessKeyLastUsedRequest => GetAccessKeyLastUsedResponse);
+impl Handler for GetAccessKeyLastUsed {
+    type Target = Option<(AccessKeyRecord, Option<UserRecord>)>;
+
+    /// AWS authorizes against the key's owner: its user, or the account's root.
+    fn resolve(
+        call: &mut Call<'_>,
+        input: &GetAccessKeyLastUsedRequest,
+    ) -> Result<(Self::Target, Access)> {
+        let found = match call
+            .t
+            .get_record::<AccessKeyRecord>(ACCESS_KEYS, &input.access_key_id)?
+        {
+            Some(key) if key.account == call.account() => {
+                let user = if key.owner == ROOT_OWNER {
+                    None
+                } else {
+                    entity::by_id::<UserRecord>(call.t, &key.account, &key.owner)?
+                };
+                Some((key, user))
+            }
+            _ => None,
         };
-        self.authorize(cx, "iam:GetAccessKeyLastUsed", &resource)?;
+        let resource = match &found {
+            Some((_, Some(user))) => entity::Entity::arn(user),
+            _ => format!("arn:aws:iam::{}:root", call.account()),
+        };
+        Ok((found, Access::to(Self::ACTION, resource)))
+    }
+
+    fn run(
+        call: &mut Call<'_>,
+        _: Authorized,
+        found: Self::Target,
+        input: &GetAccessKeyLastUsedRequest,
+    ) -> Result<GetAccessKeyLastUsedResponse> {
         let (key, user) = found.ok_or_else(|| no_such_access_key(&input.access_key_id))?;
-        let last_used = match key.last_used {
+        let used: Option<LastUsed> = call.t.get_record(KEY_LAST_USED, &key.id)?;
+        let last_used = match used {
             Some(used) => AccessKeyLastUsed {
                 last_used_date: Some(Timestamp::from_unix_millis(used.date)),
                 service_name: used.service,

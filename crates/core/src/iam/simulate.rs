@@ -5,7 +5,6 @@ use gatehouse_policy::{
     Context, Decision, NamedPolicy, Outcome, Policy, PolicyKind, PolicySet, Principal, Request,
     TypeDecision,
 };
-use gatehouse_protocol::error::{ApiError, ErrorCode};
 use gatehouse_protocol::iam::{
     ContextEntry, EvaluationResult, GetContextKeysForCustomPolicyRequest,
     GetContextKeysForPolicyResponse, GetContextKeysForPrincipalPolicyRequest,
@@ -13,14 +12,15 @@ use gatehouse_protocol::iam::{
     PolicySourceType, Position, ResourceSpecificResult, SimulateCustomPolicyRequest,
     SimulatePolicyResponse, SimulatePrincipalPolicyRequest, Statement,
 };
-use gatehouse_store::read;
 use gatehouse_types::Arn;
 
-use crate::errors::{Failure, Result, invalid_input};
+use crate::authz::{Authorized, PolicySource, gather};
+use crate::errors::{Result, invalid_input};
 use crate::iam::parse_policy;
-use crate::pagination::paginate_vec;
-use crate::records::Records;
-use crate::{Gatehouse, RequestContext};
+use crate::model::entity::{self, Entity};
+use crate::model::pagination::PageRequest;
+use crate::model::records::UserRecord;
+use crate::pipeline::{Access, Call, Handler, Operation, operation};
 
 /// A policy taking part in a simulation: its id as AWS reports it, its type, and its text
 /// (for statement positions).
@@ -134,21 +134,33 @@ impl Simulation {
         }
     }
 
-    fn run(&self, actions: &[String], resources: &[String]) -> Vec<EvaluationResult> {
+    /// The results at `positions` of the action × resource list (actions outer, resources
+    /// inner), computed one by one: a request's work and memory are bounded by its page,
+    /// however many pairs it names.
+    fn run(
+        &self,
+        actions: &[String],
+        resources: &[String],
+        positions: std::ops::Range<usize>,
+    ) -> Vec<EvaluationResult> {
         let set = self.policy_set();
-        let mut results = Vec::with_capacity(actions.len() * resources.len());
-        for action in actions {
-            for resource in resources {
-                let request = Request {
-                    principal: &self.principal,
-                    action,
-                    resource,
-                    resource_account: self.resource_owner.as_deref(),
-                    context: &self.context,
-                };
-                let decision = gatehouse_policy::authorize(&set, &request);
-                results.push(self.result(action, resource, &decision));
-            }
+        let mut results = Vec::with_capacity(positions.len());
+        for position in positions {
+            let (Some(action), Some(resource)) = (
+                actions.get(position / resources.len().max(1)),
+                resources.get(position % resources.len().max(1)),
+            ) else {
+                break;
+            };
+            let request = Request {
+                principal: &self.principal,
+                action,
+                resource,
+                resource_account: self.resource_owner.as_deref(),
+                context: &self.context,
+            };
+            let decision = gatehouse_policy::authorize(&set, &request);
+            results.push(self.result(action, resource, &decision));
         }
         results
     }
@@ -235,79 +247,97 @@ struct SimulationInput {
     max_items: Option<i32>,
 }
 
-impl Gatehouse {
-    /// Runs a simulation of `attached` policies (those of a principal, if any) plus the input's,
-    /// and pages its results.
-    fn simulate(
-        &self,
-        attached: Vec<Source>,
-        principal: Principal,
-        input: SimulationInput,
-    ) -> Result<SimulatePolicyResponse> {
-        let mut identity = attached;
-        identity.extend(inputs(
-            "PolicyInputList",
-            input.policy_input_list,
-            PolicySourceType::None,
-            PolicyKind::Identity,
-        )?);
-        let sim = Simulation {
-            identity,
-            boundary: inputs(
-                "PermissionsBoundaryPolicyInputList",
-                input
-                    .permissions_boundary_policy_input_list
-                    .unwrap_or_default(),
-                PolicySourceType::None,
-                PolicyKind::PermissionsBoundary,
-            )?,
-            resource: input
-                .resource_policy
-                .map(|doc| {
-                    Source::parse(
-                        "ResourcePolicy".into(),
-                        PolicySourceType::Resource,
-                        doc,
-                        PolicyKind::Resource,
-                    )
-                })
-                .transpose()?,
-            principal,
-            caller_account: self.account.to_string(),
-            resource_owner: input
-                .resource_owner
-                .as_deref()
-                .map(owner_account)
-                .transpose()?,
-            context: context_from(input.context_entries),
-        };
-        let resources = input.resource_arns.unwrap_or_else(|| vec!["*".to_string()]);
-        let results = sim.run(&input.action_names, &resources);
-        let page = paginate_vec(results, input.marker.as_deref(), input.max_items)?;
-        Ok(SimulatePolicyResponse {
-            evaluation_results: Some(page.items),
-            is_truncated: Some(page.next_marker.is_some()),
-            marker: page.next_marker,
-        })
+/// Runs a simulation of `attached` policies (those of a principal, if any) plus the input's,
+/// and computes the requested page of its results.
+fn simulate(
+    account: &str,
+    attached: Vec<Source>,
+    attached_boundary: Option<Source>,
+    principal: Principal,
+    input: SimulationInput,
+) -> Result<SimulatePolicyResponse> {
+    let mut identity = attached;
+    identity.extend(inputs(
+        "PolicyInputList",
+        input.policy_input_list,
+        PolicySourceType::None,
+        PolicyKind::Identity,
+    )?);
+    let mut boundary = inputs(
+        "PermissionsBoundaryPolicyInputList",
+        input
+            .permissions_boundary_policy_input_list
+            .unwrap_or_default(),
+        PolicySourceType::None,
+        PolicyKind::PermissionsBoundary,
+    )?;
+    // A boundary given in the request replaces the principal's own, as in AWS.
+    if boundary.is_empty() {
+        boundary.extend(attached_boundary);
+    }
+    let sim = Simulation {
+        identity,
+        boundary,
+        resource: input
+            .resource_policy
+            .map(|doc| {
+                Source::parse(
+                    "ResourcePolicy".into(),
+                    PolicySourceType::Resource,
+                    doc,
+                    PolicyKind::Resource,
+                )
+            })
+            .transpose()?,
+        principal,
+        caller_account: account.to_string(),
+        resource_owner: input
+            .resource_owner
+            .as_deref()
+            .map(owner_account)
+            .transpose()?,
+        context: context_from(input.context_entries),
+    };
+    let resources = input.resource_arns.unwrap_or_else(|| vec!["*".to_string()]);
+    let total = input.action_names.len().saturating_mul(resources.len());
+    let (positions, next_marker) =
+        PageRequest::new(input.marker.as_deref(), input.max_items)?.positions(total)?;
+    let results = sim.run(&input.action_names, &resources, positions);
+    Ok(SimulatePolicyResponse {
+        evaluation_results: Some(results),
+        is_truncated: Some(next_marker.is_some()),
+        marker: next_marker,
+    })
+}
+
+operation!(SimulateCustomPolicy, Iam, reads, SimulateCustomPolicyRequest => SimulatePolicyResponse);
+impl Handler for SimulateCustomPolicy {
+    type Target = ();
+
+    fn resolve(_: &mut Call<'_>, _: &SimulateCustomPolicyRequest) -> Result<((), Access)> {
+        Ok(((), Access::to(Self::ACTION, "*")))
     }
 
-    pub(crate) fn simulate_custom_policy_impl(
-        &self,
-        cx: &RequestContext,
-        input: SimulateCustomPolicyRequest,
+    fn run(
+        call: &mut Call<'_>,
+        _: Authorized,
+        (): (),
+        input: &SimulateCustomPolicyRequest,
     ) -> Result<SimulatePolicyResponse> {
-        self.authorize(cx, "iam:SimulateCustomPolicy", "*")?;
+        let input = input.clone();
         if input.resource_policy.is_some() && input.caller_arn.is_none() {
             return Err(invalid_input(
                 "CallerArn must be specified when simulating with a ResourcePolicy.",
             ));
         }
         let principal = match &input.caller_arn {
-            Some(arn) => self.simulated_principal(arn)?,
-            None => Principal::user(format!("arn:aws:iam::{}:user/simulated", self.account)),
+            Some(arn) => simulated_principal(arn)?,
+            None => Principal::user(format!("arn:aws:iam::{}:user/simulated", call.account())),
         };
-        self.simulate(
+        simulate(
+            call.account(),
             Vec::new(),
+            None,
             principal,
             SimulationInput {
                 policy_input_list: input.policy_input_list,
@@ -323,21 +353,36 @@ impl Gatehouse {
             },
         )
     }
+}
 
-    pub(crate) fn simulate_principal_policy_impl(
-        &self,
-        cx: &RequestContext,
-        input: SimulatePrincipalPolicyRequest,
+operation!(SimulatePrincipalPolicy, Iam, reads, SimulatePrincipalPolicyRequest => SimulatePolicyResponse);
+impl Handler for SimulatePrincipalPolicy {
+    type Target = ();
+
+    fn resolve(_: &mut Call<'_>, input: &SimulatePrincipalPolicyRequest) -> Result<((), Access)> {
+        Ok((
+            (),
+            Access::to(Self::ACTION, input.policy_source_arn.clone()),
+        ))
+    }
+
+    fn run(
+        call: &mut Call<'_>,
+        _: Authorized,
+        (): (),
+        input: &SimulatePrincipalPolicyRequest,
     ) -> Result<SimulatePolicyResponse> {
-        self.authorize(cx, "iam:SimulatePrincipalPolicy", &input.policy_source_arn)?;
-        let attached = self.principal_policies(&input.policy_source_arn)?;
+        let input = input.clone();
+        let (attached, boundary) = principal_policies(call, &input.policy_source_arn)?;
         let principal_arn = input
             .caller_arn
             .as_deref()
             .unwrap_or(&input.policy_source_arn);
-        let principal = self.simulated_principal(principal_arn)?;
-        self.simulate(
+        let principal = simulated_principal(principal_arn)?;
+        simulate(
+            call.account(),
             attached,
+            boundary,
             principal,
             SimulationInput {
                 policy_input_list: input.policy_input_list.unwrap_or_default(),
@@ -353,16 +398,25 @@ impl Gatehouse {
             },
         )
     }
+}
 
-    pub(crate) fn get_context_keys_for_custom_policy_impl(
-        &self,
-        cx: &RequestContext,
-        input: GetContextKeysForCustomPolicyRequest,
+operation!(GetContextKeysForCustomPolicy, Iam, reads, GetContextKeysForCustomPolicyRequest => GetContextKeysForPolicyResponse);
+impl Handler for GetContextKeysForCustomPolicy {
+    type Target = ();
+
+    fn resolve(_: &mut Call<'_>, _: &GetContextKeysForCustomPolicyRequest) -> Result<((), Access)> {
+        Ok(((), Access::to(Self::ACTION, "*")))
+    }
+
+    fn run(
+        _: &mut Call<'_>,
+        _: Authorized,
+        (): (),
+        input: &GetContextKeysForCustomPolicyRequest,
     ) -> Result<GetContextKeysForPolicyResponse> {
-        self.authorize(cx, "iam:GetContextKeysForCustomPolicy", "*")?;
         let policies = inputs(
             "PolicyInputList",
-            input.policy_input_list,
+            input.policy_input_list.clone(),
             PolicySourceType::None,
             PolicyKind::Identity,
         )?;
@@ -370,21 +424,32 @@ impl Gatehouse {
             context_key_names: Some(union_of_keys(policies.iter().map(|s| &s.policy))),
         })
     }
+}
 
-    pub(crate) fn get_context_keys_for_principal_policy_impl(
-        &self,
-        cx: &RequestContext,
-        input: GetContextKeysForPrincipalPolicyRequest,
+operation!(GetContextKeysForPrincipalPolicy, Iam, reads, GetContextKeysForPrincipalPolicyRequest => GetContextKeysForPolicyResponse);
+impl Handler for GetContextKeysForPrincipalPolicy {
+    type Target = ();
+
+    fn resolve(
+        _: &mut Call<'_>,
+        input: &GetContextKeysForPrincipalPolicyRequest,
+    ) -> Result<((), Access)> {
+        Ok((
+            (),
+            Access::to(Self::ACTION, input.policy_source_arn.clone()),
+        ))
+    }
+
+    fn run(
+        call: &mut Call<'_>,
+        _: Authorized,
+        (): (),
+        input: &GetContextKeysForPrincipalPolicyRequest,
     ) -> Result<GetContextKeysForPolicyResponse> {
-        self.authorize(
-            cx,
-            "iam:GetContextKeysForPrincipalPolicy",
-            &input.policy_source_arn,
-        )?;
-        let mut policies = self.principal_policies(&input.policy_source_arn)?;
+        let (mut policies, _boundary) = principal_policies(call, &input.policy_source_arn)?;
         policies.extend(inputs(
             "PolicyInputList",
-            input.policy_input_list.unwrap_or_default(),
+            input.policy_input_list.clone().unwrap_or_default(),
             PolicySourceType::None,
             PolicyKind::Identity,
         )?);
@@ -392,61 +457,66 @@ impl Gatehouse {
             context_key_names: Some(union_of_keys(policies.iter().map(|s| &s.policy))),
         })
     }
+}
 
-    /// The policies attached to a user, group or role, by ARN. Users are the only principals
-    /// stored so far.
-    fn principal_policies(&self, arn_text: &str) -> Result<Vec<Source>> {
-        let invalid = || invalid_input(format!("Invalid ARN: {arn_text}"));
-        let arn = Arn::parse(arn_text).map_err(|_| invalid())?;
-        if arn.service != "iam" || arn.account != self.account.as_str() {
-            return Err(invalid());
-        }
-        let Some(user_part) = arn.resource.strip_prefix("user/") else {
-            return Err(ApiError::new(
-                ErrorCode::NoSuchEntity,
-                format!(
-                    "The principal {arn_text} cannot be found: only users can be simulated so far."
-                ),
-            )
-            .into());
+/// The identity policies and boundary of a user, group or role, by ARN, from the gatherer
+/// that enforcement uses. Users are the only principals stored so far.
+fn principal_policies(
+    call: &mut Call<'_>,
+    arn_text: &str,
+) -> Result<(Vec<Source>, Option<Source>)> {
+    let invalid = || invalid_input(format!("Invalid ARN: {arn_text}"));
+    let arn = Arn::parse(arn_text).map_err(|_| invalid())?;
+    if arn.service != "iam" || arn.account != call.account() {
+        return Err(invalid());
+    }
+    let Some(user_part) = arn.resource.strip_prefix("user/") else {
+        return Err(gatehouse_protocol::error::ApiError::new(
+            gatehouse_protocol::error::ErrorCode::NoSuchEntity,
+            format!(
+                "The principal {arn_text} cannot be found: only users can be simulated so far."
+            ),
+        )
+        .into());
+    };
+    let name = user_part.rsplit('/').next().unwrap_or(user_part);
+    let user: UserRecord = entity::by_name(call.t, call.account(), name)?
+        .filter(|u: &UserRecord| u.arn() == arn_text)
+        .ok_or_else(|| UserRecord::no_such(name))?;
+    let gathered = gather(call.t, &user)?;
+    let source = |p: crate::authz::GatheredPolicy, kind| {
+        let source_type = match p.source {
+            PolicySource::UserInline => PolicySourceType::User,
+            PolicySource::Boundary => PolicySourceType::UserManaged,
         };
-        let name = user_part.rsplit('/').next().unwrap_or(user_part);
-        let policies = read(self.store.as_ref(), |t| {
-            let user = t
-                .user_by_name(name)?
-                .filter(|u| self.user_arn(&u.path, &u.name) == arn_text)
-                .ok_or_else(|| crate::errors::no_such_user(name))?;
-            let inline = self.user_inline_policies(t, &user.id)?;
-            Ok::<_, Failure>(inline)
-        })?;
-        policies
-            .into_iter()
-            .map(|p| {
-                Source::parse(
-                    p.name,
-                    PolicySourceType::User,
-                    p.document,
-                    PolicyKind::Identity,
-                )
-            })
-            .collect()
-    }
+        Source::parse(p.id, source_type, p.document, kind)
+    };
+    let identity = gathered
+        .identity
+        .into_iter()
+        .map(|p| source(p, PolicyKind::Identity))
+        .collect::<Result<_>>()?;
+    let boundary = gathered
+        .boundary
+        .map(|p| source(p, PolicyKind::PermissionsBoundary))
+        .transpose()?;
+    Ok((identity, boundary))
+}
 
-    fn simulated_principal(&self, arn_text: &str) -> Result<Principal> {
-        let arn =
-            Arn::parse(arn_text).map_err(|_| invalid_input(format!("Invalid ARN: {arn_text}")))?;
-        Ok(if arn.resource == "root" {
-            Principal::root(arn.account)
-        } else if let Some(rest) = arn.resource.strip_prefix("assumed-role/") {
-            let role = rest.split('/').next().unwrap_or(rest);
-            Principal::assumed_role(
-                arn_text,
-                format!("arn:{}:iam::{}:role/{role}", arn.partition, arn.account),
-            )
-        } else {
-            Principal::user(arn_text)
-        })
-    }
+fn simulated_principal(arn_text: &str) -> Result<Principal> {
+    let arn =
+        Arn::parse(arn_text).map_err(|_| invalid_input(format!("Invalid ARN: {arn_text}")))?;
+    Ok(if arn.resource == "root" {
+        Principal::root(arn.account)
+    } else if let Some(rest) = arn.resource.strip_prefix("assumed-role/") {
+        let role = rest.split('/').next().unwrap_or(rest);
+        Principal::assumed_role(
+            arn_text,
+            format!("arn:{}:iam::{}:role/{role}", arn.partition, arn.account),
+        )
+    } else {
+        Principal::user(arn_text)
+    })
 }
 
 /// `ResourceOwner` is an account id or an account ARN (`arn:aws:iam::ACCT:root`).

@@ -6,27 +6,19 @@ use gatehouse_protocol::iam::{
     DeleteUserPolicyRequest, GetUserPolicyRequest, GetUserPolicyResponse, ListUserPoliciesRequest,
     ListUserPoliciesResponse, PutUserPolicyRequest,
 };
-use gatehouse_store::{read, write};
-use serde::{Deserialize, Serialize};
 
-use crate::errors::{Failure, Result, limit_exceeded, no_such_user};
-use crate::pagination::paginate;
-use crate::records::{FORMAT_VERSION, Records, USER_POLICIES};
-use crate::{Gatehouse, RequestContext};
+use crate::authz::Authorized;
+use crate::errors::{Failure, Result, limit_exceeded};
+use crate::iam::users::NamedUser;
+use crate::model::entity;
+use crate::model::pagination::PageRequest;
+use crate::model::records::{
+    INLINE_POLICIES, InlinePolicyRecord, Record, Records, UserRecord, key, prefix,
+};
+use crate::pipeline::{Access, Call, Handler, Operation, operation};
 
 /// AWS's quota on the total size of one user's inline policies, counted without whitespace.
 pub const MAX_USER_INLINE_POLICY_SIZE: usize = 2048;
-
-#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
-pub struct InlinePolicyRecord {
-    pub v: u32,
-    pub name: String,
-    pub document: String,
-}
-
-pub(crate) fn inline_key(owner_id: &str, policy_name: &str) -> String {
-    format!("{owner_id}/{policy_name}")
-}
 
 /// Parses a policy document as IAM does on upload, with AWS's error code.
 pub(crate) fn parse_policy(document: &str, kind: PolicyKind) -> Result<Policy> {
@@ -47,138 +39,8 @@ pub(crate) fn url_encode(text: &str) -> String {
     out
 }
 
-impl Gatehouse {
-    pub(crate) fn put_user_policy_impl(
-        &self,
-        cx: &RequestContext,
-        input: PutUserPolicyRequest,
-    ) -> Result<()> {
-        self.authorize(
-            cx,
-            "iam:PutUserPolicy",
-            &self.user_resource(&input.user_name)?,
-        )?;
-        parse_policy(&input.policy_document, PolicyKind::Identity)?;
-        write(self.store.as_ref(), |t| {
-            let user = t
-                .user_by_name(&input.user_name)?
-                .ok_or_else(|| no_such_user(&input.user_name))?;
-            let prefix = format!("{}/", user.id);
-            let others: Vec<(String, InlinePolicyRecord)> =
-                t.scan_json(USER_POLICIES, &prefix, None, usize::MAX)?;
-            let total: usize = others
-                .iter()
-                .filter(|(_, p)| p.name != input.policy_name)
-                .map(|(_, p)| policy_size(&p.document))
-                .sum::<usize>()
-                + policy_size(&input.policy_document);
-            if total > MAX_USER_INLINE_POLICY_SIZE {
-                return Err(limit_exceeded(format!(
-                    "Maximum policy size of {MAX_USER_INLINE_POLICY_SIZE} bytes exceeded for user {}",
-                    user.name
-                )));
-            }
-            let record = InlinePolicyRecord {
-                v: FORMAT_VERSION,
-                name: input.policy_name.clone(),
-                document: input.policy_document.clone(),
-            };
-            t.put_json(
-                USER_POLICIES,
-                &inline_key(&user.id, &input.policy_name),
-                &record,
-            )?;
-            Ok(())
-        })
-    }
-
-    pub(crate) fn get_user_policy_impl(
-        &self,
-        cx: &RequestContext,
-        input: GetUserPolicyRequest,
-    ) -> Result<GetUserPolicyResponse> {
-        self.authorize(
-            cx,
-            "iam:GetUserPolicy",
-            &self.user_resource(&input.user_name)?,
-        )?;
-        let (user, policy) = read(self.store.as_ref(), |t| {
-            let user = t
-                .user_by_name(&input.user_name)?
-                .ok_or_else(|| no_such_user(&input.user_name))?;
-            let policy: Option<InlinePolicyRecord> =
-                t.get_json(USER_POLICIES, &inline_key(&user.id, &input.policy_name))?;
-            Ok::<_, Failure>((user, policy))
-        })?;
-        let policy = policy.ok_or_else(|| no_such_user_policy(&input.policy_name))?;
-        Ok(GetUserPolicyResponse {
-            user_name: user.name,
-            policy_name: policy.name,
-            policy_document: url_encode(&policy.document),
-        })
-    }
-
-    pub(crate) fn delete_user_policy_impl(
-        &self,
-        cx: &RequestContext,
-        input: DeleteUserPolicyRequest,
-    ) -> Result<()> {
-        self.authorize(
-            cx,
-            "iam:DeleteUserPolicy",
-            &self.user_resource(&input.user_name)?,
-        )?;
-        write(self.store.as_ref(), |t| {
-            let user = t
-                .user_by_name(&input.user_name)?
-                .ok_or_else(|| no_such_user(&input.user_name))?;
-            if !t.delete(USER_POLICIES, &inline_key(&user.id, &input.policy_name))? {
-                return Err(no_such_user_policy(&input.policy_name));
-            }
-            Ok(())
-        })
-    }
-
-    pub(crate) fn list_user_policies_impl(
-        &self,
-        cx: &RequestContext,
-        input: ListUserPoliciesRequest,
-    ) -> Result<ListUserPoliciesResponse> {
-        self.authorize(
-            cx,
-            "iam:ListUserPolicies",
-            &self.user_resource(&input.user_name)?,
-        )?;
-        let page = read(self.store.as_ref(), |t| {
-            let user = t
-                .user_by_name(&input.user_name)?
-                .ok_or_else(|| no_such_user(&input.user_name))?;
-            paginate(
-                t,
-                USER_POLICIES,
-                &format!("{}/", user.id),
-                input.marker.as_deref(),
-                input.max_items,
-                |_: &InlinePolicyRecord| true,
-            )
-        })?;
-        Ok(ListUserPoliciesResponse {
-            policy_names: page.items.into_iter().map(|p| p.name).collect(),
-            is_truncated: Some(page.next_marker.is_some()),
-            marker: page.next_marker,
-        })
-    }
-
-    /// The inline policies of a user, as stored.
-    pub(crate) fn user_inline_policies(
-        &self,
-        t: &mut dyn gatehouse_store::Txn,
-        user_id: &str,
-    ) -> Result<Vec<InlinePolicyRecord>> {
-        let rows: Vec<(String, InlinePolicyRecord)> =
-            t.scan_json(USER_POLICIES, &format!("{user_id}/"), None, usize::MAX)?;
-        Ok(rows.into_iter().map(|(_, p)| p).collect())
-    }
+fn policy_key(user: &UserRecord, policy_name: &str) -> String {
+    key(&user.account, &[&user.id, policy_name])
 }
 
 fn no_such_user_policy(policy: &str) -> Failure {
@@ -187,6 +49,162 @@ fn no_such_user_policy(policy: &str) -> Failure {
         format!("The user policy with name {policy} cannot be found."),
     )
     .into()
+}
+
+/// Records that `user`'s policies changed, in the transaction that changed them: the
+/// compiled set cached under the old revision is never used again, on any node.
+fn policies_changed(call: &mut Call<'_>, mut user: UserRecord) -> Result<()> {
+    user.policies_rev += 1;
+    entity::save(call.t, &user)
+}
+
+fn resolve_user(
+    call: &mut Call<'_>,
+    user_name: &str,
+    action: &'static str,
+) -> Result<(NamedUser, Access)> {
+    let user = NamedUser::find(call, user_name)?;
+    let access = user.access(call, action);
+    Ok((user, access))
+}
+
+operation!(PutUserPolicy, Iam, writes, PutUserPolicyRequest => ());
+impl Handler for PutUserPolicy {
+    type Target = NamedUser;
+
+    fn resolve(call: &mut Call<'_>, input: &PutUserPolicyRequest) -> Result<(NamedUser, Access)> {
+        resolve_user(call, &input.user_name, Self::ACTION)
+    }
+
+    fn run(
+        call: &mut Call<'_>,
+        _: Authorized,
+        user: NamedUser,
+        input: &PutUserPolicyRequest,
+    ) -> Result<()> {
+        let user = user.existing()?;
+        parse_policy(&input.policy_document, PolicyKind::Identity)?;
+        let others: Vec<(String, InlinePolicyRecord)> = call.t.scan_records(
+            INLINE_POLICIES,
+            &prefix(&user.account, &[&user.id]),
+            None,
+            usize::MAX,
+        )?;
+        let total: usize = others
+            .iter()
+            .filter(|(_, p)| p.name != input.policy_name)
+            .map(|(_, p)| policy_size(&p.document))
+            .sum::<usize>()
+            + policy_size(&input.policy_document);
+        if total > MAX_USER_INLINE_POLICY_SIZE {
+            return Err(limit_exceeded(format!(
+                "Maximum policy size of {MAX_USER_INLINE_POLICY_SIZE} bytes exceeded for user {}",
+                user.name
+            )));
+        }
+        let record = InlinePolicyRecord {
+            v: InlinePolicyRecord::VERSION,
+            name: input.policy_name.clone(),
+            document: input.policy_document.clone(),
+        };
+        call.t.put_record(
+            INLINE_POLICIES,
+            &policy_key(&user, &input.policy_name),
+            &record,
+        )?;
+        policies_changed(call, user)
+    }
+}
+
+operation!(GetUserPolicy, Iam, reads, GetUserPolicyRequest => GetUserPolicyResponse);
+impl Handler for GetUserPolicy {
+    type Target = NamedUser;
+
+    fn resolve(call: &mut Call<'_>, input: &GetUserPolicyRequest) -> Result<(NamedUser, Access)> {
+        resolve_user(call, &input.user_name, Self::ACTION)
+    }
+
+    fn run(
+        call: &mut Call<'_>,
+        _: Authorized,
+        user: NamedUser,
+        input: &GetUserPolicyRequest,
+    ) -> Result<GetUserPolicyResponse> {
+        let user = user.existing()?;
+        let policy: InlinePolicyRecord = call
+            .t
+            .get_record(INLINE_POLICIES, &policy_key(&user, &input.policy_name))?
+            .ok_or_else(|| no_such_user_policy(&input.policy_name))?;
+        Ok(GetUserPolicyResponse {
+            user_name: user.name,
+            policy_name: policy.name,
+            policy_document: url_encode(&policy.document),
+        })
+    }
+}
+
+operation!(DeleteUserPolicy, Iam, writes, DeleteUserPolicyRequest => ());
+impl Handler for DeleteUserPolicy {
+    type Target = NamedUser;
+
+    fn resolve(
+        call: &mut Call<'_>,
+        input: &DeleteUserPolicyRequest,
+    ) -> Result<(NamedUser, Access)> {
+        resolve_user(call, &input.user_name, Self::ACTION)
+    }
+
+    fn run(
+        call: &mut Call<'_>,
+        _: Authorized,
+        user: NamedUser,
+        input: &DeleteUserPolicyRequest,
+    ) -> Result<()> {
+        let user = user.existing()?;
+        if !call
+            .t
+            .delete(INLINE_POLICIES, &policy_key(&user, &input.policy_name))?
+        {
+            return Err(no_such_user_policy(&input.policy_name));
+        }
+        policies_changed(call, user)
+    }
+}
+
+operation!(ListUserPolicies, Iam, reads, ListUserPoliciesRequest => ListUserPoliciesResponse);
+impl Handler for ListUserPolicies {
+    type Target = NamedUser;
+
+    fn resolve(
+        call: &mut Call<'_>,
+        input: &ListUserPoliciesRequest,
+    ) -> Result<(NamedUser, Access)> {
+        resolve_user(call, &input.user_name, Self::ACTION)
+    }
+
+    fn run(
+        call: &mut Call<'_>,
+        _: Authorized,
+        user: NamedUser,
+        input: &ListUserPoliciesRequest,
+    ) -> Result<ListUserPoliciesResponse> {
+        let user = user.existing()?;
+        let under = prefix(&user.account, &[&user.id]);
+        let page =
+            PageRequest::new(input.marker.as_deref(), input.max_items)?.collect(|after, n| {
+                Ok(call
+                    .t
+                    .scan_records::<InlinePolicyRecord>(INLINE_POLICIES, &under, after, n)?
+                    .into_iter()
+                    .map(|(k, p)| (k, Some(p.name)))
+                    .collect())
+            })?;
+        Ok(ListUserPoliciesResponse {
+            is_truncated: Some(page.is_truncated()),
+            marker: page.next_marker,
+            policy_names: page.items,
+        })
+    }
 }
 
 #[cfg(test)]

@@ -1,317 +1,84 @@
 //! IAM users: CreateUser, GetUser, ListUsers, UpdateUser, DeleteUser and their tags.
 
+use gatehouse_protocol::error::{ApiError, ErrorCode};
 use gatehouse_protocol::iam::{
     AttachedPermissionsBoundary, CreateUserRequest, CreateUserResponse, DeleteUserRequest,
     GetUserRequest, GetUserResponse, ListUserTagsRequest, ListUserTagsResponse, ListUsersRequest,
     ListUsersResponse, PermissionsBoundaryAttachmentType, Tag, TagUserRequest, UntagUserRequest,
     UpdateUserRequest, User,
 };
-use gatehouse_store::{read, write};
 use gatehouse_types::{IdKind, Timestamp, new_unique_id};
 
+use crate::Principal;
+use crate::authz::Authorized;
 use crate::crypto::random;
-use crate::errors::{
-    Result, delete_conflict, invalid_input, limit_exceeded, no_such_user, randomness_unavailable,
-    user_exists,
+use crate::errors::{Result, randomness_unavailable};
+use crate::model::entity::{self, Dependent, Entity, arn_of, checked_tags};
+use crate::model::pagination::PageRequest;
+use crate::model::records::{
+    INLINE_POLICIES, PRINCIPAL_KEYS, Record, USER_NAMES, USERS, UserRecord,
 };
-use crate::pagination::{paginate, paginate_vec};
-use crate::records::{FORMAT_VERSION, Records, USER_IDS, USER_POLICIES, USERS, UserRecord};
-use crate::{Gatehouse, Principal, RequestContext};
+use crate::pipeline::{Access, Call, Handler, Operation, operation};
 
-/// AWS's quota of tags on one IAM resource.
-pub const MAX_TAGS: usize = 50;
+impl Entity for UserRecord {
+    const KIND: &'static str = "user";
+    const NOUN: &'static str = "User";
+    const TABLE: gatehouse_store::Table = USERS;
+    const NAMES: gatehouse_store::Table = USER_NAMES;
+    const DEPENDENTS: &'static [Dependent] = &[
+        Dependent {
+            table: PRINCIPAL_KEYS,
+            what: "delete access keys",
+        },
+        Dependent {
+            table: INLINE_POLICIES,
+            what: "delete policies",
+        },
+    ];
+    const TAG_QUOTA: (&'static str, usize) = ("TagsPerUser", 50);
 
-impl Gatehouse {
-    pub(crate) fn user_arn(&self, path: &str, name: &str) -> String {
-        format!("arn:aws:iam::{}:user{path}{name}", self.account)
+    fn account(&self) -> &str {
+        &self.account
     }
-
-    pub(crate) fn user_shape(&self, u: &UserRecord, with_tags: bool) -> User {
-        User {
-            path: u.path.clone(),
-            user_name: u.name.clone(),
-            user_id: u.id.clone(),
-            arn: self.user_arn(&u.path, &u.name),
-            create_date: Timestamp::from_unix_millis(u.create_date),
-            password_last_used: u.password_last_used.map(Timestamp::from_unix_millis),
-            permissions_boundary: u.permissions_boundary.as_ref().map(|arn| {
-                AttachedPermissionsBoundary {
-                    permissions_boundary_type: Some(
-                        PermissionsBoundaryAttachmentType::PermissionsBoundaryPolicy,
-                    ),
-                    permissions_boundary_arn: Some(arn.clone()),
-                }
-            }),
-            tags: (with_tags && !u.tags.is_empty()).then(|| tags_shape(&u.tags)),
-        }
+    fn id(&self) -> &str {
+        &self.id
     }
-
-    /// User `name` as of the store's current generation (served from memory when nothing has
-    /// been written since it was last read).
-    fn cached_user(&self, name: &str) -> Result<Option<UserRecord>> {
-        let generation = self.store.generation();
-        Ok(self
-            .users_by_name
-            .get_or_load(generation, &name.to_lowercase(), || {
-                read(self.store.as_ref(), |t| t.user_by_name(name))
-            })?)
+    fn name(&self) -> &str {
+        &self.name
     }
-
-    /// The ARN to authorize a call on user `name` against: the real one when the user exists,
-    /// `user/NAME` otherwise (authorization comes before existence, so a caller without
-    /// permission learns nothing about which users exist).
-    fn resource_of(&self, user: Option<&UserRecord>, name: &str) -> String {
-        match user {
-            Some(u) => self.user_arn(&u.path, &u.name),
-            None => self.user_arn("/", name),
-        }
+    fn path(&self) -> &str {
+        &self.path
     }
-
-    pub(crate) fn user_resource(&self, name: &str) -> Result<String> {
-        Ok(self.resource_of(self.cached_user(name)?.as_ref(), name))
+    fn set_name_and_path(&mut self, name: String, path: String) {
+        self.name = name;
+        self.path = path;
     }
-
-    /// Reads user `name` once, authorizes `action` on it, and returns it (or NoSuchEntity,
-    /// but only to a caller allowed to ask).
-    pub(crate) fn authorized_user(
-        &self,
-        cx: &RequestContext,
-        action: &str,
-        name: &str,
-    ) -> Result<UserRecord> {
-        let user = self.cached_user(name)?;
-        self.authorize(cx, action, &self.resource_of(user.as_ref(), name))?;
-        user.ok_or_else(|| no_such_user(name))
-    }
-
-    pub(crate) fn create_user_impl(
-        &self,
-        cx: &RequestContext,
-        input: CreateUserRequest,
-    ) -> Result<CreateUserResponse> {
-        let path = input.path.unwrap_or_else(|| "/".to_string());
-        self.authorize(
-            cx,
-            "iam:CreateUser",
-            &self.user_arn(&path, &input.user_name),
-        )?;
-        let tags = checked_tags(input.tags.unwrap_or_default())?;
-        if let Some(arn) = &input.permissions_boundary {
-            self.check_boundary_policy(arn)?;
-        }
-        let id = new_unique_id(IdKind::User, &random().map_err(randomness_unavailable)?);
-        let record = UserRecord {
-            v: FORMAT_VERSION,
-            name: input.user_name.clone(),
-            id,
-            path,
-            create_date: cx.now.unix_millis,
-            permissions_boundary: input.permissions_boundary,
-            tags,
-            password_last_used: None,
-        };
-        write(self.store.as_ref(), |t| {
-            if !t.insert_json(USERS, &record.name.to_lowercase(), &record)? {
-                return Err(user_exists(&input.user_name));
-            }
-            t.put(USER_IDS, &record.id, record.name.to_lowercase().as_bytes())?;
-            Ok(())
-        })?;
-        Ok(CreateUserResponse {
-            user: Some(self.user_shape(&record, true)),
-        })
-    }
-
-    pub(crate) fn get_user_impl(
-        &self,
-        cx: &RequestContext,
-        input: GetUserRequest,
-    ) -> Result<GetUserResponse> {
-        let name = match (input.user_name, &cx.caller.principal) {
-            (Some(name), _) => name,
-            (None, Principal::User { name, .. }) => name.clone(),
-            (None, Principal::Root) => {
-                // AWS answers the root user's GetUser with its account-level identity.
-                self.authorize(cx, "iam:GetUser", &self.principal_arn(&Principal::Root))?;
-                return Ok(GetUserResponse {
-                    user: User {
-                        path: String::new(),
-                        user_name: String::new(),
-                        user_id: self.account.to_string(),
-                        arn: self.principal_arn(&Principal::Root),
-                        create_date: self.account_created()?,
-                        password_last_used: None,
-                        permissions_boundary: None,
-                        tags: None,
-                    },
-                });
-            }
-        };
-        let user = self.authorized_user(cx, "iam:GetUser", &name)?;
-        Ok(GetUserResponse {
-            user: self.user_shape(&user, true),
-        })
-    }
-
-    pub(crate) fn list_users_impl(
-        &self,
-        cx: &RequestContext,
-        input: ListUsersRequest,
-    ) -> Result<ListUsersResponse> {
-        let prefix = input.path_prefix.unwrap_or_else(|| "/".to_string());
-        // AWS authorizes a listing against the path it lists: `user/` for everything.
-        self.authorize(cx, "iam:ListUsers", &self.user_arn(&prefix, ""))?;
-        let page = read(self.store.as_ref(), |t| {
-            paginate(
-                t,
-                USERS,
-                "",
-                input.marker.as_deref(),
-                input.max_items,
-                |u: &UserRecord| u.path.starts_with(&prefix),
-            )
-        })?;
-        Ok(ListUsersResponse {
-            is_truncated: Some(page.is_truncated()),
-            users: page
-                .items
-                .iter()
-                .map(|u| self.user_shape(u, false))
-                .collect(),
-            marker: page.next_marker,
-        })
-    }
-
-    pub(crate) fn update_user_impl(
-        &self,
-        cx: &RequestContext,
-        input: UpdateUserRequest,
-    ) -> Result<()> {
-        self.authorize(cx, "iam:UpdateUser", &self.user_resource(&input.user_name)?)?;
-        write(self.store.as_ref(), |t| {
-            let mut user = t
-                .user_by_name(&input.user_name)?
-                .ok_or_else(|| no_such_user(&input.user_name))?;
-            let old_key = user.name.to_lowercase();
-            if let Some(path) = &input.new_path {
-                user.path = path.clone();
-            }
-            if let Some(new_name) = &input.new_user_name {
-                let new_key = new_name.to_lowercase();
-                if new_key != old_key && t.get(USERS, &new_key)?.is_some() {
-                    return Err(user_exists(new_name));
-                }
-                user.name = new_name.clone();
-                t.delete(USERS, &old_key)?;
-                t.put(USER_IDS, &user.id, new_key.as_bytes())?;
-            }
-            t.put_json(USERS, &user.name.to_lowercase(), &user)?;
-            Ok(())
-        })
-    }
-
-    pub(crate) fn delete_user_impl(
-        &self,
-        cx: &RequestContext,
-        input: DeleteUserRequest,
-    ) -> Result<()> {
-        self.authorize(cx, "iam:DeleteUser", &self.user_resource(&input.user_name)?)?;
-        write(self.store.as_ref(), |t| {
-            let user = t
-                .user_by_name(&input.user_name)?
-                .ok_or_else(|| no_such_user(&input.user_name))?;
-            // AWS refuses while anything is still attached to the user, naming the first kind.
-            if !t.key_ids_of(&user.id)?.is_empty() {
-                return Err(delete_conflict("delete access keys"));
-            }
-            if t.count(USER_POLICIES, &format!("{}/", user.id))? > 0 {
-                return Err(delete_conflict("delete policies"));
-            }
-            t.delete(USERS, &user.name.to_lowercase())?;
-            t.delete(USER_IDS, &user.id)?;
-            Ok(())
-        })
-    }
-
-    pub(crate) fn tag_user_impl(&self, cx: &RequestContext, input: TagUserRequest) -> Result<()> {
-        self.authorize(cx, "iam:TagUser", &self.user_resource(&input.user_name)?)?;
-        let new_tags = checked_tags(input.tags)?;
-        write(self.store.as_ref(), |t| {
-            let mut user = t
-                .user_by_name(&input.user_name)?
-                .ok_or_else(|| no_such_user(&input.user_name))?;
-            for (key, value) in &new_tags {
-                match user
-                    .tags
-                    .iter_mut()
-                    .find(|(k, _)| k.eq_ignore_ascii_case(key))
-                {
-                    Some(existing) => *existing = (key.clone(), value.clone()),
-                    None => user.tags.push((key.clone(), value.clone())),
-                }
-            }
-            if user.tags.len() > MAX_TAGS {
-                return Err(limit_exceeded(format!(
-                    "Cannot exceed quota for TagsPerUser: {MAX_TAGS}"
-                )));
-            }
-            t.put_json(USERS, &user.name.to_lowercase(), &user)?;
-            Ok(())
-        })
-    }
-
-    pub(crate) fn untag_user_impl(
-        &self,
-        cx: &RequestContext,
-        input: UntagUserRequest,
-    ) -> Result<()> {
-        self.authorize(cx, "iam:UntagUser", &self.user_resource(&input.user_name)?)?;
-        write(self.store.as_ref(), |t| {
-            let mut user = t
-                .user_by_name(&input.user_name)?
-                .ok_or_else(|| no_such_user(&input.user_name))?;
-            user.tags.retain(|(k, _)| {
-                !input
-                    .tag_keys
-                    .iter()
-                    .any(|gone| gone.eq_ignore_ascii_case(k))
-            });
-            t.put_json(USERS, &user.name.to_lowercase(), &user)?;
-            Ok(())
-        })
-    }
-
-    pub(crate) fn list_user_tags_impl(
-        &self,
-        cx: &RequestContext,
-        input: ListUserTagsRequest,
-    ) -> Result<ListUserTagsResponse> {
-        let user = self.authorized_user(cx, "iam:ListUserTags", &input.user_name)?;
-        let page = paginate_vec(
-            tags_shape(&user.tags),
-            input.marker.as_deref(),
-            input.max_items,
-        )?;
-        Ok(ListUserTagsResponse {
-            is_truncated: Some(page.is_truncated()),
-            tags: page.items,
-            marker: page.next_marker,
-        })
-    }
-
-    /// A permissions boundary must name a managed policy that exists.
-    fn check_boundary_policy(&self, arn: &str) -> Result<()> {
-        // Managed policies are not stored yet (they arrive with the policy APIs), so no ARN can
-        // name an existing one; AWS's answer for a missing policy is this NoSuchEntity.
-        Err(gatehouse_protocol::error::ApiError::new(
-            gatehouse_protocol::error::ErrorCode::NoSuchEntity,
-            format!("Policy {arn} does not exist or is not attachable."),
-        )
-        .into())
+    fn tags_mut(&mut self) -> &mut Vec<(String, String)> {
+        &mut self.tags
     }
 }
 
-fn tags_shape(tags: &[(String, String)]) -> Vec<Tag> {
+pub(crate) fn user_shape(u: &UserRecord, with_tags: bool) -> User {
+    User {
+        path: u.path.clone(),
+        user_name: u.name.clone(),
+        user_id: u.id.clone(),
+        arn: u.arn(),
+        create_date: Timestamp::from_unix_millis(u.create_date),
+        password_last_used: u.password_last_used.map(Timestamp::from_unix_millis),
+        permissions_boundary: u.permissions_boundary.as_ref().map(|arn| {
+            AttachedPermissionsBoundary {
+                permissions_boundary_type: Some(
+                    PermissionsBoundaryAttachmentType::PermissionsBoundaryPolicy,
+                ),
+                permissions_boundary_arn: Some(arn.clone()),
+            }
+        }),
+        tags: (with_tags && !u.tags.is_empty()).then(|| tags_shape(&u.tags)),
+    }
+}
+
+pub(crate) fn tags_shape(tags: &[(String, String)]) -> Vec<Tag> {
     tags.iter()
         .map(|(key, value)| Tag {
             key: key.clone(),
@@ -320,16 +87,336 @@ fn tags_shape(tags: &[(String, String)]) -> Vec<Tag> {
         .collect()
 }
 
-/// Tag keys are unique case-insensitively within one request.
-fn checked_tags(tags: Vec<Tag>) -> Result<Vec<(String, String)>> {
-    let mut out: Vec<(String, String)> = Vec::with_capacity(tags.len());
-    for tag in tags {
-        if out.iter().any(|(k, _)| k.eq_ignore_ascii_case(&tag.key)) {
-            return Err(invalid_input(
-                "Duplicate tag keys found. Please note that Tag keys are case insensitive.",
-            ));
-        }
-        out.push((tag.key, tag.value));
+fn request_tags(tags: &Option<Vec<Tag>>) -> Result<Vec<(String, String)>> {
+    checked_tags(
+        tags.iter()
+            .flatten()
+            .map(|t| (t.key.clone(), t.value.clone())),
+    )
+}
+
+/// A user a call names, as found (or not) in the caller's account.
+pub(crate) struct NamedUser {
+    pub name: String,
+    pub record: Option<UserRecord>,
+}
+
+impl NamedUser {
+    pub(crate) fn find(call: &mut Call<'_>, name: &str) -> Result<NamedUser> {
+        Ok(NamedUser {
+            name: name.to_string(),
+            record: entity::by_name(call.t, call.account(), name)?,
+        })
     }
-    Ok(out)
+
+    /// The ARN to authorize against: the real one when the user exists, `user/NAME`
+    /// otherwise (authorization comes before existence, so a caller without permission
+    /// learns nothing about which users exist).
+    pub(crate) fn arn(&self, account: &str) -> String {
+        match &self.record {
+            Some(u) => u.arn(),
+            None => arn_of::<UserRecord>(account, "/", &self.name),
+        }
+    }
+
+    pub(crate) fn tags(&self) -> &[(String, String)] {
+        self.record.as_ref().map_or(&[], |u| u.tags.as_slice())
+    }
+
+    pub(crate) fn existing(self) -> Result<UserRecord> {
+        self.record.ok_or_else(|| UserRecord::no_such(&self.name))
+    }
+
+    /// `Access` for `action` on this user, with its tags as `aws:ResourceTag/*`.
+    pub(crate) fn access(&self, call: &Call<'_>, action: &'static str) -> Access {
+        Access::to(action, self.arn(call.account())).with_resource_tags(self.tags())
+    }
+}
+
+/// Who a call that may omit `UserName` is about: the named user, or the caller.
+pub(crate) enum Subject {
+    Root,
+    User(Box<NamedUser>),
+}
+
+impl Subject {
+    pub(crate) fn find(call: &mut Call<'_>, user_name: Option<&str>) -> Result<Subject> {
+        match (user_name, &call.cx.caller.principal) {
+            (Some(name), _) => Ok(Subject::User(Box::new(NamedUser::find(call, name)?))),
+            (None, Principal::User(me)) => {
+                let record = entity::by_id(call.t, call.account(), &me.id)?;
+                Ok(Subject::User(Box::new(NamedUser {
+                    name: me.name.clone(),
+                    record,
+                })))
+            }
+            (None, Principal::Root) => Ok(Subject::Root),
+        }
+    }
+
+    pub(crate) fn access(&self, call: &Call<'_>, action: &'static str) -> Access {
+        match self {
+            Subject::Root => Access::to(action, call.cx.caller.arn()),
+            Subject::User(user) => user.access(call, action),
+        }
+    }
+}
+
+operation!(CreateUser, Iam, writes, CreateUserRequest => CreateUserResponse);
+impl Handler for CreateUser {
+    type Target = Vec<(String, String)>;
+
+    fn resolve(call: &mut Call<'_>, input: &CreateUserRequest) -> Result<(Self::Target, Access)> {
+        let tags = request_tags(&input.tags)?;
+        let path = input.path.as_deref().unwrap_or("/");
+        let arn = arn_of::<UserRecord>(call.account(), path, &input.user_name);
+        let mut access = Access::to(Self::ACTION, arn.clone());
+        // AWS: creating a user with tags also needs permission to tag it.
+        if !tags.is_empty() {
+            access = access.and("iam:TagUser", arn);
+        }
+        if let Some(boundary) = &input.permissions_boundary {
+            access = access.with("iam:PermissionsBoundary", vec![boundary.clone()]);
+        }
+        Ok((tags.clone(), access.with_request_tags(&tags)))
+    }
+
+    fn run(
+        call: &mut Call<'_>,
+        _: Authorized,
+        tags: Self::Target,
+        input: &CreateUserRequest,
+    ) -> Result<CreateUserResponse> {
+        if let Some(arn) = &input.permissions_boundary {
+            // Managed policies are not stored yet (they arrive with the policy APIs), so no
+            // ARN names an existing one; this is AWS's answer for a missing policy.
+            return Err(ApiError::new(
+                ErrorCode::NoSuchEntity,
+                format!("Policy {arn} does not exist or is not attachable."),
+            )
+            .into());
+        }
+        let record = UserRecord {
+            v: UserRecord::VERSION,
+            account: call.account().to_string(),
+            name: input.user_name.clone(),
+            id: new_unique_id(IdKind::User, &random().map_err(randomness_unavailable)?),
+            path: input.path.clone().unwrap_or_else(|| "/".to_string()),
+            create_date: call.cx.now.unix_millis,
+            permissions_boundary: None,
+            tags,
+            password_last_used: None,
+            policies_rev: 0,
+        };
+        entity::create(call.t, &record)?;
+        Ok(CreateUserResponse {
+            user: Some(user_shape(&record, true)),
+        })
+    }
+}
+
+operation!(GetUser, Iam, reads, GetUserRequest => GetUserResponse);
+impl Handler for GetUser {
+    type Target = Subject;
+
+    fn resolve(call: &mut Call<'_>, input: &GetUserRequest) -> Result<(Subject, Access)> {
+        let subject = Subject::find(call, input.user_name.as_deref())?;
+        let access = subject.access(call, Self::ACTION);
+        Ok((subject, access))
+    }
+
+    fn run(
+        call: &mut Call<'_>,
+        _: Authorized,
+        subject: Subject,
+        _: &GetUserRequest,
+    ) -> Result<GetUserResponse> {
+        let user = match subject {
+            Subject::User(user) => user_shape(&(*user).existing()?, true),
+            // AWS answers the root user's GetUser with its account-level identity.
+            Subject::Root => User {
+                path: String::new(),
+                user_name: String::new(),
+                user_id: call.account().to_string(),
+                arn: call.cx.caller.arn(),
+                create_date: account_created(call)?,
+                password_last_used: None,
+                permissions_boundary: None,
+                tags: None,
+            },
+        };
+        Ok(GetUserResponse { user })
+    }
+}
+
+/// When the caller's account was set up (the root user's creation date).
+fn account_created(call: &mut Call<'_>) -> Result<Timestamp> {
+    use crate::model::records::{ACCOUNTS, AccountRecord, Records};
+    let record: Option<AccountRecord> = call.t.get_record(ACCOUNTS, call.account())?;
+    Ok(Timestamp::from_unix_millis(
+        record.map_or(0, |account| account.created),
+    ))
+}
+
+operation!(ListUsers, Iam, reads, ListUsersRequest => ListUsersResponse);
+impl Handler for ListUsers {
+    type Target = ();
+
+    fn resolve(call: &mut Call<'_>, input: &ListUsersRequest) -> Result<((), Access)> {
+        let prefix = input.path_prefix.as_deref().unwrap_or("/");
+        // AWS authorizes a listing against the path it lists: `user/` for everything.
+        let resource = arn_of::<UserRecord>(call.account(), prefix, "");
+        Ok(((), Access::to(Self::ACTION, resource)))
+    }
+
+    fn run(
+        call: &mut Call<'_>,
+        _: Authorized,
+        (): (),
+        input: &ListUsersRequest,
+    ) -> Result<ListUsersResponse> {
+        let prefix = input.path_prefix.as_deref().unwrap_or("/");
+        let page = PageRequest::new(input.marker.as_deref(), input.max_items)?;
+        let account = call.account().to_string();
+        let page = entity::list::<UserRecord>(call.t, &account, prefix, page)?;
+        Ok(ListUsersResponse {
+            is_truncated: Some(page.is_truncated()),
+            marker: page.next_marker.clone(),
+            users: page.items.iter().map(|u| user_shape(u, false)).collect(),
+        })
+    }
+}
+
+operation!(UpdateUser, Iam, writes, UpdateUserRequest => ());
+impl Handler for UpdateUser {
+    type Target = NamedUser;
+
+    /// AWS needs the permission on the user as it is and as it will be: a caller allowed
+    /// `user/dept/*` cannot move a user out of `/dept/` or rename it out of its scope.
+    fn resolve(call: &mut Call<'_>, input: &UpdateUserRequest) -> Result<(NamedUser, Access)> {
+        let user = NamedUser::find(call, &input.user_name)?;
+        let mut access = user.access(call, Self::ACTION);
+        if input.new_path.is_some() || input.new_user_name.is_some() {
+            let (path, name) = match &user.record {
+                Some(u) => (u.path.as_str(), u.name.as_str()),
+                None => ("/", input.user_name.as_str()),
+            };
+            let target = arn_of::<UserRecord>(
+                call.account(),
+                input.new_path.as_deref().unwrap_or(path),
+                input.new_user_name.as_deref().unwrap_or(name),
+            );
+            access = access.and(Self::ACTION, target);
+        }
+        Ok((user, access))
+    }
+
+    fn run(
+        call: &mut Call<'_>,
+        _: Authorized,
+        user: NamedUser,
+        input: &UpdateUserRequest,
+    ) -> Result<()> {
+        let mut user = user.existing()?;
+        entity::rename(
+            call.t,
+            &mut user,
+            input.new_user_name.as_deref(),
+            input.new_path.as_deref(),
+        )
+    }
+}
+
+operation!(DeleteUser, Iam, writes, DeleteUserRequest => ());
+impl Handler for DeleteUser {
+    type Target = NamedUser;
+
+    fn resolve(call: &mut Call<'_>, input: &DeleteUserRequest) -> Result<(NamedUser, Access)> {
+        let user = NamedUser::find(call, &input.user_name)?;
+        let access = user.access(call, Self::ACTION);
+        Ok((user, access))
+    }
+
+    fn run(
+        call: &mut Call<'_>,
+        _: Authorized,
+        user: NamedUser,
+        _: &DeleteUserRequest,
+    ) -> Result<()> {
+        entity::delete(call.t, &user.existing()?)
+    }
+}
+
+operation!(TagUser, Iam, writes, TagUserRequest => ());
+impl Handler for TagUser {
+    type Target = (NamedUser, Vec<(String, String)>);
+
+    fn resolve(call: &mut Call<'_>, input: &TagUserRequest) -> Result<(Self::Target, Access)> {
+        let tags = request_tags(&Some(input.tags.clone()))?;
+        let user = NamedUser::find(call, &input.user_name)?;
+        let access = user.access(call, Self::ACTION).with_request_tags(&tags);
+        Ok(((user, tags), access))
+    }
+
+    fn run(
+        call: &mut Call<'_>,
+        _: Authorized,
+        (user, tags): Self::Target,
+        _: &TagUserRequest,
+    ) -> Result<()> {
+        let mut user = user.existing()?;
+        entity::tag(&mut user, tags)?;
+        entity::save(call.t, &user)
+    }
+}
+
+operation!(UntagUser, Iam, writes, UntagUserRequest => ());
+impl Handler for UntagUser {
+    type Target = NamedUser;
+
+    fn resolve(call: &mut Call<'_>, input: &UntagUserRequest) -> Result<(NamedUser, Access)> {
+        let user = NamedUser::find(call, &input.user_name)?;
+        let access = user
+            .access(call, Self::ACTION)
+            .with("aws:TagKeys", input.tag_keys.clone());
+        Ok((user, access))
+    }
+
+    fn run(
+        call: &mut Call<'_>,
+        _: Authorized,
+        user: NamedUser,
+        input: &UntagUserRequest,
+    ) -> Result<()> {
+        let mut user = user.existing()?;
+        entity::untag(&mut user, &input.tag_keys);
+        entity::save(call.t, &user)
+    }
+}
+
+operation!(ListUserTags, Iam, reads, ListUserTagsRequest => ListUserTagsResponse);
+impl Handler for ListUserTags {
+    type Target = NamedUser;
+
+    fn resolve(call: &mut Call<'_>, input: &ListUserTagsRequest) -> Result<(NamedUser, Access)> {
+        let user = NamedUser::find(call, &input.user_name)?;
+        let access = user.access(call, Self::ACTION);
+        Ok((user, access))
+    }
+
+    fn run(
+        _: &mut Call<'_>,
+        _: Authorized,
+        user: NamedUser,
+        input: &ListUserTagsRequest,
+    ) -> Result<ListUserTagsResponse> {
+        let user = user.existing()?;
+        let page = PageRequest::new(input.marker.as_deref(), input.max_items)?
+            .of_list(tags_shape(&user.tags), |t| t.key.to_lowercase())?;
+        Ok(ListUserTagsResponse {
+            is_truncated: Some(page.is_truncated()),
+            marker: page.next_marker,
+            tags: page.items,
+        })
+    }
 }

@@ -1,0 +1,404 @@
+//! Authorization: the one policy gatherer, the caches of compiled policies, and the decision
+//! of every call.
+//!
+//! The root user may do everything in its own account. Any other principal is allowed what
+//! the policy engine allows given the policies [`gather`] collects for it (the same set the
+//! simulator shows), with the request's global condition keys plus the operation's own.
+//!
+//! Caches here hold immutable content only: a compiled document is keyed by its text, and a
+//! principal's compiled set by the principal's id and `policies_rev`, a counter bumped in the
+//! same transaction as every change to its policies. The principal's record is read on every
+//! request, so a change made through any process that shares the store is in force for the
+//! next request everywhere.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
+
+use gatehouse_policy::{
+    CompiledPolicySet, Context, NamedPolicy, Outcome, Policy, PolicyKind, PolicySet, Request,
+    TypeDecision,
+};
+use gatehouse_protocol::error::{ApiError, ErrorCode};
+use gatehouse_store::Txn;
+use gatehouse_types::format_iso8601;
+
+use crate::errors::Result;
+use crate::iam::parse_policy;
+use crate::model::records::{INLINE_POLICIES, InlinePolicyRecord, Records, UserRecord, prefix};
+use crate::pipeline::{Access, Call, Service};
+use crate::{Gatehouse, Principal, RequestContext};
+
+/// Proof that a call was authorized. Only this module can make one, and a handler's `run`
+/// needs one.
+pub struct Authorized {
+    _private: (),
+}
+
+/// Why a request was refused, in the words AWS ends its AccessDenied messages with.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DenialReason {
+    NoIdentityPolicyAllows,
+    ExplicitDenyInIdentityPolicy,
+    NoBoundaryAllows,
+    ExplicitDenyInBoundary,
+}
+
+/// Where a gathered policy comes from, as the simulator reports it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PolicySource {
+    UserInline,
+    Boundary,
+}
+
+/// One policy that applies to a principal.
+pub struct GatheredPolicy {
+    /// The id AWS reports for it (an inline policy's name, a managed policy's ARN).
+    pub id: String,
+    pub source: PolicySource,
+    pub document: String,
+}
+
+/// Every policy that applies to a principal: the one gatherer, used by enforcement and by
+/// `SimulatePrincipalPolicy` alike.
+pub struct GatheredPolicies {
+    /// Identity-based: the principal's inline and attached policies and its groups'.
+    pub identity: Vec<GatheredPolicy>,
+    pub boundary: Option<GatheredPolicy>,
+    /// Session policies (inline and managed) of a temporary session.
+    pub session: Vec<GatheredPolicy>,
+}
+
+/// What a boundary that names a policy Gatehouse does not hold allows: nothing. Managed
+/// policies arrive with the policy APIs; until then no stored boundary can be read, and a
+/// boundary that cannot be read must not be ignored.
+const UNREADABLE_BOUNDARY: &str =
+    r#"{"Version":"2012-10-17","Statement":[{"Effect":"Deny","NotAction":"*","Resource":"*"}]}"#;
+
+/// Collects the policies that apply to `user`, reading them in transaction `t`.
+pub fn gather(t: &mut dyn Txn, user: &UserRecord) -> Result<GatheredPolicies> {
+    let inline: Vec<(String, InlinePolicyRecord)> = t.scan_records(
+        INLINE_POLICIES,
+        &prefix(&user.account, &[&user.id]),
+        None,
+        usize::MAX,
+    )?;
+    let identity = inline
+        .into_iter()
+        .map(|(_, p)| GatheredPolicy {
+            id: p.name,
+            source: PolicySource::UserInline,
+            document: p.document,
+        })
+        .collect();
+    let boundary = user
+        .permissions_boundary
+        .as_ref()
+        .map(|arn| GatheredPolicy {
+            id: arn.clone(),
+            source: PolicySource::Boundary,
+            document: UNREADABLE_BOUNDARY.to_string(),
+        });
+    Ok(GatheredPolicies {
+        identity,
+        boundary,
+        session: Vec::new(),
+    })
+}
+
+/// Compiled policies by document text. Content-addressed, so it can never serve a stale
+/// policy: a changed document is a different key.
+#[derive(Default)]
+pub struct CompiledPolicies {
+    by_text: RwLock<HashMap<(PolicyKind, String), Arc<Policy>>>,
+}
+
+/// Entries kept before a cache starts over; enough for every policy of a large account.
+const MAX_CACHED: usize = 10_000;
+
+impl CompiledPolicies {
+    pub fn get(&self, document: &str, kind: PolicyKind) -> Result<Arc<Policy>> {
+        // A panic elsewhere while a lock was held cannot leave these maps inconsistent (each
+        // change is one insert or clear), so a poisoned lock is used as it is.
+        let key = (kind, document.to_string());
+        if let Some(policy) = self
+            .by_text
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(&key)
+        {
+            return Ok(policy.clone());
+        }
+        let policy = Arc::new(parse_policy(document, kind)?);
+        let mut map = self.by_text.write().unwrap_or_else(PoisonError::into_inner);
+        if map.len() >= MAX_CACHED {
+            map.clear();
+        }
+        map.insert(key, policy.clone());
+        Ok(policy)
+    }
+}
+
+/// A principal's compiled policy set, by `(account/id)` and the `policies_rev` it was built at.
+#[derive(Default)]
+pub struct PolicySetCache {
+    sets: Mutex<HashMap<String, (u64, Arc<CompiledPolicySet>)>>,
+}
+
+impl PolicySetCache {
+    fn get(&self, key: &str, rev: u64) -> Option<Arc<CompiledPolicySet>> {
+        let sets = self.sets.lock().unwrap_or_else(PoisonError::into_inner);
+        sets.get(key)
+            .filter(|(cached, _)| *cached == rev)
+            .map(|(_, set)| set.clone())
+    }
+
+    fn put(&self, key: String, rev: u64, set: Arc<CompiledPolicySet>) {
+        let mut sets = self.sets.lock().unwrap_or_else(PoisonError::into_inner);
+        if sets.len() >= MAX_CACHED {
+            sets.clear();
+        }
+        sets.insert(key, (rev, set));
+    }
+}
+
+impl Gatehouse {
+    /// The compiled policy set of `user` as of its `policies_rev`.
+    fn policy_set_of(&self, t: &mut dyn Txn, user: &UserRecord) -> Result<Arc<CompiledPolicySet>> {
+        let key = format!("{}/{}", user.account, user.id);
+        if let Some(set) = self.policy_sets.get(&key, user.policies_rev) {
+            return Ok(set);
+        }
+        let gathered = gather(t, user)?;
+        let named = |p: &GatheredPolicy, kind| -> Result<NamedPolicy> {
+            Ok(NamedPolicy::new(
+                p.id.as_str(),
+                self.compiled.get(&p.document, kind)?,
+            ))
+        };
+        let set = PolicySet {
+            identity: gathered
+                .identity
+                .iter()
+                .map(|p| named(p, PolicyKind::Identity))
+                .collect::<Result<_>>()?,
+            boundary: gathered
+                .boundary
+                .as_ref()
+                .map(|p| named(p, PolicyKind::PermissionsBoundary))
+                .transpose()?,
+            session: gathered
+                .session
+                .iter()
+                .map(|p| named(p, PolicyKind::Session))
+                .collect::<Result<_>>()?,
+            ..PolicySet::default()
+        };
+        let set = Arc::new(CompiledPolicySet::new(&set));
+        self.policy_sets.put(key, user.policies_rev, set.clone());
+        Ok(set)
+    }
+
+    /// Allows the call or returns AWS's AccessDenied error.
+    pub(crate) fn authorize(
+        &self,
+        call: &mut Call<'_>,
+        service: Service,
+        access: &Access,
+    ) -> Result<Authorized> {
+        let checks = match access {
+            Access::Exempt(_why) => return Ok(Authorized { _private: () }),
+            Access::Check(checks) => checks,
+        };
+        let user = match &call.cx.caller.principal {
+            // Every name a request carries is looked up in the caller's own account, so the
+            // root user acts only on its own account's resources.
+            Principal::Root => return Ok(Authorized { _private: () }),
+            Principal::User(user) => user.clone(),
+        };
+        let set = self.policy_set_of(call.t, &user)?;
+        let principal_arn = call.cx.caller.arn();
+        let principal = gatehouse_policy::Principal::user(principal_arn.clone());
+        let global = global_context(call.cx, service, &user, &principal_arn);
+        for check in checks {
+            let mut context = global.clone();
+            Access::add_to(&mut context, &check.context);
+            let request = Request {
+                principal: &principal,
+                action: check.action,
+                resource: &check.resource,
+                resource_account: None,
+                context: &context,
+            };
+            let decision = set.authorize(&request);
+            let reason = match decision.outcome {
+                Outcome::Allowed => continue,
+                Outcome::ExplicitDeny if decision.identity == TypeDecision::ExplicitDeny => {
+                    DenialReason::ExplicitDenyInIdentityPolicy
+                }
+                Outcome::ExplicitDeny => DenialReason::ExplicitDenyInBoundary,
+                Outcome::ImplicitDeny if decision.identity != TypeDecision::Allowed => {
+                    DenialReason::NoIdentityPolicyAllows
+                }
+                Outcome::ImplicitDeny => DenialReason::NoBoundaryAllows,
+            };
+            return Err(
+                access_denied(&principal_arn, check.action, &check.resource, reason).into(),
+            );
+        }
+        Ok(Authorized { _private: () })
+    }
+}
+
+/// The global condition keys AWS sets for a request by an IAM user with a long-term key.
+fn global_context(
+    cx: &RequestContext,
+    service: Service,
+    user: &UserRecord,
+    principal_arn: &str,
+) -> Context {
+    // IAM is a global service: AWS reports its requests as made in us-east-1, whatever region
+    // a client signed for. STS is regional.
+    let region = match service {
+        Service::Iam => "us-east-1",
+        Service::Sts => cx.region.as_str(),
+    };
+    let mut context = Context::new()
+        .with("aws:username", user.name.clone())
+        .with("aws:userid", user.id.clone())
+        .with("aws:PrincipalArn", principal_arn)
+        .with("aws:PrincipalAccount", cx.caller.account.to_string())
+        .with("aws:PrincipalType", "User")
+        .with(
+            "aws:SecureTransport",
+            if cx.secure_transport { "true" } else { "false" },
+        )
+        .with("aws:CurrentTime", format_iso8601(cx.now))
+        .with("aws:EpochTime", cx.now.unix_seconds().to_string())
+        .with("aws:RequestedRegion", region)
+        .with("aws:ViaAWSService", "false");
+    if let Some(ip) = cx.source_ip {
+        context.insert("aws:SourceIp", ip.to_string());
+    }
+    for (key, value) in &user.tags {
+        context.insert(&format!("aws:PrincipalTag/{key}"), value.clone());
+    }
+    context
+}
+
+/// AWS's AccessDenied for a request no policy allows or one denies.
+pub fn access_denied(
+    principal_arn: &str,
+    action: &str,
+    resource: &str,
+    reason: DenialReason,
+) -> ApiError {
+    let why = match reason {
+        DenialReason::NoIdentityPolicyAllows => {
+            format!("because no identity-based policy allows the {action} action")
+        }
+        DenialReason::ExplicitDenyInIdentityPolicy => {
+            "with an explicit deny in an identity-based policy".to_string()
+        }
+        DenialReason::NoBoundaryAllows => {
+            format!("because no permissions boundary allows the {action} action")
+        }
+        DenialReason::ExplicitDenyInBoundary => {
+            "with an explicit deny in a permissions boundary".to_string()
+        }
+    };
+    ApiError::new(
+        ErrorCode::AccessDenied,
+        format!(
+            "User: {principal_arn} is not authorized to perform: {action} on resource: {resource} {why}"
+        ),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn denial_texts_match_aws() {
+        let e = access_denied(
+            "arn:aws:iam::123456789012:user/bob",
+            "iam:CreateUser",
+            "arn:aws:iam::123456789012:user/alice",
+            DenialReason::NoIdentityPolicyAllows,
+        );
+        assert_eq!(
+            e.message,
+            "User: arn:aws:iam::123456789012:user/bob is not authorized to perform: iam:CreateUser on resource: \
+             arn:aws:iam::123456789012:user/alice because no identity-based policy allows the iam:CreateUser action"
+        );
+        let e = access_denied(
+            "arn:aws:iam::123456789012:user/bob",
+            "iam:DeleteUser",
+            "arn:aws:iam::123456789012:user/alice",
+            DenialReason::ExplicitDenyInIdentityPolicy,
+        );
+        assert_eq!(
+            e.message,
+            "User: arn:aws:iam::123456789012:user/bob is not authorized to perform: iam:DeleteUser on resource: \
+             arn:aws:iam::123456789012:user/alice with an explicit deny in an identity-based policy"
+        );
+    }
+
+    #[test]
+    fn compiled_policies_are_shared_by_text() {
+        let cache = CompiledPolicies::default();
+        let doc = r#"{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"*","Resource":"*"}}"#;
+        let a = cache.get(doc, PolicyKind::Identity).unwrap();
+        let b = cache.get(doc, PolicyKind::Identity).unwrap();
+        assert!(Arc::ptr_eq(&a, &b));
+        assert!(cache.get("{}", PolicyKind::Identity).is_err());
+    }
+
+    #[test]
+    fn a_poisoned_lock_does_not_disable_a_cache() {
+        let cache = Arc::new(CompiledPolicies::default());
+        let poisoner = cache.clone();
+        let _ = std::thread::spawn(move || {
+            let _guard = poisoner.by_text.write().unwrap();
+            panic!("poison the lock");
+        })
+        .join();
+        assert!(cache.by_text.is_poisoned());
+        let doc = r#"{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"*","Resource":"*"}}"#;
+        let a = cache.get(doc, PolicyKind::Identity).unwrap();
+        let b = cache.get(doc, PolicyKind::Identity).unwrap();
+        assert!(
+            Arc::ptr_eq(&a, &b),
+            "the second lookup is served from the cache"
+        );
+    }
+
+    #[test]
+    fn an_unreadable_boundary_allows_nothing() {
+        let policy = Policy::parse(UNREADABLE_BOUNDARY, PolicyKind::PermissionsBoundary).unwrap();
+        let allow_all = Policy::parse(
+            r#"{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"*","Resource":"*"}}"#,
+            PolicyKind::Identity,
+        )
+        .unwrap();
+        let set = PolicySet {
+            identity: vec![NamedPolicy::new("all", allow_all)],
+            boundary: Some(NamedPolicy::new("b", policy)),
+            ..PolicySet::default()
+        };
+        let principal = gatehouse_policy::Principal::user("arn:aws:iam::123456789012:user/u");
+        let context = Context::new();
+        let decision = gatehouse_policy::authorize(
+            &set,
+            &Request {
+                principal: &principal,
+                action: "iam:GetUser",
+                resource: "*",
+                resource_account: None,
+                context: &context,
+            },
+        );
+        assert_eq!(decision.outcome, Outcome::ImplicitDeny);
+        assert_eq!(decision.boundary, TypeDecision::ImplicitDeny);
+    }
+}

@@ -1,0 +1,261 @@
+//! What Gatehouse keeps in the store: one JSON document per entity, each with a format
+//! version, plus index rows. Every key of an account's data begins with its account id, so
+//! many accounts share one store without re-keying anything.
+//!
+//! | table              | key                                  | value                     |
+//! |--------------------|--------------------------------------|---------------------------|
+//! | `accounts`         | `{account}`                          | [`AccountRecord`]         |
+//! | `users`            | `{account}/{user id}`                | [`UserRecord`]            |
+//! | `user_names`       | `{account}/{lower-cased name}`       | user id                   |
+//! | `access_keys`      | `{access key id}`                    | [`AccessKeyRecord`]       |
+//! | `principal_keys`   | `{account}/{owner id}/{key id}`      | empty                     |
+//! | `key_last_used`    | `{access key id}`                    | [`LastUsed`]              |
+//! | `inline_policies`  | `{account}/{owner id}/{policy name}` | [`InlinePolicyRecord`]    |
+//! | `meta`             | setting name                         | setting value             |
+//!
+//! Access key ids are global, as in AWS (`sts:GetAccessKeyInfo` maps a key id to its
+//! account), so authentication finds a key before it knows the account; the record names it.
+//! Names are unique case-insensitively, so the name index is keyed by the lower-cased name
+//! and the record keeps the name as given. Last-used dates live in their own table: recording
+//! a use rewrites nothing that authorization reads.
+
+use gatehouse_store::{StoreError, Table, Txn};
+use serde::{Deserialize, Serialize};
+
+pub const ACCOUNTS: Table = "accounts";
+pub const USERS: Table = "users";
+pub const USER_NAMES: Table = "user_names";
+pub const ACCESS_KEYS: Table = "access_keys";
+pub const PRINCIPAL_KEYS: Table = "principal_keys";
+pub const KEY_LAST_USED: Table = "key_last_used";
+pub const INLINE_POLICIES: Table = "inline_policies";
+pub const META: Table = "meta";
+
+/// The owner id of an account root user's keys.
+pub const ROOT_OWNER: &str = "root";
+
+/// A stored document: its table and format version. Decoding refuses a version newer than
+/// this build knows (a downgrade must not misread data) and upgrades older ones in memory.
+pub trait Record: Serialize + for<'de> Deserialize<'de> {
+    /// The format this build writes.
+    const VERSION: u32;
+    fn version(&self) -> u32;
+    /// Brings a record of an older format to [`Record::VERSION`]. Format changes so far only
+    /// add fields with defaults, so this only stamps the version.
+    fn upgrade(self, from: u32) -> Result<Self, StoreError>;
+}
+
+macro_rules! record {
+    ($name:ident, $version:expr) => {
+        impl Record for $name {
+            const VERSION: u32 = $version;
+            fn version(&self) -> u32 {
+                self.v
+            }
+            fn upgrade(mut self, _from: u32) -> Result<Self, StoreError> {
+                self.v = $version;
+                Ok(self)
+            }
+        }
+    };
+}
+
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub struct AccountRecord {
+    pub v: u32,
+    pub id: String,
+    /// When the account was set up: its root user's creation date.
+    pub created: i64,
+    /// The root access key generated at the account's creation, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub generated_root_key: Option<String>,
+    /// The root access key given by configuration, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub configured_root_key: Option<String>,
+}
+record!(AccountRecord, 1);
+
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub struct UserRecord {
+    pub v: u32,
+    pub account: String,
+    pub name: String,
+    pub id: String,
+    pub path: String,
+    pub create_date: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub permissions_boundary: Option<String>,
+    #[serde(default)]
+    pub tags: Vec<(String, String)>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password_last_used: Option<i64>,
+    /// Bumped in the same transaction as every change to the user's policies (inline,
+    /// attached, boundary): the compiled policy set is cached under `(id, policies_rev)`.
+    #[serde(default)]
+    pub policies_rev: u64,
+}
+record!(UserRecord, 2);
+
+#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyStatus {
+    Active,
+    Inactive,
+}
+
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub struct LastUsed {
+    pub v: u32,
+    pub date: i64,
+    pub service: String,
+    pub region: String,
+}
+record!(LastUsed, 1);
+
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub struct AccessKeyRecord {
+    pub v: u32,
+    pub id: String,
+    pub account: String,
+    /// A user id, or [`ROOT_OWNER`].
+    pub owner: String,
+    pub status: KeyStatus,
+    pub create_date: i64,
+    /// The secret, sealed under the master key with the key id as associated data.
+    pub sealed_secret: String,
+}
+record!(AccessKeyRecord, 2);
+
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub struct InlinePolicyRecord {
+    pub v: u32,
+    pub name: String,
+    pub document: String,
+}
+record!(InlinePolicyRecord, 1);
+
+fn decode<T: Record>(table: Table, key: &str, bytes: &[u8]) -> Result<T, StoreError> {
+    let value: T = serde_json::from_slice(bytes)
+        .map_err(|e| StoreError::Corrupt(format!("{table}/{key}: {e}")))?;
+    let v = value.version();
+    if v > T::VERSION {
+        return Err(StoreError::Corrupt(format!(
+            "{table}/{key} has format version {v}, newer than this Gatehouse knows ({})",
+            T::VERSION
+        )));
+    }
+    if v < T::VERSION {
+        value.upgrade(v)
+    } else {
+        Ok(value)
+    }
+}
+
+fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>, StoreError> {
+    serde_json::to_vec(value)
+        .map_err(|e| StoreError::Backend(format!("cannot encode a record: {e}")))
+}
+
+fn text(table: Table, key: &str, bytes: Vec<u8>) -> Result<String, StoreError> {
+    String::from_utf8(bytes).map_err(|e| StoreError::Corrupt(format!("{table}/{key}: {e}")))
+}
+
+/// Typed access to the tables above.
+pub trait Records: Txn {
+    fn get_record<T: Record>(&mut self, table: Table, key: &str) -> Result<Option<T>, StoreError> {
+        match self.get(table, key)? {
+            Some(bytes) => decode(table, key, &bytes).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    fn put_record<T: Record>(
+        &mut self,
+        table: Table,
+        key: &str,
+        value: &T,
+    ) -> Result<(), StoreError> {
+        self.put(table, key, &encode(value)?)
+    }
+
+    /// Inserts only if absent; returns whether it inserted.
+    fn insert_record<T: Record>(
+        &mut self,
+        table: Table,
+        key: &str,
+        value: &T,
+    ) -> Result<bool, StoreError> {
+        self.insert(table, key, &encode(value)?)
+    }
+
+    fn scan_records<T: Record>(
+        &mut self,
+        table: Table,
+        prefix: &str,
+        start_after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<(String, T)>, StoreError> {
+        self.scan(table, prefix, start_after, limit)?
+            .into_iter()
+            .map(|(key, bytes)| decode(table, &key, &bytes).map(|value| (key, value)))
+            .collect()
+    }
+
+    fn get_text(&mut self, table: Table, key: &str) -> Result<Option<String>, StoreError> {
+        self.get(table, key)?
+            .map(|bytes| text(table, key, bytes))
+            .transpose()
+    }
+
+    /// The last segments of every key under `prefix` (which ends with `/`), in key order.
+    fn child_ids(&mut self, table: Table, prefix: &str) -> Result<Vec<String>, StoreError> {
+        Ok(self
+            .scan(table, prefix, None, usize::MAX)?
+            .into_iter()
+            .filter_map(|(key, _)| key.strip_prefix(prefix).map(str::to_string))
+            .collect())
+    }
+}
+
+impl<T: Txn + ?Sized> Records for T {}
+
+/// `{account}/{rest…}`: the key of a row that belongs to an account.
+pub fn key(account: &str, parts: &[&str]) -> String {
+    let mut k =
+        String::with_capacity(account.len() + parts.iter().map(|p| p.len() + 1).sum::<usize>());
+    k.push_str(account);
+    for p in parts {
+        k.push('/');
+        k.push_str(p);
+    }
+    k
+}
+
+/// `{account}/{rest…}/`: the prefix of the rows under one parent.
+pub fn prefix(account: &str, parts: &[&str]) -> String {
+    let mut k = key(account, parts);
+    k.push('/');
+    k
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn newer_formats_are_refused_and_older_ones_upgraded() {
+        let old = br#"{"v":1,"account":"1","name":"a","id":"AIDA","path":"/","create_date":0}"#;
+        let user: UserRecord = decode(USERS, "k", old).unwrap();
+        assert_eq!((user.v, user.policies_rev), (2, 0));
+        let newer = br#"{"v":9,"account":"1","name":"a","id":"AIDA","path":"/","create_date":0}"#;
+        assert!(matches!(
+            decode::<UserRecord>(USERS, "k", newer),
+            Err(StoreError::Corrupt(m)) if m.contains("newer")
+        ));
+    }
+
+    #[test]
+    fn keys_begin_with_the_account() {
+        assert_eq!(key("123456789012", &["AIDA1", "p"]), "123456789012/AIDA1/p");
+        assert_eq!(prefix("123456789012", &["AIDA1"]), "123456789012/AIDA1/");
+    }
+}
