@@ -1,4 +1,5 @@
-//! Runs every case in `tests/corpus/*.json`, printing each failing case by name.
+//! Runs every case in `tests/corpus/*.json` through `authorize` and through
+//! `CompiledPolicySet` (which must agree), printing each failing case by name.
 //!
 //! Format: `{"description", "cases": [{"name", "rule", "policies", "request", "expect"}]}`.
 //! - `policies`: optional `identity` (list of `{"id", "document"}`), `boundary`, `session`
@@ -16,8 +17,8 @@ use std::collections::BTreeSet;
 use std::path::Path;
 
 use gatehouse_policy::{
-    Context, Decision, NamedPolicy, Outcome, Policy, PolicyKind, PolicySet, Principal,
-    PrincipalKind, Request, authorize,
+    CompiledPolicySet, Context, Decision, NamedPolicy, Outcome, Policy, PolicyKind, PolicySet,
+    Principal, PrincipalKind, Request, authorize,
 };
 use serde_json::Value;
 
@@ -195,7 +196,16 @@ fn run_case(case: &Value) -> Result<(), String> {
         resource_account: r["resource_account"].as_str(),
         context: &context,
     };
-    check(&authorize(&set, &request), &case["expect"])
+    let decision = authorize(&set, &request);
+    check(&decision, &case["expect"])?;
+    // The compiled set (what a server keeps per principal) must decide the same.
+    let compiled = CompiledPolicySet::new(&set).authorize(&request);
+    if compiled != decision {
+        return Err(format!(
+            "CompiledPolicySet decided differently: {compiled:?}, authorize: {decision:?}"
+        ));
+    }
+    Ok(())
 }
 
 #[test]

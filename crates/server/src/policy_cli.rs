@@ -4,19 +4,25 @@
 use std::fmt::Write as _;
 
 use gatehouse_policy::{
-    Context, NamedPolicy, Outcome, Policy, PolicyKind, PolicySet, Principal, Request, policy_size,
+    Context, NamedPolicy, Outcome, Policy, PolicyKind, PolicySet, Principal, Request, TypeDecision,
+    policy_size,
 };
 
 pub const USAGE: &str = "\
 gatehouse policy check [--kind KIND] FILE...
 gatehouse policy simulate --policy FILE... [--boundary FILE] [--session-policy FILE]
-                          [--resource-policy FILE] [--principal ARN] [--resource-account ID]
+                          [--resource-policy FILE] [--scp FILE[,FILE...]]...
+                          [--rcp FILE[,FILE...]]... [--principal ARN] [--resource-account ID]
                           --action ACTION --resource ARN [--context KEY=TYPE:VALUE...] [--json]
 
 KIND: identity (default), resource, trust, boundary, session, scp, rcp
 TYPE: string, stringList, numeric, numericList, boolean, booleanList, date, dateList, ip,
       ipList, binary, binaryList (a list's values are separated by commas); without TYPE: the
       value is one string
+--scp, --rcp: one flag per level of the organization, root first (root, then each OU, then the
+      account); the files of one level are separated by commas. Every level must allow.
+simulate prints the decision and exits 0 whatever it is (Allowed, ExplicitDeny or
+      ImplicitDeny); it exits 1 only on a usage error or a missing or invalid policy file.
 ";
 
 fn kind(name: &str) -> Result<PolicyKind, String> {
@@ -125,6 +131,10 @@ struct SimulateArgs {
     boundary: Option<String>,
     session: Vec<String>,
     resource_policy: Option<String>,
+    /// SCP files, one list per organization level, root first.
+    scps: Vec<Vec<String>>,
+    /// RCP files, one list per organization level, root first.
+    rcps: Vec<Vec<String>>,
     principal: Option<String>,
     resource_account: Option<String>,
     action: Option<String>,
@@ -133,9 +143,22 @@ struct SimulateArgs {
     json: bool,
 }
 
+/// The files of one organization level: `FILE[,FILE...]`.
+fn level(flag: &str, spec: &str) -> Result<Vec<String>, String> {
+    let files: Vec<String> = spec.split(',').map(str::to_string).collect();
+    if files.iter().any(String::is_empty) {
+        return Err(format!(
+            "{flag} '{spec}': expected FILE[,FILE...] (one level's files, separated by commas)"
+        ));
+    }
+    Ok(files)
+}
+
 fn parse_simulate(args: &[String]) -> Result<SimulateArgs, String> {
     let mut a = SimulateArgs::default();
     let mut words = args.iter().peekable();
+    // Bare files extend the --policy list only right after it.
+    let mut after_policy = false;
     while let Some(word) = words.next() {
         let mut value = |name: &str| {
             words
@@ -143,8 +166,11 @@ fn parse_simulate(args: &[String]) -> Result<SimulateArgs, String> {
                 .cloned()
                 .ok_or_else(|| format!("{name} needs a value"))
         };
+        let is_policy = word == "--policy";
         match word.as_str() {
             "--policy" => a.policies.push(value("--policy")?),
+            "--scp" => a.scps.push(level("--scp", &value("--scp")?)?),
+            "--rcp" => a.rcps.push(level("--rcp", &value("--rcp")?)?),
             "--boundary" => a.boundary = Some(value("--boundary")?),
             "--session-policy" => a.session.push(value("--session-policy")?),
             "--resource-policy" => a.resource_policy = Some(value("--resource-policy")?),
@@ -155,13 +181,48 @@ fn parse_simulate(args: &[String]) -> Result<SimulateArgs, String> {
             "--context" => add_context(&mut a.context, &value("--context")?)?,
             "--json" => a.json = true,
             // Several files may follow one --policy.
-            file if !file.starts_with("--") && !a.policies.is_empty() => {
-                a.policies.push(file.to_string())
-            }
+            file if !file.starts_with("--") && after_policy => a.policies.push(file.to_string()),
             other => return Err(format!("unexpected argument '{other}'\n\n{USAGE}")),
         }
+        after_policy = is_policy || (after_policy && !word.starts_with("--"));
     }
     Ok(a)
+}
+
+/// Loads organization policies level by level; errors name the flag, the level and the file.
+fn load_levels(
+    flag: &str,
+    levels: &[Vec<String>],
+    kind: PolicyKind,
+) -> Result<Vec<Vec<NamedPolicy>>, String> {
+    levels
+        .iter()
+        .enumerate()
+        .map(|(i, files)| {
+            files
+                .iter()
+                .map(|path| {
+                    load(path, kind)
+                        .map(|p| NamedPolicy::new(path.as_str(), p))
+                        .map_err(|e| format!("{flag} level {}: {e}", i + 1))
+                })
+                .collect()
+        })
+        .collect()
+}
+
+/// Names the policy types that apply but did not allow (for an implicit deny).
+fn not_allowed_by(d: &gatehouse_policy::Decision) -> Vec<&'static str> {
+    [
+        (d.scp, "the SCPs (every level must allow)"),
+        (d.rcp, "the RCPs (every level must allow)"),
+        (d.boundary, "the permissions boundary"),
+        (d.session, "the session policies"),
+    ]
+    .into_iter()
+    .filter(|(t, _)| *t == TypeDecision::ImplicitDeny)
+    .map(|(_, name)| name)
+    .collect()
 }
 
 /// Decides one request offline and describes the decision.
@@ -200,6 +261,8 @@ pub fn simulate(args: &[String]) -> Result<String, String> {
             load(path, PolicyKind::Resource)?,
         ));
     }
+    set.scps = load_levels("--scp", &a.scps, PolicyKind::ServiceControl)?;
+    set.rcps = load_levels("--rcp", &a.rcps, PolicyKind::ResourceControl)?;
     let principal_arn = a
         .principal
         .clone()
@@ -246,6 +309,8 @@ pub fn simulate(args: &[String]) -> Result<String, String> {
             "resource_policy": format!("{:?}", decision.resource),
             "boundary": format!("{:?}", decision.boundary),
             "session": format!("{:?}", decision.session),
+            "scp": format!("{:?}", decision.scp),
+            "rcp": format!("{:?}", decision.rcp),
         });
         return serde_json::to_string_pretty(&doc)
             .map(|s| s + "\n")
@@ -253,7 +318,12 @@ pub fn simulate(args: &[String]) -> Result<String, String> {
     }
     let mut out = format!("{outcome}: {principal_arn} → {action} on {resource}\n");
     if decision.matched.is_empty() {
-        out.push_str("  no statement matched: nothing allows this request\n");
+        let short = not_allowed_by(&decision);
+        if short.is_empty() {
+            out.push_str("  no statement matched: nothing allows this request\n");
+        } else {
+            let _ = writeln!(out, "  not allowed by {}", short.join(", "));
+        }
     }
     for m in &decision.matched {
         let sid = m
@@ -340,6 +410,157 @@ mod tests {
         json_args.push("--json".into());
         let json: serde_json::Value = serde_json::from_str(&simulate(&json_args).unwrap()).unwrap();
         assert_eq!(json["decision"], "ImplicitDeny");
+    }
+
+    fn words(list: &[&str]) -> Vec<String> {
+        list.iter().map(|s| s.to_string()).collect()
+    }
+
+    const ALLOW_S3: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:*","Resource":"*"}]}"#;
+
+    #[test]
+    fn simulate_scp_level_that_does_not_allow_is_an_implicit_deny() {
+        let identity = write("scp-identity.json", ALLOW_S3);
+        let root = write(
+            "scp-root.json",
+            r#"{"Version":"2012-10-17","Statement":[{"Sid":"All","Effect":"Allow","Action":"*","Resource":"*"}]}"#,
+        );
+        let ec2 = write(
+            "scp-ec2.json",
+            r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"ec2:*","Resource":"*"}]}"#,
+        );
+        let s3 = write(
+            "scp-s3.json",
+            r#"{"Version":"2012-10-17","Statement":[{"Sid":"S3","Effect":"Allow","Action":"s3:*","Resource":"*"}]}"#,
+        );
+        let run = |extra: &[&str]| {
+            let mut args = words(&[
+                "--policy",
+                &identity,
+                "--action",
+                "s3:GetObject",
+                "--resource",
+                "arn:aws:s3:::b/k",
+            ]);
+            args.extend(words(extra));
+            simulate(&args)
+        };
+        // The second level (an OU) allows only EC2: implicit deny, blamed on the SCPs.
+        let out = run(&["--scp", &root, "--scp", &ec2]).unwrap();
+        assert!(out.starts_with("ImplicitDeny"), "{out}");
+        assert!(out.contains("not allowed by the SCPs"), "{out}");
+        let json: serde_json::Value =
+            serde_json::from_str(&run(&["--scp", &root, "--scp", &ec2, "--json"]).unwrap())
+                .unwrap();
+        assert_eq!(json["decision"], "ImplicitDeny");
+        assert_eq!(json["scp"], "ImplicitDeny");
+        assert_eq!(json["identity"], "Allowed");
+        // One file of a level is enough for that level; every level allows now.
+        let level = format!("{ec2},{s3}");
+        let out = run(&["--scp", &root, "--scp", &level]).unwrap();
+        assert!(out.starts_with("Allowed"), "{out}");
+        assert!(
+            out.contains(&format!("{s3} statement 0 (Sid \"S3\")")),
+            "{out}"
+        );
+        // The same files as one level: that level allows.
+        let one_level = format!("{root},{ec2}");
+        assert!(run(&["--scp", &one_level]).unwrap().starts_with("Allowed"));
+        // Bare files after --scp are not identity policies.
+        let err = run(&["--scp", &ec2, &s3]).unwrap_err();
+        assert!(
+            err.contains(&format!("unexpected argument '{s3}'")),
+            "{err}"
+        );
+        let err = run(&["--scp", &format!("{root},")]).unwrap_err();
+        assert!(err.contains("FILE[,FILE...]"), "{err}");
+    }
+
+    #[test]
+    fn simulate_rcp_deny_is_an_explicit_deny() {
+        let identity = write("rcp-identity.json", ALLOW_S3);
+        let rcp = write(
+            "rcp.json",
+            r#"{"Version":"2012-10-17","Statement":[
+                {"Effect":"Allow","Principal":"*","Action":"*","Resource":"*"},
+                {"Sid":"NoPlainHttp","Effect":"Deny","Principal":"*","Action":"s3:*","Resource":"*",
+                 "Condition":{"BoolIfExists":{"aws:SecureTransport":"false"}}}]}"#,
+        );
+        let args = |secure: &str| {
+            words(&[
+                "--policy",
+                &identity,
+                "--rcp",
+                &rcp,
+                "--action",
+                "s3:GetObject",
+                "--resource",
+                "arn:aws:s3:::b/k",
+                "--context",
+                &format!("aws:SecureTransport=boolean:{secure}"),
+                "--json",
+            ])
+        };
+        let json: serde_json::Value =
+            serde_json::from_str(&simulate(&args("false")).unwrap()).unwrap();
+        assert_eq!(json["decision"], "ExplicitDeny");
+        assert_eq!(json["rcp"], "ExplicitDeny");
+        assert_eq!(json["matched"][0]["policy"], rcp.as_str());
+        assert_eq!(json["matched"][0]["sid"], "NoPlainHttp");
+        let json: serde_json::Value =
+            serde_json::from_str(&simulate(&args("true")).unwrap()).unwrap();
+        assert_eq!(json["decision"], "Allowed");
+        assert_eq!(json["rcp"], "Allowed");
+    }
+
+    #[test]
+    fn simulate_missing_level_file_names_the_path() {
+        let scp_root = write(
+            "missing-scp-root.json",
+            r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}"#,
+        );
+        let rcp_root = write(
+            "missing-rcp-root.json",
+            r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":"*","Action":"*","Resource":"*"}]}"#,
+        );
+        let missing = std::env::temp_dir()
+            .join(format!(
+                "gatehouse-cli-{}-no-such-ou.json",
+                std::process::id()
+            ))
+            .to_string_lossy()
+            .into_owned();
+        for (flag, root) in [("--scp", scp_root), ("--rcp", rcp_root)] {
+            let level = format!("{root},{missing}");
+            let err = simulate(&words(&[
+                flag,
+                &root,
+                flag,
+                &level,
+                "--action",
+                "s3:GetObject",
+                "--resource",
+                "arn:aws:s3:::b/k",
+            ]))
+            .unwrap_err();
+            assert!(err.contains(&missing), "{err}");
+            assert!(err.starts_with(&format!("{flag} level 2: ")), "{err}");
+        }
+        // An invalid document at a level names the file too (an SCP must not name a principal).
+        let bad = write(
+            "bad-scp.json",
+            r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":"*","Action":"*","Resource":"*"}]}"#,
+        );
+        let err = simulate(&words(&[
+            "--scp",
+            &bad,
+            "--action",
+            "s3:GetObject",
+            "--resource",
+            "arn:aws:s3:::b/k",
+        ]))
+        .unwrap_err();
+        assert!(err.starts_with(&format!("--scp level 1: {bad}")), "{err}");
     }
 
     #[test]
