@@ -17,6 +17,8 @@ mod keys;
 mod migrate;
 mod model;
 mod pipeline;
+#[cfg(test)]
+mod races;
 mod sts;
 #[cfg(test)]
 mod test_support;

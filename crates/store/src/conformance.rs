@@ -16,22 +16,108 @@ pub fn run_all(store: &dyn Store) {
     scan_in_key_order_with_prefix_and_cursor(store);
     failed_body_rolls_back(store);
     tables_are_separate(store);
-    generation_changes_with_every_write(store);
+    racing_inserts_have_one_winner(store);
+    read_modify_write_is_serializable(store);
+    counted_quota_holds_under_races(store);
+    parent_delete_races_child_insert(store);
 }
 
-fn generation_changes_with_every_write(store: &dyn Store) {
-    let before = store.generation();
-    read(store, |t| t.get("g", "k")).unwrap();
-    assert_eq!(
-        store.generation(),
-        before,
-        "a read must not change the generation"
-    );
-    write(store, |t| t.put("g", "k", b"1")).unwrap();
-    let after_one = store.generation();
-    assert_ne!(after_one, before);
-    write(store, |t| t.put("g", "k", b"2")).unwrap();
-    assert_ne!(store.generation(), after_one);
+/// Threads that start together, each running `body(i)`.
+fn race<T: Send>(threads: usize, body: impl Fn(usize) -> T + Sync) -> Vec<T> {
+    let barrier = std::sync::Barrier::new(threads);
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..threads)
+            .map(|i| {
+                let (barrier, body) = (&barrier, &body);
+                scope.spawn(move || {
+                    barrier.wait();
+                    body(i)
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    })
+}
+
+/// Exactly one of several concurrent inserts of one key succeeds.
+fn racing_inserts_have_one_winner(store: &dyn Store) {
+    for round in 0..10 {
+        let key = format!("k{round}");
+        let won = race(8, |i| {
+            write(store, |t| t.insert("race", &key, format!("{i}").as_bytes())).unwrap()
+        });
+        assert_eq!(
+            won.iter().filter(|w| **w).count(),
+            1,
+            "round {round}: {won:?}"
+        );
+    }
+}
+
+/// A read followed by a write in one transaction loses no concurrent update.
+fn read_modify_write_is_serializable(store: &dyn Store) {
+    race(4, |_| {
+        for _ in 0..25 {
+            write(store, |t| {
+                let n: u64 = t
+                    .get("counter", "n")?
+                    .and_then(|v| String::from_utf8(v).ok())
+                    .and_then(|v| v.parse().ok())
+                    .unwrap_or(0);
+                t.put("counter", "n", (n + 1).to_string().as_bytes())
+            })
+            .unwrap();
+        }
+    });
+    let n = read(store, |t| t.get("counter", "n")).unwrap();
+    assert_eq!(n.as_deref(), Some(&b"100"[..]));
+}
+
+/// A quota checked by counting and then inserting holds when callers race.
+fn counted_quota_holds_under_races(store: &dyn Store) {
+    let added = race(8, |i| {
+        write(store, |t| {
+            if t.count("quota", "owner/")? >= 2 {
+                return Ok(false);
+            }
+            t.insert("quota", &format!("owner/{i}"), b"")
+        })
+        .unwrap()
+    });
+    assert_eq!(added.iter().filter(|a| **a).count(), 2);
+    assert_eq!(read(store, |t| t.count("quota", "owner/")).unwrap(), 2);
+}
+
+/// Deleting a parent that must have no children races adding a child to it: never an orphan.
+fn parent_delete_races_child_insert(store: &dyn Store) {
+    for round in 0..20 {
+        let parent = format!("p{round}");
+        write(store, |t| t.put("parents", &parent, b"")).unwrap();
+        race(2, |i| {
+            write(store, |t| {
+                if i == 0 {
+                    if t.get("parents", &parent)?.is_some() {
+                        t.put("children", &format!("{parent}/c"), b"")?;
+                    }
+                } else if t.count("children", &format!("{parent}/"))? == 0 {
+                    t.delete("parents", &parent)?;
+                }
+                Ok::<_, StoreError>(())
+            })
+            .unwrap()
+        });
+        let (has_parent, children) = read(store, |t| {
+            Ok::<_, StoreError>((
+                t.get("parents", &parent)?.is_some(),
+                t.count("children", &format!("{parent}/"))?,
+            ))
+        })
+        .unwrap();
+        assert!(
+            has_parent || children == 0,
+            "round {round}: an orphaned child"
+        );
+    }
 }
 
 fn get_put_delete(store: &dyn Store) {

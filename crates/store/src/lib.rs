@@ -8,11 +8,9 @@
 //! Invariants:
 //! - A write transaction is durable when [`write`] returns `Ok`: callers answer the client only
 //!   after that.
-//! - A transaction sees a consistent snapshot; write transactions are serialized.
-//! - [`Store::generation`] changes after every committed write, so callers may cache what they
-//!   read for as long as it stays the same. The store itself caches nothing. A backend that
-//!   several processes share must make the generation reflect every process's writes
-//!   (PostgreSQL: a notification channel); the embedded SQLite backend belongs to one process.
+//! - A transaction sees a consistent snapshot; write transactions are serializable (the
+//!   conformance suite races them), also between processes that share the store.
+//! - The store caches nothing: what a transaction reads is what is committed.
 
 pub mod conformance;
 mod sqlite;
@@ -67,11 +65,6 @@ pub trait Store: Send + Sync {
         mode: Mode,
         body: &mut dyn FnMut(&mut dyn Txn) -> Result<(), Rollback>,
     ) -> Result<(), StoreError>;
-
-    /// A number that changes after every committed write transaction. A value read while the
-    /// generation was `g` is current for as long as the generation is still `g` (read the
-    /// generation *before* reading the value).
-    fn generation(&self) -> u64;
 
     /// The backend's own consistency check (for SQLite, `PRAGMA integrity_check`).
     fn check_integrity(&self) -> Result<(), StoreError>;

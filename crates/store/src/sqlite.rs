@@ -2,7 +2,6 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior, params};
@@ -27,8 +26,6 @@ pub struct SqliteStore {
     // checkpoints and removes the WAL, which only a writable one can.
     readers: Mutex<Vec<Connection>>,
     writer: Mutex<Connection>,
-    /// Bumped after every committed write; see [`Store::generation`].
-    generation: AtomicU64,
 }
 
 impl From<rusqlite::Error> for StoreError {
@@ -48,7 +45,6 @@ impl SqliteStore {
             how: Opening::Read,
             readers: Mutex::new(Vec::new()),
             writer: Mutex::new(writer),
-            generation: AtomicU64::new(0),
         })
     }
 
@@ -78,7 +74,6 @@ impl SqliteStore {
             how,
             readers: Mutex::new(Vec::new()),
             writer: Mutex::new(conn),
-            generation: AtomicU64::new(0),
         })
     }
 
@@ -279,11 +274,7 @@ impl Store for SqliteStore {
                 let mut conn = self.writer.lock().map_err(|_| poisoned())?;
                 // IMMEDIATE takes the write lock up front, so two connections can't deadlock
                 // upgrading from read to write.
-                let result = run_in(&mut conn, TransactionBehavior::Immediate, body);
-                // After the commit (or a failure that may have left it unknown), never before:
-                // a reader that saw the old generation must not keep what it reads from now on.
-                self.generation.fetch_add(1, Ordering::SeqCst);
-                result
+                run_in(&mut conn, TransactionBehavior::Immediate, body)
             }
             Mode::Read => {
                 let mut conn = self.reader()?;
@@ -294,10 +285,6 @@ impl Store for SqliteStore {
                 result
             }
         }
-    }
-
-    fn generation(&self) -> u64 {
-        self.generation.load(Ordering::SeqCst)
     }
 
     fn check_integrity(&self) -> Result<(), StoreError> {
