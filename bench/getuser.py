@@ -4,6 +4,11 @@
   getuser.py create-user ENDPOINT KEY_ID SECRET USER
       Creates USER with boto3 (an existing user is fine).
 
+  getuser.py create-caller ENDPOINT KEY_ID SECRET CALLER POLICIES TARGET OUT_FILE
+      Creates the user CALLER with POLICIES inline policies (the last one allows iam:GetUser
+      on TARGET, the others on other paths, so every one is evaluated) and an access key,
+      written to OUT_FILE as "KEY_ID SECRET".
+
   getuser.py sign ENDPOINT KEY_ID SECRET USER OUT_PREFIX
       Signs ONE GetUser request with botocore's SigV4Auth (POST form body, service iam,
       region us-east-1) and writes OUT_PREFIX.lua (a wrk script replaying it byte for byte:
@@ -45,6 +50,31 @@ def create_user(endpoint, key_id, secret, user):
         pass
     got = iam.get_user(UserName=user)["User"]
     print(f"user {got['UserName']} ({got['Arn']}) at {endpoint}")
+
+
+def create_caller(endpoint, key_id, secret, caller, policies, target, out_file):
+    check_loopback(endpoint)
+    iam = boto3.client(
+        "iam",
+        endpoint_url=endpoint,
+        region_name=REGION,
+        aws_access_key_id=key_id,
+        aws_secret_access_key=secret,
+        config=Config(retries={"max_attempts": 1}, connect_timeout=5, read_timeout=10),
+    )
+    iam.create_user(UserName=caller)
+    account = iam.get_user(UserName=caller)["User"]["Arn"].split(":")[4]
+    count = int(policies)
+    for i in range(count):
+        resource = (f"arn:aws:iam::{account}:user/{target}" if i == count - 1
+                    else f"arn:aws:iam::{account}:user/team{i}/*")
+        document = ('{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"iam:GetUser",'
+                    f'"Resource":"{resource}"}}]}}')
+        iam.put_user_policy(UserName=caller, PolicyName=f"p{i}", PolicyDocument=document)
+    key = iam.create_access_key(UserName=caller)["AccessKey"]
+    with open(out_file, "w") as f:
+        f.write(f"{key['AccessKeyId']} {key['SecretAccessKey']}\n")
+    print(f"user {caller} with {count} inline policies and key {key['AccessKeyId']} at {endpoint}")
 
 
 def lua_string(s):
@@ -107,6 +137,8 @@ def sign(endpoint, key_id, secret, user, out_prefix):
 def main(argv):
     if len(argv) == 6 and argv[1] == "create-user":
         create_user(*argv[2:6])
+    elif len(argv) == 9 and argv[1] == "create-caller":
+        create_caller(*argv[2:9])
     elif len(argv) == 7 and argv[1] == "sign":
         sign(*argv[2:7])
     else:

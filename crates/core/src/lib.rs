@@ -33,7 +33,7 @@ pub use gatehouse_protocol::iam::IamApi;
 pub use gatehouse_protocol::sts::StsApi;
 pub use keys::{AuthenticatedKey, RootKeyInit};
 pub use migrate::{StartupError, stored_default_account};
-pub use model::records::UserRecord;
+pub use model::records::{UserRecord, VOLATILE_TABLES};
 
 /// Who is calling, as established by authentication.
 #[derive(Clone, Debug, PartialEq)]

@@ -1,13 +1,14 @@
 //! Races between requests through the whole pipeline, on two stores opened on one SQLite
 //! file (as two server processes would): names stay unique in every letter case, the
 //! access-key quota holds, and a user deleted while a key is being created leaves no orphan.
+//! Each node reads through its own validated cache, as a server does.
 
 use std::sync::{Arc, Barrier};
 
 use gatehouse_protocol::iam::{
     CreateAccessKeyRequest, CreateUserRequest, DeleteUserRequest, IamApi,
 };
-use gatehouse_store::{SqliteStore, Store};
+use gatehouse_store::{CachedStore, SqliteStore, Store};
 use gatehouse_types::{AccountId, Timestamp};
 
 use crate::{Caller, Gatehouse, MasterKey, Principal, RequestContext};
@@ -25,7 +26,10 @@ fn two_nodes() -> (Gatehouse, Gatehouse) {
     std::fs::create_dir_all(&dir).unwrap();
     let key = MasterKey::generate().unwrap();
     let node = |key: MasterKey| {
-        let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&dir.join("g.db")).unwrap());
+        let sqlite = SqliteStore::open(&dir.join("g.db"))
+            .unwrap()
+            .with_volatile_tables(crate::VOLATILE_TABLES);
+        let store: Arc<dyn Store> = Arc::new(CachedStore::new(sqlite, crate::VOLATILE_TABLES));
         Gatehouse::new(store, AccountId::parse(ACCOUNT).unwrap(), key, None)
     };
     let a = node(MasterKey::from_hex(&key.to_hex()).unwrap());

@@ -6,8 +6,8 @@ use std::os::unix::fs::{DirBuilderExt as _, OpenOptionsExt as _};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use gatehouse_core::{Gatehouse, MasterKey, RootKeyInit};
-use gatehouse_store::{SqliteStore, Store};
+use gatehouse_core::{Gatehouse, MasterKey, RootKeyInit, VOLATILE_TABLES};
+use gatehouse_store::{CachedStore, SqliteStore, Store};
 use gatehouse_types::{AccountId, SecretKey, Timestamp};
 
 pub const DEFAULT_ACCOUNT_ID: &str = "000000000000";
@@ -60,17 +60,12 @@ pub fn open(data_dir: &Path, env: &Environment, now: Timestamp) -> Result<Opened
             return Err("set both GATEHOUSE_ROOT_ACCESS_KEY_ID and GATEHOUSE_ROOT_SECRET_ACCESS_KEY, or neither".into());
         }
     };
-    let store = Arc::new(
-        SqliteStore::open(&db_path)
-            .map_err(|e| format!("cannot open {}: {e}", db_path.display()))?,
-    );
+    let sqlite = SqliteStore::open(&db_path)
+        .map_err(|e| format!("cannot open {}: {e}", db_path.display()))?
+        .with_volatile_tables(VOLATILE_TABLES);
+    let store: Arc<dyn Store> = Arc::new(CachedStore::new(sqlite, VOLATILE_TABLES));
     let account = account_id(env, store.as_ref())?;
-    let gatehouse = Arc::new(Gatehouse::new(
-        store.clone() as Arc<dyn Store>,
-        account,
-        master_key,
-        root_key,
-    ));
+    let gatehouse = Arc::new(Gatehouse::new(store, account, master_key, root_key));
     // Before anything is sealed or created: a wrong master key or account id is refused.
     gatehouse.prepare_store().map_err(|e| e.to_string())?;
     match gatehouse

@@ -12,11 +12,14 @@
 //!   conformance suite races them), also between processes that share the store.
 //! - The store caches nothing: what a transaction reads is what is committed.
 
+mod cached;
+mod changes;
 pub mod conformance;
 mod sqlite;
 
 use std::fmt;
 
+pub use cached::CachedStore;
 pub use sqlite::SqliteStore;
 
 /// Whether a transaction may change anything.
@@ -65,6 +68,15 @@ pub trait Store: Send + Sync {
         mode: Mode,
         body: &mut dyn FnMut(&mut dyn Txn) -> Result<(), Rollback>,
     ) -> Result<(), StoreError>;
+
+    /// A value that differs after every committed change, by any process sharing the store,
+    /// and is absent while a commit may be in flight: what a transaction reads after seeing
+    /// token `t` is current for as long as the token is still `t`. Writes to the tables a
+    /// backend was told are volatile do not change it. Reading it costs at most one cheap
+    /// read; `None` always is a correct (uncached) answer.
+    fn change_token(&self) -> Option<u64> {
+        None
+    }
 
     /// The backend's own consistency check (for SQLite, `PRAGMA integrity_check`).
     fn check_integrity(&self) -> Result<(), StoreError>;

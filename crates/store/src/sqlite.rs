@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior, params};
 
+use crate::changes::ChangeFile;
 use crate::{Mode, Rollback, Store, StoreError, Table, Txn};
 
 /// Numbered schema migrations; `PRAGMA user_version` records how many have run.
@@ -26,6 +27,11 @@ pub struct SqliteStore {
     // checkpoints and removes the WAL, which only a writable one can.
     readers: Mutex<Vec<Connection>>,
     writer: Mutex<Connection>,
+    /// The change signal shared with every process on this database (none when opened
+    /// read-only for a check of an idle store).
+    changes: Option<ChangeFile>,
+    /// Tables whose writes do not count as changes (see [`Store::change_token`]).
+    volatile: &'static [Table],
 }
 
 impl From<rusqlite::Error> for StoreError {
@@ -40,11 +46,20 @@ impl SqliteStore {
         let writer = open_connection(path, Opening::Write)?;
         writer.pragma_update(None, "journal_mode", "WAL")?;
         migrate(&writer)?;
+        let changes = ChangeFile::open_or_create(&changes_path(path))?;
+        // Under the write lock: a writer that died between its commit and its end has left
+        // the signal saying "in flight"; nothing can be in flight while we hold the lock.
+        writer.execute_batch("BEGIN IMMEDIATE")?;
+        let repaired = changes.repair();
+        writer.execute_batch("COMMIT")?;
+        repaired?;
         Ok(SqliteStore {
             path: path.to_path_buf(),
             how: Opening::Read,
             readers: Mutex::new(Vec::new()),
             writer: Mutex::new(writer),
+            changes: Some(changes),
+            volatile: &[],
         })
     }
 
@@ -74,7 +89,16 @@ impl SqliteStore {
             how,
             readers: Mutex::new(Vec::new()),
             writer: Mutex::new(conn),
+            changes: None,
+            volatile: &[],
         })
+    }
+
+    /// Declares tables whose writes are not changes: nothing that is cached reads them (the
+    /// caller must not cache them either), and writing them leaves the change token as it is.
+    pub fn with_volatile_tables(mut self, tables: &'static [Table]) -> Self {
+        self.volatile = tables;
+        self
     }
 
     fn reader(&self) -> Result<Connection, StoreError> {
@@ -104,6 +128,16 @@ enum Opening {
     /// A check of a store no process has open (no WAL file): read as an immutable file, so
     /// not even SQLite's shared-memory index is created or touched.
     ReadIdle,
+}
+
+fn changes_path(db: &Path) -> PathBuf {
+    PathBuf::from(format!("{}-changes", db.display()))
+}
+
+impl From<std::io::Error> for StoreError {
+    fn from(e: std::io::Error) -> Self {
+        StoreError::Io(e)
+    }
 }
 
 fn poisoned() -> StoreError {
@@ -175,6 +209,17 @@ fn migrate(conn: &Connection) -> Result<(), StoreError> {
 
 struct SqliteTxn<'c> {
     conn: &'c Connection,
+    volatile: &'static [Table],
+    /// Whether a table that is not volatile was written.
+    changed: bool,
+}
+
+impl SqliteTxn<'_> {
+    fn note_write(&mut self, table: Table) {
+        if !self.volatile.contains(&table) {
+            self.changed = true;
+        }
+    }
 }
 
 /// The smallest string greater than every string that starts with `prefix`, if any.
@@ -199,6 +244,7 @@ impl Txn for SqliteTxn<'_> {
     }
 
     fn put(&mut self, table: Table, key: &str, value: &[u8]) -> Result<(), StoreError> {
+        self.note_write(table);
         let mut stmt = self
             .conn
             .prepare_cached("INSERT INTO kv (tbl, key, value) VALUES (?1, ?2, ?3) ON CONFLICT (tbl, key) DO UPDATE SET value = excluded.value")?;
@@ -207,6 +253,7 @@ impl Txn for SqliteTxn<'_> {
     }
 
     fn insert(&mut self, table: Table, key: &str, value: &[u8]) -> Result<bool, StoreError> {
+        self.note_write(table);
         let mut stmt = self
             .conn
             .prepare_cached("INSERT INTO kv (tbl, key, value) VALUES (?1, ?2, ?3) ON CONFLICT (tbl, key) DO NOTHING")?;
@@ -214,6 +261,7 @@ impl Txn for SqliteTxn<'_> {
     }
 
     fn delete(&mut self, table: Table, key: &str) -> Result<bool, StoreError> {
+        self.note_write(table);
         let mut stmt = self
             .conn
             .prepare_cached("DELETE FROM kv WHERE tbl = ?1 AND key = ?2")?;
@@ -252,12 +300,29 @@ impl Txn for SqliteTxn<'_> {
 fn run_in(
     conn: &mut Connection,
     behavior: TransactionBehavior,
+    volatile: &'static [Table],
+    changes: Option<&ChangeFile>,
     body: &mut dyn FnMut(&mut dyn Txn) -> Result<(), Rollback>,
 ) -> Result<(), StoreError> {
     let tx = conn.transaction_with_behavior(behavior)?;
-    let outcome = body(&mut SqliteTxn { conn: &tx });
+    let mut txn = SqliteTxn {
+        conn: &tx,
+        volatile,
+        changed: false,
+    };
+    let outcome = body(&mut txn);
     match outcome {
-        Ok(()) => tx.commit()?,
+        Ok(()) => match changes.filter(|_| txn.changed) {
+            Some(changes) => {
+                // Announced before the commit, ended after it (see `changes`).
+                let begun = changes.begin()?;
+                let committed = tx.commit();
+                // Should this fail, the token stays absent and nothing is cached: safe.
+                let _ = changes.end(begun);
+                committed?;
+            }
+            None => tx.commit()?,
+        },
         Err(Rollback) => tx.rollback()?,
     }
     Ok(())
@@ -274,17 +339,33 @@ impl Store for SqliteStore {
                 let mut conn = self.writer.lock().map_err(|_| poisoned())?;
                 // IMMEDIATE takes the write lock up front, so two connections can't deadlock
                 // upgrading from read to write.
-                run_in(&mut conn, TransactionBehavior::Immediate, body)
+                run_in(
+                    &mut conn,
+                    TransactionBehavior::Immediate,
+                    self.volatile,
+                    self.changes.as_ref(),
+                    body,
+                )
             }
             Mode::Read => {
                 let mut conn = self.reader()?;
-                let result = run_in(&mut conn, TransactionBehavior::Deferred, body);
+                let result = run_in(
+                    &mut conn,
+                    TransactionBehavior::Deferred,
+                    self.volatile,
+                    None,
+                    body,
+                );
                 if result.is_ok() {
                     self.return_reader(conn);
                 }
                 result
             }
         }
+    }
+
+    fn change_token(&self) -> Option<u64> {
+        self.changes.as_ref().and_then(ChangeFile::token)
     }
 
     fn check_integrity(&self) -> Result<(), StoreError> {
@@ -326,6 +407,92 @@ mod tests {
         let (dir, store) = temp_store();
         crate::conformance::run_all(&store);
         drop(store);
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    /// A backend that counts the transactions it runs.
+    struct Counting(SqliteStore, std::sync::atomic::AtomicUsize);
+
+    impl Counting {
+        fn new(store: SqliteStore) -> Self {
+            Counting(store, std::sync::atomic::AtomicUsize::new(0))
+        }
+        fn transactions(&self) -> usize {
+            self.1.load(std::sync::atomic::Ordering::SeqCst)
+        }
+    }
+
+    impl Store for Counting {
+        fn transact(
+            &self,
+            mode: Mode,
+            body: &mut dyn FnMut(&mut dyn Txn) -> Result<(), Rollback>,
+        ) -> Result<(), StoreError> {
+            self.1.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            self.0.transact(mode, body)
+        }
+        fn change_token(&self) -> Option<u64> {
+            self.0.change_token()
+        }
+        fn check_integrity(&self) -> Result<(), StoreError> {
+            self.0.check_integrity()
+        }
+    }
+
+    #[test]
+    fn passes_the_conformance_suite_behind_the_cache() {
+        let (dir, store) = temp_store();
+        crate::conformance::run_all(&crate::CachedStore::new(store, &[]));
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn a_commit_through_another_store_on_the_file_empties_the_cache_at_once() {
+        let (dir, first) = temp_store();
+        let second = SqliteStore::open(&dir.join("test.db"))
+            .unwrap()
+            .with_volatile_tables(&["volatile"]);
+        let cached = crate::CachedStore::new(Counting::new(first), &["volatile"]);
+        crate::write(&cached, |t| t.put("users", "bob", b"1")).unwrap();
+        assert_eq!(
+            crate::read(&cached, |t| t.get("users", "bob")).unwrap(),
+            Some(b"1".to_vec())
+        );
+        let token = cached.change_token().unwrap();
+        let opened = cached.inner().transactions();
+        for _ in 0..3 {
+            assert_eq!(
+                crate::read(&cached, |t| t.get("users", "bob")).unwrap(),
+                Some(b"1".to_vec())
+            );
+        }
+        assert_eq!(
+            cached.inner().transactions(),
+            opened,
+            "served from the cache: no backend transaction"
+        );
+        // Another process (here: another connection set) changes the row.
+        crate::write(&second, |t| t.put("users", "bob", b"2")).unwrap();
+        assert_ne!(cached.change_token(), Some(token));
+        assert_eq!(
+            crate::read(&cached, |t| t.get("users", "bob")).unwrap(),
+            Some(b"2".to_vec()),
+            "the very next read sees the other process's commit"
+        );
+        // Writes to a volatile table are not changes, and volatile rows are never cached.
+        let token = cached.change_token().unwrap();
+        crate::write(&second, |t| t.put("volatile", "k", b"a")).unwrap();
+        assert_eq!(cached.change_token(), Some(token));
+        assert_eq!(
+            crate::read(&cached, |t| t.get("volatile", "k")).unwrap(),
+            Some(b"a".to_vec())
+        );
+        crate::write(&second, |t| t.put("volatile", "k", b"b")).unwrap();
+        assert_eq!(
+            crate::read(&cached, |t| t.get("volatile", "k")).unwrap(),
+            Some(b"b".to_vec())
+        );
+        drop((cached, second));
         std::fs::remove_dir_all(dir).unwrap();
     }
 

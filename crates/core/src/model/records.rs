@@ -31,6 +31,11 @@ pub const KEY_LAST_USED: Table = "key_last_used";
 pub const INLINE_POLICIES: Table = "inline_policies";
 pub const META: Table = "meta";
 
+/// Tables whose writes are not changes a cache must see: only last-used dates, which no
+/// authorization reads (the store leaves its change token alone for them and never caches
+/// them).
+pub const VOLATILE_TABLES: &[Table] = &[KEY_LAST_USED];
+
 /// The owner id of an account root user's keys.
 pub const ROOT_OWNER: &str = "root";
 

@@ -1,0 +1,226 @@
+//! A read-through cache in front of any [`Store`], validated on every transaction by the
+//! backend's [`Store::change_token`].
+//!
+//! A read transaction first reads the token (for SQLite, one `pread`). If the token is the
+//! one the cache was filled at, the body runs on cached rows alone and no backend transaction
+//! is opened. On the first row the cache lacks, the body runs again inside a real read
+//! transaction; what that transaction reads is kept only if the token, read again after its
+//! snapshot began, is still the same. If it is not, the body runs once more on the backend
+//! alone, so a body never mixes rows of two states. Any commit anywhere changes the token and
+//! so empties every process's cache: nothing served from it can be older than the last
+//! commit a client could have seen. Write transactions go straight to the backend.
+//!
+//! Only point reads (`get`) are cached; scans and counts always read the backend. Volatile
+//! tables (whose writes do not change the token) are never cached.
+
+use std::collections::HashMap;
+use std::sync::{PoisonError, RwLock};
+
+use crate::{Mode, Rollback, Store, StoreError, Table, Txn};
+
+/// Rows kept before the cache starts over.
+const MAX_ROWS: usize = 100_000;
+
+type Row = Option<Vec<u8>>;
+
+pub struct CachedStore<S> {
+    inner: S,
+    volatile: &'static [Table],
+    state: RwLock<State>,
+}
+
+struct State {
+    token: u64,
+    rows: HashMap<(Table, String), Row>,
+}
+
+impl<S: Store> CachedStore<S> {
+    /// Caches `inner`'s point reads, except of the `volatile` tables.
+    pub fn new(inner: S, volatile: &'static [Table]) -> Self {
+        CachedStore {
+            inner,
+            volatile,
+            state: RwLock::new(State {
+                token: 0,
+                rows: HashMap::new(),
+            }),
+        }
+    }
+
+    pub fn inner(&self) -> &S {
+        &self.inner
+    }
+
+    fn lookup(&self, token: u64, table: Table, key: &str) -> Option<Row> {
+        // The map is changed one whole row at a time: a poisoned lock leaves it usable.
+        let state = self.state.read().unwrap_or_else(PoisonError::into_inner);
+        if state.token != token {
+            return None;
+        }
+        state.rows.get(&(table, key.to_string())).cloned()
+    }
+
+    fn keep(&self, token: u64, table: Table, key: &str, row: &Row) {
+        let mut state = self.state.write().unwrap_or_else(PoisonError::into_inner);
+        if token != state.token {
+            // Tokens only grow while a store lives: an older one's rows are not wanted.
+            if token < state.token {
+                return;
+            }
+            state.token = token;
+            state.rows.clear();
+        }
+        if state.rows.len() >= MAX_ROWS {
+            state.rows.clear();
+        }
+        state.rows.insert((table, key.to_string()), row.clone());
+    }
+}
+
+/// How a cached transaction ended.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Verdict {
+    /// Every read was answered.
+    Complete,
+    /// It needed something the cache lacks (from cache alone), or the state moved on
+    /// while it read (inside a backend transaction).
+    Retry,
+}
+
+/// A read transaction answered from the cache, and from `backend` when there is one.
+struct CachedTxn<'a, S> {
+    store: &'a CachedStore<S>,
+    token: u64,
+    backend: Option<&'a mut dyn Txn>,
+    /// Whether the backend's snapshot is known to be the state at `token` (checked after its
+    /// first read).
+    verified: Option<bool>,
+    verdict: Verdict,
+}
+
+fn missed() -> StoreError {
+    StoreError::Backend("not in the cache (the transaction is run again)".into())
+}
+
+impl<S: Store> CachedTxn<'_, S> {
+    fn backend(&mut self) -> Result<&mut dyn Txn, StoreError> {
+        match self.backend.as_deref_mut() {
+            Some(txn) => Ok(txn),
+            None => {
+                self.verdict = Verdict::Retry;
+                Err(missed())
+            }
+        }
+    }
+
+    /// After a backend read: on the first, whether its snapshot is the state at `token`.
+    fn check_snapshot(&mut self) -> bool {
+        let verified = *self
+            .verified
+            .get_or_insert_with(|| self.store.inner.change_token() == Some(self.token));
+        if !verified {
+            self.verdict = Verdict::Retry;
+        }
+        verified
+    }
+
+    fn read_only() -> StoreError {
+        StoreError::Backend("a write in a read transaction".into())
+    }
+}
+
+impl<S: Store> Txn for CachedTxn<'_, S> {
+    fn get(&mut self, table: Table, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        let cacheable = !self.store.volatile.contains(&table);
+        if cacheable && let Some(row) = self.store.lookup(self.token, table, key) {
+            return Ok(row);
+        }
+        let row = self.backend()?.get(table, key)?;
+        if self.check_snapshot() && cacheable {
+            self.store.keep(self.token, table, key, &row);
+        }
+        Ok(row)
+    }
+
+    fn put(&mut self, _: Table, _: &str, _: &[u8]) -> Result<(), StoreError> {
+        Err(Self::read_only())
+    }
+
+    fn insert(&mut self, _: Table, _: &str, _: &[u8]) -> Result<bool, StoreError> {
+        Err(Self::read_only())
+    }
+
+    fn delete(&mut self, _: Table, _: &str) -> Result<bool, StoreError> {
+        Err(Self::read_only())
+    }
+
+    fn scan(
+        &mut self,
+        table: Table,
+        prefix: &str,
+        start_after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
+        let rows = self.backend()?.scan(table, prefix, start_after, limit)?;
+        self.check_snapshot();
+        Ok(rows)
+    }
+
+    fn count(&mut self, table: Table, prefix: &str) -> Result<u64, StoreError> {
+        let n = self.backend()?.count(table, prefix)?;
+        self.check_snapshot();
+        Ok(n)
+    }
+}
+
+impl<S: Store> Store for CachedStore<S> {
+    fn transact(
+        &self,
+        mode: Mode,
+        body: &mut dyn FnMut(&mut dyn Txn) -> Result<(), Rollback>,
+    ) -> Result<(), StoreError> {
+        let token = match (mode, self.inner.change_token()) {
+            (Mode::Read, Some(token)) => token,
+            _ => return self.inner.transact(mode, body),
+        };
+        // 1. From the cache alone.
+        let mut txn = CachedTxn {
+            store: self,
+            token,
+            backend: None,
+            verified: None,
+            verdict: Verdict::Complete,
+        };
+        let _ = body(&mut txn);
+        if txn.verdict == Verdict::Complete {
+            return Ok(());
+        }
+        // 2. With a backend transaction, filling the cache.
+        let mut verdict = Verdict::Complete;
+        self.inner.transact(Mode::Read, &mut |backend| {
+            let mut txn = CachedTxn {
+                store: self,
+                token,
+                backend: Some(backend),
+                verified: None,
+                verdict: Verdict::Complete,
+            };
+            let outcome = body(&mut txn);
+            verdict = txn.verdict;
+            outcome
+        })?;
+        if verdict == Verdict::Complete {
+            return Ok(());
+        }
+        // 3. The state moved on meanwhile: the backend alone.
+        self.inner.transact(Mode::Read, body)
+    }
+
+    fn change_token(&self) -> Option<u64> {
+        self.inner.change_token()
+    }
+
+    fn check_integrity(&self) -> Result<(), StoreError> {
+        self.inner.check_integrity()
+    }
+}
