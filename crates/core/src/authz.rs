@@ -138,21 +138,36 @@ impl CompiledPolicies {
     }
 }
 
-/// A principal's compiled policy set, by `(account/id)` and the `policies_rev` it was built at.
+/// What authorization keeps of a principal's policies: the compiled set, and the condition
+/// keys its policies use (so a request's context holds only those).
+pub struct CompiledPrincipal {
+    set: CompiledPolicySet,
+    /// Lower-cased condition and variable keys of every policy of the set.
+    keys: std::collections::HashSet<String>,
+}
+
+impl CompiledPrincipal {
+    fn uses(&self, key: &str) -> bool {
+        self.keys.contains(&key.to_ascii_lowercase())
+    }
+}
+
+/// A principal's compiled policies, by principal id (unique across accounts) and the
+/// `policies_rev` they were built at.
 #[derive(Default)]
 pub struct PolicySetCache {
-    sets: Mutex<HashMap<String, (u64, Arc<CompiledPolicySet>)>>,
+    sets: Mutex<HashMap<String, (u64, Arc<CompiledPrincipal>)>>,
 }
 
 impl PolicySetCache {
-    fn get(&self, key: &str, rev: u64) -> Option<Arc<CompiledPolicySet>> {
+    fn get(&self, id: &str, rev: u64) -> Option<Arc<CompiledPrincipal>> {
         let sets = self.sets.lock().unwrap_or_else(PoisonError::into_inner);
-        sets.get(key)
+        sets.get(id)
             .filter(|(cached, _)| *cached == rev)
             .map(|(_, set)| set.clone())
     }
 
-    fn put(&self, key: String, rev: u64, set: Arc<CompiledPolicySet>) {
+    fn put(&self, key: String, rev: u64, set: Arc<CompiledPrincipal>) {
         let mut sets = self.sets.lock().unwrap_or_else(PoisonError::into_inner);
         if sets.len() >= MAX_CACHED {
             sets.clear();
@@ -162,10 +177,9 @@ impl PolicySetCache {
 }
 
 impl Gatehouse {
-    /// The compiled policy set of `user` as of its `policies_rev`.
-    fn policy_set_of(&self, t: &mut dyn Txn, user: &UserRecord) -> Result<Arc<CompiledPolicySet>> {
-        let key = format!("{}/{}", user.account, user.id);
-        if let Some(set) = self.policy_sets.get(&key, user.policies_rev) {
+    /// The compiled policies of `user` as of its `policies_rev`.
+    fn policy_set_of(&self, t: &mut dyn Txn, user: &UserRecord) -> Result<Arc<CompiledPrincipal>> {
+        if let Some(set) = self.policy_sets.get(&user.id, user.policies_rev) {
             return Ok(set);
         }
         let gathered = gather(t, user)?;
@@ -193,9 +207,21 @@ impl Gatehouse {
                 .collect::<Result<_>>()?,
             ..PolicySet::default()
         };
-        let set = Arc::new(CompiledPolicySet::new(&set));
-        self.policy_sets.put(key, user.policies_rev, set.clone());
-        Ok(set)
+        let keys = set
+            .identity
+            .iter()
+            .chain(set.boundary.iter())
+            .chain(set.session.iter())
+            .flat_map(|p| p.policy.context_keys())
+            .map(|k| k.to_ascii_lowercase())
+            .collect();
+        let compiled = Arc::new(CompiledPrincipal {
+            set: CompiledPolicySet::new(&set),
+            keys,
+        });
+        self.policy_sets
+            .put(user.id.clone(), user.policies_rev, compiled.clone());
+        Ok(compiled)
     }
 
     /// Allows the call or returns AWS's AccessDenied error.
@@ -215,12 +241,11 @@ impl Gatehouse {
             Principal::Root => return Ok(Authorized { _private: () }),
             Principal::User(user) => user.clone(),
         };
-        let set = self.policy_set_of(call.t, &user)?;
+        let compiled = self.policy_set_of(call.t, &user)?;
         let principal_arn = call.cx.caller.arn();
         let principal = gatehouse_policy::Principal::user(principal_arn.clone());
-        let global = global_context(call.cx, service, &user, &principal_arn);
         for check in checks {
-            let mut context = global.clone();
+            let mut context = global_context(call.cx, service, &user, &principal_arn, &compiled);
             Access::add_to(&mut context, &check.context);
             let request = Request {
                 principal: &principal,
@@ -229,7 +254,7 @@ impl Gatehouse {
                 resource_account: None,
                 context: &context,
             };
-            let decision = set.authorize(&request);
+            let decision = compiled.set.authorize(&request);
             let reason = match decision.outcome {
                 Outcome::Allowed => continue,
                 Outcome::ExplicitDeny if decision.identity == TypeDecision::ExplicitDeny => {
@@ -249,38 +274,42 @@ impl Gatehouse {
     }
 }
 
-/// The global condition keys AWS sets for a request by an IAM user with a long-term key.
+/// The global condition keys AWS sets for a request by an IAM user with a long-term key,
+/// those of them the principal's policies use: a key no policy names cannot change a
+/// decision (the engine derives the principal's own keys from the principal when needed).
 fn global_context(
     cx: &RequestContext,
     service: Service,
     user: &UserRecord,
     principal_arn: &str,
+    policies: &CompiledPrincipal,
 ) -> Context {
-    // IAM is a global service: AWS reports its requests as made in us-east-1, whatever region
-    // a client signed for. STS is regional.
-    let region = match service {
-        Service::Iam => "us-east-1",
-        Service::Sts => cx.region.as_str(),
+    let mut context = Context::new();
+    let mut add = |key: &str, value: &dyn Fn() -> String| {
+        if policies.uses(key) {
+            context.insert(key, value());
+        }
     };
-    let mut context = Context::new()
-        .with("aws:username", user.name.clone())
-        .with("aws:userid", user.id.clone())
-        .with("aws:PrincipalArn", principal_arn)
-        .with("aws:PrincipalAccount", cx.caller.account.to_string())
-        .with("aws:PrincipalType", "User")
-        .with(
-            "aws:SecureTransport",
-            if cx.secure_transport { "true" } else { "false" },
-        )
-        .with("aws:CurrentTime", format_iso8601(cx.now))
-        .with("aws:EpochTime", cx.now.unix_seconds().to_string())
-        .with("aws:RequestedRegion", region)
-        .with("aws:ViaAWSService", "false");
+    add("aws:username", &|| user.name.clone());
+    add("aws:userid", &|| user.id.clone());
+    add("aws:PrincipalArn", &|| principal_arn.to_string());
+    add("aws:PrincipalAccount", &|| cx.caller.account.to_string());
+    add("aws:PrincipalType", &|| "User".to_string());
+    add("aws:SecureTransport", &|| cx.secure_transport.to_string());
+    add("aws:CurrentTime", &|| format_iso8601(cx.now));
+    add("aws:EpochTime", &|| cx.now.unix_seconds().to_string());
+    // IAM is a global service: AWS reports its requests as made in us-east-1, whatever
+    // region a client signed for. STS is regional.
+    add("aws:RequestedRegion", &|| match service {
+        Service::Iam => "us-east-1".to_string(),
+        Service::Sts => cx.region.clone(),
+    });
+    add("aws:ViaAWSService", &|| "false".to_string());
     if let Some(ip) = cx.source_ip {
-        context.insert("aws:SourceIp", ip.to_string());
+        add("aws:SourceIp", &|| ip.to_string());
     }
     for (key, value) in &user.tags {
-        context.insert(&format!("aws:PrincipalTag/{key}"), value.clone());
+        add(&format!("aws:PrincipalTag/{key}"), &|| value.clone());
     }
     context
 }
@@ -342,6 +371,87 @@ mod tests {
             "User: arn:aws:iam::123456789012:user/bob is not authorized to perform: iam:DeleteUser on resource: \
              arn:aws:iam::123456789012:user/alice with an explicit deny in an identity-based policy"
         );
+    }
+
+    fn principal_using(keys: &[&str]) -> CompiledPrincipal {
+        CompiledPrincipal {
+            set: CompiledPolicySet::new(&PolicySet::default()),
+            keys: keys.iter().map(|k| k.to_ascii_lowercase()).collect(),
+        }
+    }
+
+    fn request_for(region: &str) -> RequestContext {
+        RequestContext {
+            request_id: "r".into(),
+            now: gatehouse_types::Timestamp::from_unix_millis(0),
+            caller: crate::Caller {
+                account: gatehouse_types::AccountId::parse("111122223333").unwrap(),
+                principal: Principal::Root,
+                access_key_id: "AKIA".into(),
+            },
+            region: region.into(),
+            source_ip: None,
+            secure_transport: true,
+        }
+    }
+
+    fn user() -> UserRecord {
+        UserRecord {
+            v: 2,
+            account: "111122223333".into(),
+            name: "bob".into(),
+            id: "AIDABOB".into(),
+            path: "/".into(),
+            create_date: 0,
+            permissions_boundary: None,
+            tags: vec![("Team".into(), "blue".into())],
+            password_last_used: None,
+            policies_rev: 0,
+        }
+    }
+
+    #[test]
+    fn requested_region_is_us_east_1_for_iam_and_the_signed_region_for_sts() {
+        let uses = principal_using(&["aws:RequestedRegion"]);
+        let cx = request_for("eu-west-2");
+        let iam = global_context(&cx, Service::Iam, &user(), "arn", &uses);
+        assert_eq!(
+            iam.get("aws:requestedregion"),
+            Some(&["us-east-1".to_string()][..])
+        );
+        let sts = global_context(&cx, Service::Sts, &user(), "arn", &uses);
+        assert_eq!(
+            sts.get("aws:RequestedRegion"),
+            Some(&["eu-west-2".to_string()][..])
+        );
+    }
+
+    #[test]
+    fn the_context_holds_the_keys_the_policies_use() {
+        let cx = request_for("us-east-1");
+        let none = global_context(&cx, Service::Iam, &user(), "arn", &principal_using(&[]));
+        assert_eq!(none, Context::new());
+        let some = global_context(
+            &cx,
+            Service::Iam,
+            &user(),
+            "arn",
+            &principal_using(&[
+                "aws:PrincipalTag/team",
+                "aws:SecureTransport",
+                "aws:username",
+            ]),
+        );
+        assert_eq!(
+            some.get("aws:PrincipalTag/Team"),
+            Some(&["blue".to_string()][..])
+        );
+        assert_eq!(
+            some.get("aws:SecureTransport"),
+            Some(&["true".to_string()][..])
+        );
+        assert_eq!(some.get("aws:username"), Some(&["bob".to_string()][..]));
+        assert_eq!(some.get("aws:CurrentTime"), None);
     }
 
     #[test]

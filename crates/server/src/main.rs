@@ -118,6 +118,8 @@ fn main() -> ExitCode {
         },
         other => Err(format!("unknown command '{other}'; see 'gatehouse --help'")),
     };
+    // Every log line is out before the exit (and before the error below).
+    log::logger().flush();
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(message) => {

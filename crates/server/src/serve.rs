@@ -52,10 +52,12 @@ impl Default for Limits {
 
 /// A stream that fails with `TimedOut` once neither reading nor writing has made progress for
 /// its idle time (hyper's own header timeout covers a request being sent, not a connection
-/// sitting between requests).
+/// sitting between requests). Progress only records the time; the timer is moved when it
+/// fires, so a busy connection costs a clock read per operation, not a timer update.
 struct IdleTimeout<S> {
     inner: S,
     idle: Duration,
+    last_progress: tokio::time::Instant,
     deadline: Pin<Box<Sleep>>,
 }
 
@@ -64,18 +66,25 @@ impl<S> IdleTimeout<S> {
         IdleTimeout {
             inner,
             idle,
+            last_progress: tokio::time::Instant::now(),
             deadline: Box::pin(tokio::time::sleep(idle)),
         }
     }
 
     fn progressed(&mut self) {
-        self.deadline
-            .as_mut()
-            .reset(tokio::time::Instant::now() + self.idle);
+        self.last_progress = tokio::time::Instant::now();
     }
 
+    /// Whether the connection has been idle too long; re-arms the timer otherwise.
     fn expired(&mut self, cx: &mut Context<'_>) -> bool {
-        self.deadline.as_mut().poll(cx).is_ready()
+        while self.deadline.as_mut().poll(cx).is_ready() {
+            let due = self.last_progress + self.idle;
+            if due <= tokio::time::Instant::now() {
+                return true;
+            }
+            self.deadline.as_mut().reset(due);
+        }
+        false
     }
 }
 

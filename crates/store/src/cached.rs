@@ -31,7 +31,9 @@ pub struct CachedStore<S> {
 
 struct State {
     token: u64,
-    rows: HashMap<(Table, String), Row>,
+    /// By table, then key: a lookup by `&str` allocates nothing.
+    tables: HashMap<Table, HashMap<String, Row>>,
+    rows: usize,
 }
 
 impl<S: Store> CachedStore<S> {
@@ -42,7 +44,8 @@ impl<S: Store> CachedStore<S> {
             volatile,
             state: RwLock::new(State {
                 token: 0,
-                rows: HashMap::new(),
+                tables: HashMap::new(),
+                rows: 0,
             }),
         }
     }
@@ -57,7 +60,7 @@ impl<S: Store> CachedStore<S> {
         if state.token != token {
             return None;
         }
-        state.rows.get(&(table, key.to_string())).cloned()
+        state.tables.get(table)?.get(key).cloned()
     }
 
     fn keep(&self, token: u64, table: Table, key: &str, row: &Row) {
@@ -68,12 +71,21 @@ impl<S: Store> CachedStore<S> {
                 return;
             }
             state.token = token;
-            state.rows.clear();
+            state.tables.clear();
+            state.rows = 0;
         }
-        if state.rows.len() >= MAX_ROWS {
-            state.rows.clear();
+        if state.rows >= MAX_ROWS {
+            state.tables.clear();
+            state.rows = 0;
         }
-        state.rows.insert((table, key.to_string()), row.clone());
+        let previous = state
+            .tables
+            .entry(table)
+            .or_default()
+            .insert(key.to_string(), row.clone());
+        if previous.is_none() {
+            state.rows += 1;
+        }
     }
 }
 

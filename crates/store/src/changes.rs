@@ -56,10 +56,7 @@ impl ChangeFile {
     fn read_field(&self, offset: u64) -> Option<u64> {
         let mut buf = [0u8; 16];
         self.file.read_exact_at(&mut buf, offset).ok()?;
-        let (value, check) = buf.split_at(8);
-        let value = u64::from_le_bytes(value.try_into().ok()?);
-        let check = u64::from_le_bytes(check.try_into().ok()?);
-        (value ^ CHECK == check).then_some(value)
+        field(&buf)
     }
 
     fn write_field(&self, offset: u64, value: u64) -> io::Result<()> {
@@ -69,10 +66,12 @@ impl ChangeFile {
         self.file.write_all_at(&buf, offset)
     }
 
-    /// The current token: `Some` only when no commit is in flight.
+    /// The current token: `Some` only when no commit is in flight. One read of both fields.
     pub(crate) fn token(&self) -> Option<u64> {
-        let begun = self.read_field(0)?;
-        let ended = self.read_field(16)?;
+        let mut buf = [0u8; 32];
+        self.file.read_exact_at(&mut buf, 0).ok()?;
+        let (begun, ended) = buf.split_at(16);
+        let (begun, ended) = (field(begun)?, field(ended)?);
         (begun == ended).then_some(begun)
     }
 
@@ -103,6 +102,13 @@ impl ChangeFile {
             }
         }
     }
+}
+
+/// A field's value, if its check holds.
+fn field(bytes: &[u8]) -> Option<u64> {
+    let value = u64::from_le_bytes(bytes.get(..8)?.try_into().ok()?);
+    let check = u64::from_le_bytes(bytes.get(8..16)?.try_into().ok()?);
+    (value ^ CHECK == check).then_some(value)
 }
 
 /// A starting value unlikely to have been used before: the clock's nanoseconds mixed with
