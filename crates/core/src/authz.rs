@@ -1,4 +1,5 @@
-//! Authorization: the one policy gatherer, the caches of compiled policies, and the decision
+//! Authorization: the rule language handlers state their needs in ([`Access`],
+//! [`Permission`]), the one policy gatherer, the caches of compiled policies, and the decision
 //! of every call.
 //!
 //! The root user may do everything in its own account. Any other principal is allowed what
@@ -23,10 +24,100 @@ use gatehouse_store::Txn;
 use gatehouse_types::format_iso8601;
 
 use crate::errors::Result;
-use crate::iam::parse_policy;
-use crate::model::records::{INLINE_POLICIES, InlinePolicyRecord, Records, UserRecord, prefix};
-use crate::pipeline::{Access, Call, Service};
+use crate::iam::{default_document, policy_by_arn};
+use crate::model::entity::{self, Entity};
+use crate::model::records::{
+    INLINE_POLICIES, InlinePolicyRecord, ManagedPolicyRecord, Records, UserRecord, prefix,
+};
 use crate::{Gatehouse, Principal, RequestContext};
+
+/// The service whose API an operation belongs to; it names the action's prefix.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Service {
+    Iam,
+    Sts,
+}
+
+/// One permission a call needs: an action on a resource, with the condition keys the
+/// operation adds to the request's global ones.
+pub struct Permission {
+    pub action: &'static str,
+    pub resource: String,
+    pub context: Vec<(String, Vec<String>)>,
+}
+
+/// What a call needs to be allowed.
+pub enum Access {
+    /// Every one of these permissions.
+    Check(Vec<Permission>),
+    /// Nothing: AWS lets any authenticated caller do this. The text says why.
+    Exempt(&'static str),
+}
+
+impl Access {
+    /// The operation's own action on one resource.
+    pub fn to(action: &'static str, resource: impl Into<String>) -> Self {
+        Access::Check(vec![Permission {
+            action,
+            resource: resource.into(),
+            context: Vec::new(),
+        }])
+    }
+
+    /// Another permission the call needs as well (such as the target of a move).
+    pub fn and(mut self, action: &'static str, resource: impl Into<String>) -> Self {
+        if let Access::Check(checks) = &mut self {
+            checks.push(Permission {
+                action,
+                resource: resource.into(),
+                context: Vec::new(),
+            });
+        }
+        self
+    }
+
+    /// A condition key every permission of this call is decided with.
+    pub fn with(mut self, key: impl Into<String>, values: Vec<String>) -> Self {
+        let key = key.into();
+        if let Access::Check(checks) = &mut self {
+            for check in checks.iter_mut() {
+                check.context.push((key.clone(), values.clone()));
+            }
+        }
+        self
+    }
+
+    /// `aws:RequestTag/*` and `aws:TagKeys` for tags a call sets.
+    pub fn with_request_tags(mut self, tags: &[(String, String)]) -> Self {
+        if tags.is_empty() {
+            return self;
+        }
+        for (key, value) in tags {
+            self = self.with(format!("aws:RequestTag/{key}"), vec![value.clone()]);
+        }
+        self.with("aws:TagKeys", tags.iter().map(|(k, _)| k.clone()).collect())
+    }
+
+    /// `aws:ResourceTag/*` for the tags of the resource a call acts on.
+    pub fn with_resource_tags(mut self, tags: &[(String, String)]) -> Self {
+        for (key, value) in tags {
+            self = self.with(format!("aws:ResourceTag/{key}"), vec![value.clone()]);
+        }
+        self
+    }
+
+    pub(crate) fn add_to(context: &mut Context, extra: &[(String, Vec<String>)]) {
+        for (key, values) in extra {
+            context.set(key, values.iter().cloned());
+        }
+    }
+}
+
+/// Parses a policy document as IAM does on upload, with AWS's error code.
+pub(crate) fn parse_policy(document: &str, kind: PolicyKind) -> Result<Policy> {
+    Policy::parse(document, kind)
+        .map_err(|e| ApiError::new(ErrorCode::MalformedPolicyDocument, e.message()).into())
+}
 
 /// Proof that a call was authorized. Only this module can make one, and a handler's `run`
 /// needs one.
@@ -47,6 +138,8 @@ pub enum DenialReason {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum PolicySource {
     UserInline,
+    /// A customer managed policy attached to the principal.
+    CustomerManaged,
     Boundary,
 }
 
@@ -68,9 +161,8 @@ pub struct GatheredPolicies {
     pub session: Vec<GatheredPolicy>,
 }
 
-/// What a boundary that names a policy Gatehouse does not hold allows: nothing. Managed
-/// policies arrive with the policy APIs; until then no stored boundary can be read, and a
-/// boundary that cannot be read must not be ignored.
+/// What a boundary that names a policy Gatehouse does not hold (an AWS managed policy, until
+/// the catalogue arrives) allows: nothing. A boundary that cannot be read must not be ignored.
 const UNREADABLE_BOUNDARY: &str =
     r#"{"Version":"2012-10-17","Statement":[{"Effect":"Deny","NotAction":"*","Resource":"*"}]}"#;
 
@@ -82,7 +174,7 @@ pub fn gather(t: &mut dyn Txn, user: &UserRecord) -> Result<GatheredPolicies> {
         None,
         usize::MAX,
     )?;
-    let identity = inline
+    let mut identity: Vec<GatheredPolicy> = inline
         .into_iter()
         .map(|(_, p)| GatheredPolicy {
             id: p.name,
@@ -90,14 +182,27 @@ pub fn gather(t: &mut dyn Txn, user: &UserRecord) -> Result<GatheredPolicies> {
             document: p.document,
         })
         .collect();
-    let boundary = user
-        .permissions_boundary
-        .as_ref()
-        .map(|arn| GatheredPolicy {
+    for id in &user.attached_policies {
+        // Attached policies cannot be deleted, so each one is there.
+        if let Some(policy) = entity::by_id::<ManagedPolicyRecord>(t, &user.account, id)? {
+            identity.push(GatheredPolicy {
+                id: policy.arn(),
+                source: PolicySource::CustomerManaged,
+                document: default_document(t, &policy)?,
+            });
+        }
+    }
+    let boundary = match &user.permissions_boundary {
+        Some(arn) => Some(GatheredPolicy {
             id: arn.clone(),
             source: PolicySource::Boundary,
-            document: UNREADABLE_BOUNDARY.to_string(),
-        });
+            document: match policy_by_arn(t, &user.account, arn)? {
+                Some(policy) => default_document(t, &policy)?,
+                None => UNREADABLE_BOUNDARY.to_string(),
+            },
+        }),
+        None => None,
+    };
     Ok(GatheredPolicies {
         identity,
         boundary,
@@ -152,34 +257,58 @@ impl CompiledPrincipal {
     }
 }
 
-/// A principal's compiled policies, by principal id (unique across accounts) and the
-/// `policies_rev` they were built at.
+/// What a principal's policies were compiled from: its `policies_rev` and the default
+/// version of each managed policy it holds (a version's document never changes).
+#[derive(Clone, PartialEq, Eq)]
+struct Fingerprint {
+    rev: u64,
+    managed: Vec<(String, String)>,
+}
+
+/// A principal's compiled policies, by principal id (unique across accounts), valid while
+/// its fingerprint is the same.
 #[derive(Default)]
 pub struct PolicySetCache {
-    sets: Mutex<HashMap<String, (u64, Arc<CompiledPrincipal>)>>,
+    sets: Mutex<HashMap<String, (Fingerprint, Arc<CompiledPrincipal>)>>,
 }
 
 impl PolicySetCache {
-    fn get(&self, id: &str, rev: u64) -> Option<Arc<CompiledPrincipal>> {
+    fn get(&self, id: &str, fingerprint: &Fingerprint) -> Option<Arc<CompiledPrincipal>> {
         let sets = self.sets.lock().unwrap_or_else(PoisonError::into_inner);
         sets.get(id)
-            .filter(|(cached, _)| *cached == rev)
+            .filter(|(cached, _)| cached == fingerprint)
             .map(|(_, set)| set.clone())
     }
 
-    fn put(&self, key: String, rev: u64, set: Arc<CompiledPrincipal>) {
+    fn put(&self, key: String, fingerprint: Fingerprint, set: Arc<CompiledPrincipal>) {
         let mut sets = self.sets.lock().unwrap_or_else(PoisonError::into_inner);
         if sets.len() >= MAX_CACHED {
             sets.clear();
         }
-        sets.insert(key, (rev, set));
+        sets.insert(key, (fingerprint, set));
     }
 }
 
 impl Gatehouse {
-    /// The compiled policies of `user` as of its `policies_rev`.
+    /// The compiled policies of `user` as they are now: one point read per managed policy it
+    /// holds (to learn its default version) when they are cached.
     fn policy_set_of(&self, t: &mut dyn Txn, user: &UserRecord) -> Result<Arc<CompiledPrincipal>> {
-        if let Some(set) = self.policy_sets.get(&user.id, user.policies_rev) {
+        let mut managed = Vec::with_capacity(user.attached_policies.len() + 1);
+        for id in &user.attached_policies {
+            if let Some(policy) = entity::by_id::<ManagedPolicyRecord>(t, &user.account, id)? {
+                managed.push((policy.id, policy.default_version));
+            }
+        }
+        if let Some(arn) = &user.permissions_boundary
+            && let Some(policy) = policy_by_arn(t, &user.account, arn)?
+        {
+            managed.push((policy.id, policy.default_version));
+        }
+        let fingerprint = Fingerprint {
+            rev: user.policies_rev,
+            managed,
+        };
+        if let Some(set) = self.policy_sets.get(&user.id, &fingerprint) {
             return Ok(set);
         }
         let gathered = gather(t, user)?;
@@ -220,14 +349,15 @@ impl Gatehouse {
             keys,
         });
         self.policy_sets
-            .put(user.id.clone(), user.policies_rev, compiled.clone());
+            .put(user.id.clone(), fingerprint, compiled.clone());
         Ok(compiled)
     }
 
     /// Allows the call or returns AWS's AccessDenied error.
     pub(crate) fn authorize(
         &self,
-        call: &mut Call<'_>,
+        t: &mut dyn Txn,
+        cx: &RequestContext,
         service: Service,
         access: &Access,
     ) -> Result<Authorized> {
@@ -235,17 +365,17 @@ impl Gatehouse {
             Access::Exempt(_why) => return Ok(Authorized { _private: () }),
             Access::Check(checks) => checks,
         };
-        let user = match &call.cx.caller.principal {
+        let user = match &cx.caller.principal {
             // Every name a request carries is looked up in the caller's own account, so the
             // root user acts only on its own account's resources.
             Principal::Root => return Ok(Authorized { _private: () }),
             Principal::User(user) => user.clone(),
         };
-        let compiled = self.policy_set_of(call.t, &user)?;
-        let principal_arn = call.cx.caller.arn();
+        let compiled = self.policy_set_of(t, &user)?;
+        let principal_arn = cx.caller.arn();
         let principal = gatehouse_policy::Principal::user(principal_arn.clone());
         for check in checks {
-            let mut context = global_context(call.cx, service, &user, &principal_arn, &compiled);
+            let mut context = global_context(cx, service, &user, &principal_arn, &compiled);
             Access::add_to(&mut context, &check.context);
             let request = Request {
                 principal: &principal,
@@ -407,6 +537,7 @@ mod tests {
             tags: vec![("Team".into(), "blue".into())],
             password_last_used: None,
             policies_rev: 0,
+            attached_policies: Vec::new(),
         }
     }
 

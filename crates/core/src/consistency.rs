@@ -6,10 +6,12 @@ use gatehouse_store::{StoreError, Txn, read};
 
 use crate::Gatehouse;
 use crate::errors::Failure;
+use crate::iam::ATTACHMENTS;
 use crate::model::entity::Entity;
 use crate::model::records::{
     ACCESS_KEYS, ACCOUNTS, AccessKeyRecord, AccountRecord, INLINE_POLICIES, KEY_LAST_USED,
-    PRINCIPAL_KEYS, ROOT_OWNER, Records, USER_NAMES, USERS, UserRecord, key,
+    ManagedPolicyRecord, POLICIES, POLICY_VERSIONS, PRINCIPAL_KEYS, ROOT_OWNER, Records, USERS,
+    UserRecord, key,
 };
 
 impl Gatehouse {
@@ -17,43 +19,17 @@ impl Gatehouse {
     pub fn check_consistency(&self) -> Result<Vec<String>, StoreError> {
         read(self.store.as_ref(), |t| {
             let mut problems = Vec::new();
-            self.check_users(t, &mut problems)?;
+            check_entities::<UserRecord>(t, &mut problems)?;
+            check_entities::<ManagedPolicyRecord>(t, &mut problems)?;
             self.check_keys(t, &mut problems)?;
             check_owned_rows(t, INLINE_POLICIES, &mut problems)?;
+            check_attachments(t, &mut problems)?;
             Ok::<_, Failure>(problems)
         })
         .map_err(|e| match e {
             Failure::Store(e) => e,
             Failure::Api(e) => StoreError::Backend(e.message),
         })
-    }
-
-    fn check_users(&self, t: &mut dyn Txn, problems: &mut Vec<String>) -> Result<(), Failure> {
-        let users: Vec<(String, UserRecord)> = t.scan_records(USERS, "", None, usize::MAX)?;
-        for (row, user) in &users {
-            if *row != key(&user.account, &[&user.id]) {
-                problems.push(format!("user {} is stored under the key {row}", user.name));
-            }
-            if user.name.is_empty() || user.id.is_empty() || !user.path.starts_with('/') {
-                problems.push(format!("user {row} is malformed"));
-            }
-            let name_row = key(&user.account, &[&user.name.to_lowercase()]);
-            if t.get_text(USER_NAMES, &name_row)?.as_deref() != Some(user.id.as_str()) {
-                problems.push(format!(
-                    "user {} is missing from the name index",
-                    user.arn()
-                ));
-            }
-        }
-        for (row, id) in t.scan(USER_NAMES, "", None, usize::MAX)? {
-            let account = row.split('/').next().unwrap_or("");
-            let id = String::from_utf8_lossy(&id).to_string();
-            match t.get_record::<UserRecord>(USERS, &key(account, &[&id]))? {
-                Some(user) if key(account, &[&user.name.to_lowercase()]) == row => {}
-                _ => problems.push(format!("name index row {row} names no such user {id}")),
-            }
-        }
-        Ok(())
     }
 
     fn check_keys(&self, t: &mut dyn Txn, problems: &mut Vec<String>) -> Result<(), Failure> {
@@ -104,6 +80,88 @@ impl Gatehouse {
         }
         Ok(())
     }
+}
+
+/// Every entity of a type is under its own key and in the name index, and every name index
+/// row names an entity of that name.
+fn check_entities<E: Entity>(t: &mut dyn Txn, problems: &mut Vec<String>) -> Result<(), Failure> {
+    let all: Vec<(String, E)> = t.scan_records(E::TABLE, "", None, usize::MAX)?;
+    for (row, entity) in &all {
+        if *row != key(entity.account(), &[entity.id()]) {
+            problems.push(format!(
+                "{} {} is stored under the key {row}",
+                E::KIND,
+                entity.name()
+            ));
+        }
+        if entity.name().is_empty() || entity.id().is_empty() || !entity.path().starts_with('/') {
+            problems.push(format!("{} {row} is malformed", E::KIND));
+        }
+        let name_row = key(entity.account(), &[&entity.name().to_lowercase()]);
+        if t.get_text(E::NAMES, &name_row)?.as_deref() != Some(entity.id()) {
+            problems.push(format!(
+                "{} {} is missing from the name index",
+                E::KIND,
+                entity.arn()
+            ));
+        }
+    }
+    for (row, id) in t.scan(E::NAMES, "", None, usize::MAX)? {
+        let account = row.split('/').next().unwrap_or("");
+        let id = String::from_utf8_lossy(&id).to_string();
+        match t.get_record::<E>(E::TABLE, &key(account, &[&id]))? {
+            Some(entity) if key(account, &[&entity.name().to_lowercase()]) == row => {}
+            _ => problems.push(format!(
+                "{} name index row {row} names no such {} {id}",
+                E::KIND,
+                E::KIND
+            )),
+        }
+    }
+    Ok(())
+}
+
+/// Attachments agree both ways, with each user's own list, and with each policy's count;
+/// every managed policy has its default version.
+fn check_attachments(t: &mut dyn Txn, problems: &mut Vec<String>) -> Result<(), Failure> {
+    problems.extend(ATTACHMENTS.check(t)?);
+    let users: Vec<(String, UserRecord)> = t.scan_records(USERS, "", None, usize::MAX)?;
+    let mut counts: std::collections::HashMap<String, u32> = Default::default();
+    for (_, user) in &users {
+        let mut linked = ATTACHMENTS.targets(t, &user.account, &user.id)?;
+        let mut listed = user.attached_policies.clone();
+        linked.sort();
+        listed.sort();
+        if linked != listed {
+            problems.push(format!(
+                "user {}'s attached policies disagree with the attachment rows",
+                user.arn()
+            ));
+        }
+        for id in listed {
+            *counts.entry(key(&user.account, &[&id])).or_default() += 1;
+        }
+    }
+    let policies: Vec<(String, ManagedPolicyRecord)> =
+        t.scan_records(POLICIES, "", None, usize::MAX)?;
+    for (row, policy) in &policies {
+        if policy.attachment_count != counts.get(row).copied().unwrap_or(0) {
+            problems.push(format!(
+                "policy {} counts {} attachments",
+                policy.arn(),
+                policy.attachment_count
+            ));
+        }
+        if t.get(
+            POLICY_VERSIONS,
+            &key(&policy.account, &[&policy.id, &policy.default_version]),
+        )?
+        .is_none()
+        {
+            problems.push(format!("policy {} lacks its default version", policy.arn()));
+        }
+    }
+    Ok(())
 }
 
 /// Rows keyed `{account}/{owner id}/…` whose owner must exist.

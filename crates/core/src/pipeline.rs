@@ -2,7 +2,8 @@
 //!
 //! [`Gatehouse::call`] runs an operation in one store transaction (a write transaction when
 //! the operation changes anything): the handler's [`Handler::resolve`] reads what the call
-//! acts on and says which permissions it needs ([`Access`]); `authz` decides them against the
+//! acts on and says which permissions it needs ([`Access`], the rule language of `authz`);
+//! `authz` decides them against the
 //! caller's policies; only then does [`Handler::run`] execute, holding the [`Authorized`]
 //! proof that only `authz` can make. A failure anywhere rolls the transaction back, so a
 //! refused or failed call changes nothing.
@@ -10,22 +11,14 @@
 //! Why a handler cannot forget to authorize: the IAM and STS traits are implemented only by
 //! the `operations!` macro, which routes every method to `call`; `call` accepts only
 //! [`Handler`]s, and `resolve` has no default, so an operation without a rule does not
-//! compile. An operation that needs no permission says so with [`Access::Exempt`] and a reason.
+//! compile. An operation that needs no permission says so with `Access::Exempt` and a reason.
 
-use gatehouse_policy::Context;
 use gatehouse_protocol::error::ApiError;
 use gatehouse_store::{Txn, read, write};
 
-use crate::authz::Authorized;
+use crate::authz::{Access, Authorized, Service};
 use crate::errors::Result;
 use crate::{Gatehouse, RequestContext};
-
-/// The service whose API an operation belongs to; it names the action's prefix.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Service {
-    Iam,
-    Sts,
-}
 
 /// What the generator or the `operation!` macro knows about an operation.
 pub trait Operation {
@@ -38,81 +31,6 @@ pub trait Operation {
     const WRITES: bool;
     type Input;
     type Output;
-}
-
-/// One permission a call needs: an action on a resource, with the condition keys the
-/// operation adds to the request's global ones.
-pub struct Permission {
-    pub action: &'static str,
-    pub resource: String,
-    pub context: Vec<(String, Vec<String>)>,
-}
-
-/// What a call needs to be allowed.
-pub enum Access {
-    /// Every one of these permissions.
-    Check(Vec<Permission>),
-    /// Nothing: AWS lets any authenticated caller do this. The text says why.
-    Exempt(&'static str),
-}
-
-impl Access {
-    /// The operation's own action on one resource.
-    pub fn to(action: &'static str, resource: impl Into<String>) -> Self {
-        Access::Check(vec![Permission {
-            action,
-            resource: resource.into(),
-            context: Vec::new(),
-        }])
-    }
-
-    /// Another permission the call needs as well (such as the target of a move).
-    pub fn and(mut self, action: &'static str, resource: impl Into<String>) -> Self {
-        if let Access::Check(checks) = &mut self {
-            checks.push(Permission {
-                action,
-                resource: resource.into(),
-                context: Vec::new(),
-            });
-        }
-        self
-    }
-
-    /// A condition key every permission of this call is decided with.
-    pub fn with(mut self, key: impl Into<String>, values: Vec<String>) -> Self {
-        let key = key.into();
-        if let Access::Check(checks) = &mut self {
-            for check in checks.iter_mut() {
-                check.context.push((key.clone(), values.clone()));
-            }
-        }
-        self
-    }
-
-    /// `aws:RequestTag/*` and `aws:TagKeys` for tags a call sets.
-    pub fn with_request_tags(mut self, tags: &[(String, String)]) -> Self {
-        if tags.is_empty() {
-            return self;
-        }
-        for (key, value) in tags {
-            self = self.with(format!("aws:RequestTag/{key}"), vec![value.clone()]);
-        }
-        self.with("aws:TagKeys", tags.iter().map(|(k, _)| k.clone()).collect())
-    }
-
-    /// `aws:ResourceTag/*` for the tags of the resource a call acts on.
-    pub fn with_resource_tags(mut self, tags: &[(String, String)]) -> Self {
-        for (key, value) in tags {
-            self = self.with(format!("aws:ResourceTag/{key}"), vec![value.clone()]);
-        }
-        self
-    }
-
-    pub(crate) fn add_to(context: &mut Context, extra: &[(String, Vec<String>)]) {
-        for (key, values) in extra {
-            context.set(key, values.iter().cloned());
-        }
-    }
 }
 
 /// One call in progress: the service, the request and its transaction.
@@ -159,7 +77,7 @@ impl Gatehouse {
         let body = |t: &mut dyn Txn| {
             let mut call = Call { g: self, cx, t };
             let (target, access) = H::resolve(&mut call, &input)?;
-            let proof = self.authorize(&mut call, H::SERVICE, &access)?;
+            let proof = self.authorize(call.t, cx, H::SERVICE, &access)?;
             H::run(&mut call, proof, target, &input)
         };
         let outcome = if H::WRITES {
@@ -178,7 +96,7 @@ macro_rules! operation {
         impl $crate::pipeline::Operation for $name {
             const NAME: &'static str = stringify!($name);
             const ACTION: &'static str = $crate::pipeline::action_name!($service, $name);
-            const SERVICE: $crate::pipeline::Service = $crate::pipeline::Service::$service;
+            const SERVICE: $crate::authz::Service = $crate::authz::Service::$service;
             const WRITES: bool = $crate::pipeline::writes!($writes);
             type Input = $input;
             type Output = $output;

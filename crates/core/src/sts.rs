@@ -3,9 +3,9 @@
 use gatehouse_protocol::sts::{GetCallerIdentityRequest, GetCallerIdentityResponse, StsApi};
 
 use crate::Principal;
-use crate::authz::Authorized;
+use crate::authz::{Access, Authorized};
 use crate::errors::Result;
-use crate::pipeline::{Access, Call, Handler, operation, operations};
+use crate::pipeline::{Call, Handler, operation, operations};
 
 operation!(GetCallerIdentity, Sts, reads, GetCallerIdentityRequest => GetCallerIdentityResponse);
 impl Handler for GetCallerIdentity {

@@ -9,7 +9,7 @@ use gatehouse_protocol::iam::{
 };
 use gatehouse_types::Timestamp;
 
-use crate::authz::Authorized;
+use crate::authz::{Access, Authorized};
 use crate::errors::{Result, limit_exceeded, no_such_access_key, validation};
 use crate::iam::users::Subject;
 use crate::keys::{delete_key, store_key};
@@ -19,7 +19,7 @@ use crate::model::records::{
     ACCESS_KEYS, AccessKeyRecord, KEY_LAST_USED, KeyStatus, LastUsed, PRINCIPAL_KEYS, ROOT_OWNER,
     Records, UserRecord, prefix,
 };
-use crate::pipeline::{Access, Call, Handler, Operation, operation};
+use crate::pipeline::{Call, Handler, Operation, operation};
 
 /// AWS's quota of access keys per user (root included).
 pub const MAX_ACCESS_KEYS: usize = 2;

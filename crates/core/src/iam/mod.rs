@@ -3,18 +3,39 @@
 //! the one pipeline (`crate::pipeline`).
 
 mod access_keys;
+mod attachments;
+mod policies;
 mod simulate;
 mod user_policies;
 mod users;
 
-pub(crate) use user_policies::parse_policy;
+pub(crate) use attachments::ATTACHMENTS;
+pub(crate) use policies::{default_document, policy_by_arn};
 
 use gatehouse_protocol::iam::IamApi;
 
 use crate::pipeline::operations;
 
 operations!(IamApi {
+    attach_user_policy => attachments::AttachUserPolicy,
     create_access_key => access_keys::CreateAccessKey,
+    create_policy => policies::CreatePolicy,
+    create_policy_version => policies::CreatePolicyVersion,
+    delete_policy => policies::DeletePolicy,
+    delete_policy_version => policies::DeletePolicyVersion,
+    delete_user_permissions_boundary => attachments::DeleteUserPermissionsBoundary,
+    detach_user_policy => attachments::DetachUserPolicy,
+    get_policy => policies::GetPolicy,
+    get_policy_version => policies::GetPolicyVersion,
+    list_attached_user_policies => attachments::ListAttachedUserPolicies,
+    list_entities_for_policy => attachments::ListEntitiesForPolicy,
+    list_policies => policies::ListPolicies,
+    list_policy_tags => policies::ListPolicyTags,
+    list_policy_versions => policies::ListPolicyVersions,
+    put_user_permissions_boundary => attachments::PutUserPermissionsBoundary,
+    set_default_policy_version => policies::SetDefaultPolicyVersion,
+    tag_policy => policies::TagPolicy,
+    untag_policy => policies::UntagPolicy,
     create_user => users::CreateUser,
     delete_access_key => access_keys::DeleteAccessKey,
     delete_user => users::DeleteUser,

@@ -14,13 +14,13 @@ use gatehouse_protocol::iam::{
 };
 use gatehouse_types::Arn;
 
-use crate::authz::{Authorized, PolicySource, gather};
+use crate::authz::parse_policy;
+use crate::authz::{Access, Authorized, PolicySource, gather};
 use crate::errors::{Result, invalid_input};
-use crate::iam::parse_policy;
 use crate::model::entity::{self, Entity};
 use crate::model::pagination::PageRequest;
 use crate::model::records::UserRecord;
-use crate::pipeline::{Access, Call, Handler, Operation, operation};
+use crate::pipeline::{Call, Handler, Operation, operation};
 
 /// A policy taking part in a simulation: its id as AWS reports it, its type, and its text
 /// (for statement positions).
@@ -487,7 +487,7 @@ fn principal_policies(
     let source = |p: crate::authz::GatheredPolicy, kind| {
         let source_type = match p.source {
             PolicySource::UserInline => PolicySourceType::User,
-            PolicySource::Boundary => PolicySourceType::UserManaged,
+            PolicySource::CustomerManaged | PolicySource::Boundary => PolicySourceType::UserManaged,
         };
         Source::parse(p.id, source_type, p.document, kind)
     };

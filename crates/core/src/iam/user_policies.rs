@@ -1,13 +1,13 @@
 //! Inline policies of users: PutUserPolicy, GetUserPolicy, DeleteUserPolicy, ListUserPolicies.
 
-use gatehouse_policy::{Policy, PolicyKind, policy_size};
+use gatehouse_policy::{PolicyKind, policy_size};
 use gatehouse_protocol::error::{ApiError, ErrorCode};
 use gatehouse_protocol::iam::{
     DeleteUserPolicyRequest, GetUserPolicyRequest, GetUserPolicyResponse, ListUserPoliciesRequest,
     ListUserPoliciesResponse, PutUserPolicyRequest,
 };
 
-use crate::authz::Authorized;
+use crate::authz::{Access, Authorized, parse_policy};
 use crate::errors::{Failure, Result, limit_exceeded};
 use crate::iam::users::NamedUser;
 use crate::model::entity;
@@ -15,16 +15,10 @@ use crate::model::pagination::PageRequest;
 use crate::model::records::{
     INLINE_POLICIES, InlinePolicyRecord, Record, Records, UserRecord, key, prefix,
 };
-use crate::pipeline::{Access, Call, Handler, Operation, operation};
+use crate::pipeline::{Call, Handler, Operation, operation};
 
 /// AWS's quota on the total size of one user's inline policies, counted without whitespace.
 pub const MAX_USER_INLINE_POLICY_SIZE: usize = 2048;
-
-/// Parses a policy document as IAM does on upload, with AWS's error code.
-pub(crate) fn parse_policy(document: &str, kind: PolicyKind) -> Result<Policy> {
-    Policy::parse(document, kind)
-        .map_err(|e| ApiError::new(ErrorCode::MalformedPolicyDocument, e.message()).into())
-}
 
 /// Percent-encodes as AWS returns policy documents (RFC 3986: all but unreserved characters).
 pub(crate) fn url_encode(text: &str) -> String {

@@ -1,6 +1,5 @@
 //! IAM users: CreateUser, GetUser, ListUsers, UpdateUser, DeleteUser and their tags.
 
-use gatehouse_protocol::error::{ApiError, ErrorCode};
 use gatehouse_protocol::iam::{
     AttachedPermissionsBoundary, CreateUserRequest, CreateUserResponse, DeleteUserRequest,
     GetUserRequest, GetUserResponse, ListUserTagsRequest, ListUserTagsResponse, ListUsersRequest,
@@ -10,15 +9,15 @@ use gatehouse_protocol::iam::{
 use gatehouse_types::{IdKind, Timestamp, new_unique_id};
 
 use crate::Principal;
-use crate::authz::Authorized;
+use crate::authz::{Access, Authorized};
 use crate::crypto::random;
 use crate::errors::{Result, randomness_unavailable};
 use crate::model::entity::{self, Dependent, Entity, arn_of, checked_tags};
 use crate::model::pagination::PageRequest;
 use crate::model::records::{
-    INLINE_POLICIES, PRINCIPAL_KEYS, Record, USER_NAMES, USERS, UserRecord,
+    ATTACHED_POLICIES, INLINE_POLICIES, PRINCIPAL_KEYS, Record, USER_NAMES, USERS, UserRecord,
 };
-use crate::pipeline::{Access, Call, Handler, Operation, operation};
+use crate::pipeline::{Call, Handler, Operation, operation};
 
 impl Entity for UserRecord {
     const KIND: &'static str = "user";
@@ -33,6 +32,10 @@ impl Entity for UserRecord {
         Dependent {
             table: INLINE_POLICIES,
             what: "delete policies",
+        },
+        Dependent {
+            table: ATTACHED_POLICIES,
+            what: "detach all policies",
         },
     ];
     const TAG_QUOTA: (&'static str, usize) = ("TagsPerUser", 50);
@@ -187,16 +190,14 @@ impl Handler for CreateUser {
         tags: Self::Target,
         input: &CreateUserRequest,
     ) -> Result<CreateUserResponse> {
-        if let Some(arn) = &input.permissions_boundary {
-            // Managed policies are not stored yet (they arrive with the policy APIs), so no
-            // ARN names an existing one; this is AWS's answer for a missing policy.
-            return Err(ApiError::new(
-                ErrorCode::NoSuchEntity,
-                format!("Policy {arn} does not exist or is not attachable."),
-            )
-            .into());
-        }
-        let record = UserRecord {
+        let boundary = match &input.permissions_boundary {
+            Some(arn) => Some(
+                crate::iam::policies::policy_by_arn(call.t, call.account(), arn)?
+                    .ok_or_else(|| crate::iam::policies::not_attachable(arn))?,
+            ),
+            None => None,
+        };
+        let mut record = UserRecord {
             v: UserRecord::VERSION,
             account: call.account().to_string(),
             name: input.user_name.clone(),
@@ -207,8 +208,12 @@ impl Handler for CreateUser {
             tags,
             password_last_used: None,
             policies_rev: 0,
+            attached_policies: Vec::new(),
         };
         entity::create(call.t, &record)?;
+        if boundary.is_some() {
+            crate::iam::attachments::set_boundary(call.t, &mut record, boundary)?;
+        }
         Ok(CreateUserResponse {
             user: Some(user_shape(&record, true)),
         })

@@ -11,6 +11,11 @@
 //! | `principal_keys`   | `{account}/{owner id}/{key id}`      | empty                     |
 //! | `key_last_used`    | `{access key id}`                    | [`LastUsed`]              |
 //! | `inline_policies`  | `{account}/{owner id}/{policy name}` | [`InlinePolicyRecord`]    |
+//! | `policies`         | `{account}/{policy id}`              | [`ManagedPolicyRecord`]   |
+//! | `policy_names`     | `{account}/{lower-cased name}`       | policy id                 |
+//! | `policy_versions`  | `{account}/{policy id}/{version id}` | [`PolicyVersionRecord`]   |
+//! | `attached_policies`| `{account}/{principal id}/{policy id}` | empty (and the reverse:) |
+//! | `policy_attachments` | `{account}/{policy id}/{principal id}` | empty                 |
 //! | `meta`             | setting name                         | setting value             |
 //!
 //! Access key ids are global, as in AWS (`sts:GetAccessKeyInfo` maps a key id to its
@@ -30,6 +35,11 @@ pub const PRINCIPAL_KEYS: Table = "principal_keys";
 pub const KEY_LAST_USED: Table = "key_last_used";
 pub const INLINE_POLICIES: Table = "inline_policies";
 pub const META: Table = "meta";
+pub const POLICIES: Table = "policies";
+pub const POLICY_NAMES: Table = "policy_names";
+pub const POLICY_VERSIONS: Table = "policy_versions";
+pub const ATTACHED_POLICIES: Table = "attached_policies";
+pub const POLICY_ATTACHMENTS: Table = "policy_attachments";
 
 /// Tables whose writes are not changes a cache must see: only last-used dates, which no
 /// authorization reads (the store leaves its change token alone for them and never caches
@@ -95,11 +105,50 @@ pub struct UserRecord {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub password_last_used: Option<i64>,
     /// Bumped in the same transaction as every change to the user's policies (inline,
-    /// attached, boundary): the compiled policy set is cached under `(id, policies_rev)`.
+    /// attached, boundary): the compiled policy set is cached under `(id, policies_rev)`
+    /// and the default versions of the managed policies it holds.
     #[serde(default)]
     pub policies_rev: u64,
+    /// Ids of the managed policies attached to the user, in attachment order (kept with the
+    /// `attached_policies` relation in the same transaction), so authorization reads no scan.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub attached_policies: Vec<String>,
 }
 record!(UserRecord, 2);
+
+/// A customer managed policy. Its documents are its versions.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub struct ManagedPolicyRecord {
+    pub v: u32,
+    pub account: String,
+    pub name: String,
+    pub id: String,
+    pub path: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    pub create_date: i64,
+    pub update_date: i64,
+    /// `v1`, `v2`, …
+    pub default_version: String,
+    /// The number the next version gets (AWS never reuses one).
+    pub next_version: u32,
+    #[serde(default)]
+    pub tags: Vec<(String, String)>,
+    #[serde(default)]
+    pub attachment_count: u32,
+    #[serde(default)]
+    pub boundary_count: u32,
+}
+record!(ManagedPolicyRecord, 1);
+
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub struct PolicyVersionRecord {
+    pub v: u32,
+    pub id: String,
+    pub document: String,
+    pub create_date: i64,
+}
+record!(PolicyVersionRecord, 1);
 
 #[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
 pub enum KeyStatus {

@@ -14,13 +14,6 @@ pub struct Relation {
     pub backward: Table,
 }
 
-#[cfg_attr(
-    not(test),
-    expect(
-        dead_code,
-        reason = "group membership and policy attachments arrive with the identity API issue"
-    )
-)]
 impl Relation {
     /// Links `from` to `to`; returns false if they were already linked.
     pub fn link(
