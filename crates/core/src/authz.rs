@@ -27,7 +27,8 @@ use crate::errors::Result;
 use crate::iam::{default_document, policy_by_arn};
 use crate::model::entity::{self, Entity};
 use crate::model::records::{
-    INLINE_POLICIES, InlinePolicyRecord, ManagedPolicyRecord, Records, UserRecord, prefix,
+    GroupRecord, INLINE_POLICIES, InlinePolicyRecord, ManagedPolicyRecord, Records, UserRecord,
+    prefix,
 };
 use crate::{Gatehouse, Principal, RequestContext};
 
@@ -138,6 +139,8 @@ pub enum DenialReason {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum PolicySource {
     UserInline,
+    /// An inline policy of one of the user's groups.
+    GroupInline,
     /// A customer managed policy attached to the principal.
     CustomerManaged,
     Boundary,
@@ -190,6 +193,31 @@ pub fn gather(t: &mut dyn Txn, user: &UserRecord) -> Result<GatheredPolicies> {
                 source: PolicySource::CustomerManaged,
                 document: default_document(t, &policy)?,
             });
+        }
+    }
+    for group_id in &user.groups {
+        let Some(group) = entity::by_id::<GroupRecord>(t, &user.account, group_id)? else {
+            continue;
+        };
+        let inline: Vec<(String, InlinePolicyRecord)> = t.scan_records(
+            INLINE_POLICIES,
+            &prefix(&group.account, &[&group.id]),
+            None,
+            usize::MAX,
+        )?;
+        identity.extend(inline.into_iter().map(|(_, p)| GatheredPolicy {
+            id: p.name,
+            source: PolicySource::GroupInline,
+            document: p.document,
+        }));
+        for id in &group.attached_policies {
+            if let Some(policy) = entity::by_id::<ManagedPolicyRecord>(t, &user.account, id)? {
+                identity.push(GatheredPolicy {
+                    id: policy.arn(),
+                    source: PolicySource::CustomerManaged,
+                    document: default_document(t, &policy)?,
+                });
+            }
         }
     }
     let boundary = match &user.permissions_boundary {
@@ -257,11 +285,13 @@ impl CompiledPrincipal {
     }
 }
 
-/// What a principal's policies were compiled from: its `policies_rev` and the default
-/// version of each managed policy it holds (a version's document never changes).
+/// What a principal's policies were compiled from: its `policies_rev`, each of its groups'
+/// `policies_rev`, and the default version of each managed policy it or its groups hold (a
+/// version's document never changes).
 #[derive(Clone, PartialEq, Eq)]
 struct Fingerprint {
     rev: u64,
+    groups: Vec<(String, u64)>,
     managed: Vec<(String, String)>,
 }
 
@@ -294,7 +324,15 @@ impl Gatehouse {
     /// holds (to learn its default version) when they are cached.
     fn policy_set_of(&self, t: &mut dyn Txn, user: &UserRecord) -> Result<Arc<CompiledPrincipal>> {
         let mut managed = Vec::with_capacity(user.attached_policies.len() + 1);
-        for id in &user.attached_policies {
+        let mut groups = Vec::with_capacity(user.groups.len());
+        let mut attached: Vec<String> = user.attached_policies.clone();
+        for id in &user.groups {
+            if let Some(group) = entity::by_id::<GroupRecord>(t, &user.account, id)? {
+                attached.extend(group.attached_policies.iter().cloned());
+                groups.push((group.id, group.policies_rev));
+            }
+        }
+        for id in &attached {
             if let Some(policy) = entity::by_id::<ManagedPolicyRecord>(t, &user.account, id)? {
                 managed.push((policy.id, policy.default_version));
             }
@@ -306,6 +344,7 @@ impl Gatehouse {
         }
         let fingerprint = Fingerprint {
             rev: user.policies_rev,
+            groups,
             managed,
         };
         if let Some(set) = self.policy_sets.get(&user.id, &fingerprint) {
@@ -538,6 +577,7 @@ mod tests {
             password_last_used: None,
             policies_rev: 0,
             attached_policies: Vec::new(),
+            groups: Vec::new(),
         }
     }
 

@@ -6,13 +6,14 @@ use gatehouse_store::{StoreError, Txn, read};
 
 use crate::Gatehouse;
 use crate::errors::Failure;
-use crate::iam::ATTACHMENTS;
+use crate::iam::{ATTACHMENTS, MEMBERSHIP};
 use crate::model::entity::Entity;
 use crate::model::records::{
-    ACCESS_KEYS, ACCOUNTS, AccessKeyRecord, AccountRecord, INLINE_POLICIES, KEY_LAST_USED,
-    ManagedPolicyRecord, POLICIES, POLICY_VERSIONS, PRINCIPAL_KEYS, ROOT_OWNER, Records, USERS,
-    UserRecord, key,
+    ACCESS_KEYS, ACCOUNTS, AccessKeyRecord, AccountRecord, GROUPS, GroupRecord, INLINE_POLICIES,
+    KEY_LAST_USED, ManagedPolicyRecord, POLICIES, POLICY_VERSIONS, PRINCIPAL_KEYS, ROOT_OWNER,
+    Records, USERS, UserRecord, key,
 };
+use crate::model::relation::Relation;
 
 impl Gatehouse {
     /// Every problem found, in words; empty when the store is consistent.
@@ -21,6 +22,7 @@ impl Gatehouse {
             let mut problems = Vec::new();
             check_entities::<UserRecord>(t, &mut problems)?;
             check_entities::<ManagedPolicyRecord>(t, &mut problems)?;
+            check_entities::<GroupRecord>(t, &mut problems)?;
             self.check_keys(t, &mut problems)?;
             check_owned_rows(t, INLINE_POLICIES, &mut problems)?;
             check_attachments(t, &mut problems)?;
@@ -125,21 +127,35 @@ fn check_entities<E: Entity>(t: &mut dyn Txn, problems: &mut Vec<String>) -> Res
 /// every managed policy has its default version.
 fn check_attachments(t: &mut dyn Txn, problems: &mut Vec<String>) -> Result<(), Failure> {
     problems.extend(ATTACHMENTS.check(t)?);
-    let users: Vec<(String, UserRecord)> = t.scan_records(USERS, "", None, usize::MAX)?;
+    problems.extend(MEMBERSHIP.check(t)?);
     let mut counts: std::collections::HashMap<String, u32> = Default::default();
+    let users: Vec<(String, UserRecord)> = t.scan_records(USERS, "", None, usize::MAX)?;
     for (_, user) in &users {
-        let mut linked = ATTACHMENTS.targets(t, &user.account, &user.id)?;
-        let mut listed = user.attached_policies.clone();
-        linked.sort();
-        listed.sort();
-        if linked != listed {
-            problems.push(format!(
-                "user {}'s attached policies disagree with the attachment rows",
-                user.arn()
-            ));
+        check_listed(
+            t,
+            &ATTACHMENTS,
+            user,
+            &user.attached_policies,
+            "attached policies",
+            problems,
+        )?;
+        check_listed(t, &MEMBERSHIP, user, &user.groups, "groups", problems)?;
+        for id in &user.attached_policies {
+            *counts.entry(key(&user.account, &[id])).or_default() += 1;
         }
-        for id in listed {
-            *counts.entry(key(&user.account, &[&id])).or_default() += 1;
+    }
+    let groups: Vec<(String, GroupRecord)> = t.scan_records(GROUPS, "", None, usize::MAX)?;
+    for (_, group) in &groups {
+        check_listed(
+            t,
+            &ATTACHMENTS,
+            group,
+            &group.attached_policies,
+            "attached policies",
+            problems,
+        )?;
+        for id in &group.attached_policies {
+            *counts.entry(key(&group.account, &[id])).or_default() += 1;
         }
     }
     let policies: Vec<(String, ManagedPolicyRecord)> =
@@ -160,6 +176,29 @@ fn check_attachments(t: &mut dyn Txn, problems: &mut Vec<String>) -> Result<(), 
         {
             problems.push(format!("policy {} lacks its default version", policy.arn()));
         }
+    }
+    Ok(())
+}
+
+/// An entity's own list of related ids agrees with the relation's rows.
+fn check_listed<E: Entity>(
+    t: &mut dyn Txn,
+    relation: &Relation,
+    entity: &E,
+    listed: &[String],
+    what: &str,
+    problems: &mut Vec<String>,
+) -> Result<(), Failure> {
+    let mut linked = relation.targets(t, entity.account(), entity.id())?;
+    let mut listed = listed.to_vec();
+    linked.sort();
+    listed.sort();
+    if linked != listed {
+        problems.push(format!(
+            "{} {}'s {what} disagree with the relation's rows",
+            E::KIND,
+            entity.arn()
+        ));
     }
     Ok(())
 }

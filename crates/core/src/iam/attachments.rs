@@ -1,12 +1,15 @@
-//! Managed policies attached to users, and users' permissions boundaries: AttachUserPolicy,
-//! DetachUserPolicy, ListAttachedUserPolicies, PutUserPermissionsBoundary,
+//! Managed policies attached to users and groups (written once for every policy holder), and
+//! users' permissions boundaries: Attach/Detach/ListAttached{User,Group}Policies,
+//! PutUserPermissionsBoundary,
 //! DeleteUserPermissionsBoundary, ListEntitiesForPolicy.
 
 use gatehouse_protocol::iam::{
-    AttachUserPolicyRequest, AttachedPolicy, DeleteUserPermissionsBoundaryRequest,
-    DetachUserPolicyRequest, EntityType, ListAttachedUserPoliciesRequest,
-    ListAttachedUserPoliciesResponse, ListEntitiesForPolicyRequest, ListEntitiesForPolicyResponse,
-    PolicyUsageType, PolicyUser, PutUserPermissionsBoundaryRequest,
+    AttachGroupPolicyRequest, AttachUserPolicyRequest, AttachedPolicy,
+    DeleteUserPermissionsBoundaryRequest, DetachGroupPolicyRequest, DetachUserPolicyRequest,
+    EntityType, ListAttachedGroupPoliciesRequest, ListAttachedGroupPoliciesResponse,
+    ListAttachedUserPoliciesRequest, ListAttachedUserPoliciesResponse,
+    ListEntitiesForPolicyRequest, ListEntitiesForPolicyResponse, PolicyGroup, PolicyUsageType,
+    PolicyUser, PutUserPermissionsBoundaryRequest,
 };
 use gatehouse_store::Txn;
 
@@ -14,12 +17,12 @@ use crate::model::records::Records;
 
 use crate::authz::{Access, Authorized};
 use crate::errors::{Result, limit_exceeded};
+use crate::iam::inline_policies::{named, policies_changed};
 use crate::iam::policies::{NamedPolicy, no_such_policy, not_attachable, policy_by_arn};
-use crate::iam::users::NamedUser;
-use crate::model::entity::{self, Entity};
-use crate::model::pagination::PageRequest;
+use crate::model::entity::{self, Entity, Named, PolicyHolder};
+use crate::model::pagination::{Page, PageRequest};
 use crate::model::records::{
-    ATTACHED_POLICIES, ManagedPolicyRecord, POLICY_ATTACHMENTS, UserRecord,
+    ATTACHED_POLICIES, GroupRecord, ManagedPolicyRecord, POLICY_ATTACHMENTS, UserRecord,
 };
 use crate::model::relation::Relation;
 use crate::pipeline::{Call, Handler, Operation, operation};
@@ -30,140 +33,221 @@ pub const ATTACHMENTS: Relation = Relation {
     backward: POLICY_ATTACHMENTS,
 };
 
-/// AWS's default quota of managed policies attached to one user (accounts may raise it to 20).
-pub const MAX_POLICIES_PER_USER: usize = 10;
-
-/// A user and a policy a call names, as found.
-pub(crate) struct UserAndPolicy {
-    user: NamedUser,
+/// A policy holder and a policy a call names, as found.
+pub(crate) struct HolderAndPolicy<E> {
+    holder: Named<E>,
     policy: NamedPolicy,
 }
 
-fn resolve(
+fn resolve<E: Entity>(
     call: &mut Call<'_>,
-    user_name: &str,
+    holder_name: &str,
     policy_arn: &str,
     action: &'static str,
-) -> Result<(UserAndPolicy, Access)> {
-    let user = NamedUser::find(call, user_name)?;
+) -> Result<(HolderAndPolicy<E>, Access)> {
+    let holder = Named::<E>::find(call.t, call.account(), holder_name)?;
     let policy = NamedPolicy::find(call, policy_arn)?;
-    let access = user
-        .access(call, action)
+    let access = holder
+        .access(call.account(), action)
         .with("iam:PolicyARN", vec![policy_arn.to_string()]);
-    Ok((UserAndPolicy { user, policy }, access))
+    Ok((HolderAndPolicy { holder, policy }, access))
 }
 
-/// Records that a user's policies changed (see `authz`).
-fn policies_changed(t: &mut (impl Txn + ?Sized), user: &mut UserRecord) -> Result<()> {
-    user.policies_rev += 1;
-    entity::save(t, user)
+fn attach<E: PolicyHolder>(
+    call: &mut Call<'_>,
+    target: HolderAndPolicy<E>,
+    arn: &str,
+) -> Result<()> {
+    let mut holder = target.holder.existing()?;
+    let mut policy = target.policy.record.ok_or_else(|| not_attachable(arn))?;
+    // Attaching a policy that is already attached changes nothing, as in AWS.
+    if holder.attached().contains(&policy.id) {
+        return Ok(());
+    }
+    let (quota, limit) = E::MANAGED_QUOTA;
+    if holder.attached().len() >= limit {
+        return Err(limit_exceeded(format!(
+            "Cannot exceed quota for {quota}: {limit}"
+        )));
+    }
+    ATTACHMENTS.link(call.t, holder.account(), holder.id(), &policy.id)?;
+    holder.attached_mut().push(policy.id.clone());
+    policies_changed(call, &mut holder)?;
+    policy.attachment_count += 1;
+    entity::save(call.t, &policy)
+}
+
+fn detach<E: PolicyHolder>(
+    call: &mut Call<'_>,
+    target: HolderAndPolicy<E>,
+    arn: &str,
+) -> Result<()> {
+    let mut holder = target.holder.existing()?;
+    let mut policy = target
+        .policy
+        .record
+        .filter(|p| holder.attached().contains(&p.id))
+        .ok_or_else(|| no_such_policy(arn))?;
+    ATTACHMENTS.unlink(call.t, holder.account(), holder.id(), &policy.id)?;
+    holder.attached_mut().retain(|id| *id != policy.id);
+    policies_changed(call, &mut holder)?;
+    policy.attachment_count = policy.attachment_count.saturating_sub(1);
+    entity::save(call.t, &policy)
+}
+
+fn list_attached<E: PolicyHolder>(
+    call: &mut Call<'_>,
+    holder: Named<E>,
+    path_prefix: Option<&str>,
+    marker: Option<&str>,
+    max_items: Option<i32>,
+) -> Result<Page<AttachedPolicy>> {
+    let holder = holder.existing()?;
+    let path_prefix = path_prefix.unwrap_or("/");
+    let mut attached = Vec::with_capacity(holder.attached().len());
+    for id in holder.attached() {
+        if let Some(policy) = entity::by_id::<ManagedPolicyRecord>(call.t, holder.account(), id)?
+            && policy.path.starts_with(path_prefix)
+        {
+            attached.push(AttachedPolicy {
+                policy_name: Some(policy.name.clone()),
+                policy_arn: Some(policy.arn()),
+            });
+        }
+    }
+    PageRequest::new(marker, max_items)?
+        .of_list(attached, |p| p.policy_arn.clone().unwrap_or_default())
 }
 
 operation!(AttachUserPolicy, Iam, writes, AttachUserPolicyRequest => ());
 impl Handler for AttachUserPolicy {
-    type Target = UserAndPolicy;
-
+    type Target = HolderAndPolicy<UserRecord>;
     fn resolve(
         call: &mut Call<'_>,
         input: &AttachUserPolicyRequest,
-    ) -> Result<(UserAndPolicy, Access)> {
+    ) -> Result<(Self::Target, Access)> {
         resolve(call, &input.user_name, &input.policy_arn, Self::ACTION)
     }
-
     fn run(
         call: &mut Call<'_>,
         _: Authorized,
-        target: UserAndPolicy,
+        target: Self::Target,
         input: &AttachUserPolicyRequest,
     ) -> Result<()> {
-        let mut user = target.user.existing()?;
-        let mut policy = target
-            .policy
-            .record
-            .ok_or_else(|| not_attachable(&input.policy_arn))?;
-        // Attaching a policy that is already attached changes nothing, as in AWS.
-        if user.attached_policies.contains(&policy.id) {
-            return Ok(());
-        }
-        if user.attached_policies.len() >= MAX_POLICIES_PER_USER {
-            return Err(limit_exceeded(format!(
-                "Cannot exceed quota for PoliciesPerUser: {MAX_POLICIES_PER_USER}"
-            )));
-        }
-        ATTACHMENTS.link(call.t, &user.account, &user.id, &policy.id)?;
-        user.attached_policies.push(policy.id.clone());
-        policies_changed(call.t, &mut user)?;
-        policy.attachment_count += 1;
-        entity::save(call.t, &policy)
+        attach(call, target, &input.policy_arn)
     }
 }
 
 operation!(DetachUserPolicy, Iam, writes, DetachUserPolicyRequest => ());
 impl Handler for DetachUserPolicy {
-    type Target = UserAndPolicy;
-
+    type Target = HolderAndPolicy<UserRecord>;
     fn resolve(
         call: &mut Call<'_>,
         input: &DetachUserPolicyRequest,
-    ) -> Result<(UserAndPolicy, Access)> {
+    ) -> Result<(Self::Target, Access)> {
         resolve(call, &input.user_name, &input.policy_arn, Self::ACTION)
     }
-
     fn run(
         call: &mut Call<'_>,
         _: Authorized,
-        target: UserAndPolicy,
+        target: Self::Target,
         input: &DetachUserPolicyRequest,
     ) -> Result<()> {
-        let mut user = target.user.existing()?;
-        let mut policy = target
-            .policy
-            .record
-            .filter(|p| user.attached_policies.contains(&p.id))
-            .ok_or_else(|| no_such_policy(&input.policy_arn))?;
-        ATTACHMENTS.unlink(call.t, &user.account, &user.id, &policy.id)?;
-        user.attached_policies.retain(|id| *id != policy.id);
-        policies_changed(call.t, &mut user)?;
-        policy.attachment_count = policy.attachment_count.saturating_sub(1);
-        entity::save(call.t, &policy)
+        detach(call, target, &input.policy_arn)
     }
 }
 
 operation!(ListAttachedUserPolicies, Iam, reads, ListAttachedUserPoliciesRequest => ListAttachedUserPoliciesResponse);
 impl Handler for ListAttachedUserPolicies {
-    type Target = NamedUser;
-
+    type Target = Named<UserRecord>;
     fn resolve(
         call: &mut Call<'_>,
         input: &ListAttachedUserPoliciesRequest,
-    ) -> Result<(NamedUser, Access)> {
-        let user = NamedUser::find(call, &input.user_name)?;
-        let access = user.access(call, Self::ACTION);
-        Ok((user, access))
+    ) -> Result<(Self::Target, Access)> {
+        named(call, &input.user_name, Self::ACTION)
     }
-
     fn run(
         call: &mut Call<'_>,
         _: Authorized,
-        user: NamedUser,
+        user: Self::Target,
         input: &ListAttachedUserPoliciesRequest,
     ) -> Result<ListAttachedUserPoliciesResponse> {
-        let user = user.existing()?;
-        let path_prefix = input.path_prefix.as_deref().unwrap_or("/");
-        let mut attached = Vec::with_capacity(user.attached_policies.len());
-        for id in &user.attached_policies {
-            if let Some(policy) = entity::by_id::<ManagedPolicyRecord>(call.t, &user.account, id)?
-                && policy.path.starts_with(path_prefix)
-            {
-                attached.push(AttachedPolicy {
-                    policy_name: Some(policy.name.clone()),
-                    policy_arn: Some(policy.arn()),
-                });
-            }
-        }
-        let page = PageRequest::new(input.marker.as_deref(), input.max_items)?
-            .of_list(attached, |p| p.policy_arn.clone().unwrap_or_default())?;
+        let page = list_attached(
+            call,
+            user,
+            input.path_prefix.as_deref(),
+            input.marker.as_deref(),
+            input.max_items,
+        )?;
         Ok(ListAttachedUserPoliciesResponse {
+            is_truncated: Some(page.is_truncated()),
+            marker: page.next_marker,
+            attached_policies: Some(page.items),
+        })
+    }
+}
+
+operation!(AttachGroupPolicy, Iam, writes, AttachGroupPolicyRequest => ());
+impl Handler for AttachGroupPolicy {
+    type Target = HolderAndPolicy<GroupRecord>;
+    fn resolve(
+        call: &mut Call<'_>,
+        input: &AttachGroupPolicyRequest,
+    ) -> Result<(Self::Target, Access)> {
+        resolve(call, &input.group_name, &input.policy_arn, Self::ACTION)
+    }
+    fn run(
+        call: &mut Call<'_>,
+        _: Authorized,
+        target: Self::Target,
+        input: &AttachGroupPolicyRequest,
+    ) -> Result<()> {
+        attach(call, target, &input.policy_arn)
+    }
+}
+
+operation!(DetachGroupPolicy, Iam, writes, DetachGroupPolicyRequest => ());
+impl Handler for DetachGroupPolicy {
+    type Target = HolderAndPolicy<GroupRecord>;
+    fn resolve(
+        call: &mut Call<'_>,
+        input: &DetachGroupPolicyRequest,
+    ) -> Result<(Self::Target, Access)> {
+        resolve(call, &input.group_name, &input.policy_arn, Self::ACTION)
+    }
+    fn run(
+        call: &mut Call<'_>,
+        _: Authorized,
+        target: Self::Target,
+        input: &DetachGroupPolicyRequest,
+    ) -> Result<()> {
+        detach(call, target, &input.policy_arn)
+    }
+}
+
+operation!(ListAttachedGroupPolicies, Iam, reads, ListAttachedGroupPoliciesRequest => ListAttachedGroupPoliciesResponse);
+impl Handler for ListAttachedGroupPolicies {
+    type Target = Named<GroupRecord>;
+    fn resolve(
+        call: &mut Call<'_>,
+        input: &ListAttachedGroupPoliciesRequest,
+    ) -> Result<(Self::Target, Access)> {
+        named(call, &input.group_name, Self::ACTION)
+    }
+    fn run(
+        call: &mut Call<'_>,
+        _: Authorized,
+        group: Self::Target,
+        input: &ListAttachedGroupPoliciesRequest,
+    ) -> Result<ListAttachedGroupPoliciesResponse> {
+        let page = list_attached(
+            call,
+            group,
+            input.path_prefix.as_deref(),
+            input.marker.as_deref(),
+            input.max_items,
+        )?;
+        Ok(ListAttachedGroupPoliciesResponse {
             is_truncated: Some(page.is_truncated()),
             marker: page.next_marker,
             attached_policies: Some(page.items),
@@ -204,28 +288,28 @@ pub(crate) fn release_boundary(
 
 operation!(PutUserPermissionsBoundary, Iam, writes, PutUserPermissionsBoundaryRequest => ());
 impl Handler for PutUserPermissionsBoundary {
-    type Target = UserAndPolicy;
+    type Target = HolderAndPolicy<UserRecord>;
 
     fn resolve(
         call: &mut Call<'_>,
         input: &PutUserPermissionsBoundaryRequest,
-    ) -> Result<(UserAndPolicy, Access)> {
-        let user = NamedUser::find(call, &input.user_name)?;
+    ) -> Result<(Self::Target, Access)> {
+        let holder = Named::<UserRecord>::find(call.t, call.account(), &input.user_name)?;
         let policy = NamedPolicy::find(call, &input.permissions_boundary)?;
-        let access = user.access(call, Self::ACTION).with(
+        let access = holder.access(call.account(), Self::ACTION).with(
             "iam:PermissionsBoundary",
             vec![input.permissions_boundary.clone()],
         );
-        Ok((UserAndPolicy { user, policy }, access))
+        Ok((HolderAndPolicy { holder, policy }, access))
     }
 
     fn run(
         call: &mut Call<'_>,
         _: Authorized,
-        target: UserAndPolicy,
+        target: Self::Target,
         input: &PutUserPermissionsBoundaryRequest,
     ) -> Result<()> {
-        let mut user = target.user.existing()?;
+        let mut user = target.holder.existing()?;
         let policy = target
             .policy
             .record
@@ -236,18 +320,18 @@ impl Handler for PutUserPermissionsBoundary {
 
 operation!(DeleteUserPermissionsBoundary, Iam, writes, DeleteUserPermissionsBoundaryRequest => ());
 impl Handler for DeleteUserPermissionsBoundary {
-    type Target = NamedUser;
+    type Target = Named<UserRecord>;
 
     fn resolve(
         call: &mut Call<'_>,
         input: &DeleteUserPermissionsBoundaryRequest,
-    ) -> Result<(NamedUser, Access)> {
-        let user = NamedUser::find(call, &input.user_name)?;
+    ) -> Result<(Self::Target, Access)> {
+        let user = Named::<UserRecord>::find(call.t, call.account(), &input.user_name)?;
         let current = user
             .record
             .as_ref()
             .and_then(|u| u.permissions_boundary.clone());
-        let mut access = user.access(call, Self::ACTION);
+        let mut access = user.access(call.account(), Self::ACTION);
         if let Some(boundary) = current {
             access = access.with("iam:PermissionsBoundary", vec![boundary]);
         }
@@ -257,7 +341,7 @@ impl Handler for DeleteUserPermissionsBoundary {
     fn run(
         call: &mut Call<'_>,
         _: Authorized,
-        user: NamedUser,
+        user: Self::Target,
         _: &DeleteUserPermissionsBoundaryRequest,
     ) -> Result<()> {
         let mut user = user.existing()?;
@@ -291,6 +375,9 @@ impl Handler for ListEntitiesForPolicy {
         let arn = policy.arn();
         let path_prefix = input.path_prefix.as_deref().unwrap_or("/");
         let wants_users = matches!(input.entity_filter, None | Some(EntityType::User));
+        let wants_groups = matches!(input.entity_filter, None | Some(EntityType::Group))
+            && input.policy_usage_filter != Some(PolicyUsageType::PermissionsBoundary);
+        let mut groups: Vec<GroupRecord> = Vec::new();
         let mut users: Vec<UserRecord> = Vec::new();
         if wants_users {
             if input.policy_usage_filter != Some(PolicyUsageType::PermissionsBoundary) {
@@ -314,19 +401,42 @@ impl Handler for ListEntitiesForPolicy {
                 );
             }
         }
+        if wants_groups {
+            for id in ATTACHMENTS.sources(call.t, &policy.account, &policy.id)? {
+                groups.extend(entity::by_id::<GroupRecord>(call.t, &policy.account, &id)?);
+            }
+        }
+        groups.retain(|g| g.path.starts_with(path_prefix));
+        groups.sort_by_key(|g| g.name.to_lowercase());
         users.retain(|u| u.path.starts_with(path_prefix));
         users.sort_by_key(|u| u.name.to_lowercase());
         users.dedup_by(|a, b| a.id == b.id);
+        // One list in AWS's order (groups, users), paged as one.
+        let entities: Vec<(String, String, bool)> = groups
+            .into_iter()
+            .map(|g| (g.id, g.name, true))
+            .chain(users.into_iter().map(|u| (u.id, u.name, false)))
+            .collect();
         let page = PageRequest::new(input.marker.as_deref(), input.max_items)?
-            .of_list(users, |u| u.id.clone())?;
+            .of_list(entities, |(id, _, _)| id.clone())?;
         Ok(ListEntitiesForPolicyResponse {
-            policy_groups: Some(Vec::new()),
+            policy_groups: Some(
+                page.items
+                    .iter()
+                    .filter(|(_, _, group)| *group)
+                    .map(|(id, name, _)| PolicyGroup {
+                        group_name: Some(name.clone()),
+                        group_id: Some(id.clone()),
+                    })
+                    .collect(),
+            ),
             policy_users: Some(
                 page.items
                     .iter()
-                    .map(|u| PolicyUser {
-                        user_name: Some(u.name.clone()),
-                        user_id: Some(u.id.clone()),
+                    .filter(|(_, _, group)| !*group)
+                    .map(|(id, name, _)| PolicyUser {
+                        user_name: Some(name.clone()),
+                        user_id: Some(id.clone()),
                     })
                     .collect(),
             ),

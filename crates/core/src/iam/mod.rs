@@ -4,12 +4,14 @@
 
 mod access_keys;
 mod attachments;
+mod groups;
+mod inline_policies;
 mod policies;
 mod simulate;
-mod user_policies;
 mod users;
 
 pub(crate) use attachments::ATTACHMENTS;
+pub(crate) use groups::MEMBERSHIP;
 pub(crate) use policies::{default_document, policy_by_arn};
 
 use gatehouse_protocol::iam::IamApi;
@@ -17,6 +19,21 @@ use gatehouse_protocol::iam::IamApi;
 use crate::pipeline::operations;
 
 operations!(IamApi {
+    add_user_to_group => groups::AddUserToGroup,
+    attach_group_policy => attachments::AttachGroupPolicy,
+    create_group => groups::CreateGroup,
+    delete_group => groups::DeleteGroup,
+    delete_group_policy => inline_policies::DeleteGroupPolicy,
+    detach_group_policy => attachments::DetachGroupPolicy,
+    get_group => groups::GetGroup,
+    get_group_policy => inline_policies::GetGroupPolicy,
+    list_attached_group_policies => attachments::ListAttachedGroupPolicies,
+    list_group_policies => inline_policies::ListGroupPolicies,
+    list_groups => groups::ListGroups,
+    list_groups_for_user => groups::ListGroupsForUser,
+    put_group_policy => inline_policies::PutGroupPolicy,
+    remove_user_from_group => groups::RemoveUserFromGroup,
+    update_group => groups::UpdateGroup,
     attach_user_policy => attachments::AttachUserPolicy,
     create_access_key => access_keys::CreateAccessKey,
     create_policy => policies::CreatePolicy,
@@ -39,17 +56,17 @@ operations!(IamApi {
     create_user => users::CreateUser,
     delete_access_key => access_keys::DeleteAccessKey,
     delete_user => users::DeleteUser,
-    delete_user_policy => user_policies::DeleteUserPolicy,
+    delete_user_policy => inline_policies::DeleteUserPolicy,
     get_access_key_last_used => access_keys::GetAccessKeyLastUsed,
     get_context_keys_for_custom_policy => simulate::GetContextKeysForCustomPolicy,
     get_context_keys_for_principal_policy => simulate::GetContextKeysForPrincipalPolicy,
     get_user => users::GetUser,
-    get_user_policy => user_policies::GetUserPolicy,
+    get_user_policy => inline_policies::GetUserPolicy,
     list_access_keys => access_keys::ListAccessKeys,
-    list_user_policies => user_policies::ListUserPolicies,
+    list_user_policies => inline_policies::ListUserPolicies,
     list_user_tags => users::ListUserTags,
     list_users => users::ListUsers,
-    put_user_policy => user_policies::PutUserPolicy,
+    put_user_policy => inline_policies::PutUserPolicy,
     simulate_custom_policy => simulate::SimulateCustomPolicy,
     simulate_principal_policy => simulate::SimulatePrincipalPolicy,
     tag_user => users::TagUser,

@@ -17,7 +17,7 @@ use gatehouse_types::{IdKind, Timestamp, new_unique_id};
 use crate::authz::{Access, Authorized, parse_policy};
 use crate::crypto::random;
 use crate::errors::{Failure, Result, invalid_input, limit_exceeded, randomness_unavailable};
-use crate::iam::user_policies::url_encode;
+use crate::iam::inline_policies::url_encode;
 use crate::iam::users::tags_shape;
 use crate::model::entity::{self, Dependent, Entity, arn_of, checked_tags};
 use crate::model::pagination::PageRequest;
@@ -55,12 +55,15 @@ impl Entity for ManagedPolicyRecord {
     fn path(&self) -> &str {
         &self.path
     }
+    fn tags(&self) -> &[(String, String)] {
+        &self.tags
+    }
     fn set_name_and_path(&mut self, name: String, path: String) {
         self.name = name;
         self.path = path;
     }
-    fn tags_mut(&mut self) -> &mut Vec<(String, String)> {
-        &mut self.tags
+    fn tags_mut(&mut self) -> Option<&mut Vec<(String, String)>> {
+        Some(&mut self.tags)
     }
 
     fn already_exists(name: &str) -> Failure {

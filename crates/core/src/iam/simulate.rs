@@ -487,6 +487,7 @@ fn principal_policies(
     let source = |p: crate::authz::GatheredPolicy, kind| {
         let source_type = match p.source {
             PolicySource::UserInline => PolicySourceType::User,
+            PolicySource::GroupInline => PolicySourceType::Group,
             PolicySource::CustomerManaged | PolicySource::Boundary => PolicySourceType::UserManaged,
         };
         Source::parse(p.id, source_type, p.document, kind)

@@ -12,10 +12,11 @@ use crate::Principal;
 use crate::authz::{Access, Authorized};
 use crate::crypto::random;
 use crate::errors::{Result, randomness_unavailable};
-use crate::model::entity::{self, Dependent, Entity, arn_of, checked_tags};
+use crate::model::entity::{self, Dependent, Entity, Named, PolicyHolder, arn_of, checked_tags};
 use crate::model::pagination::PageRequest;
 use crate::model::records::{
-    ATTACHED_POLICIES, INLINE_POLICIES, PRINCIPAL_KEYS, Record, USER_NAMES, USERS, UserRecord,
+    ATTACHED_POLICIES, INLINE_POLICIES, PRINCIPAL_KEYS, Record, USER_GROUPS, USER_NAMES, USERS,
+    UserRecord,
 };
 use crate::pipeline::{Call, Handler, Operation, operation};
 
@@ -37,6 +38,10 @@ impl Entity for UserRecord {
             table: ATTACHED_POLICIES,
             what: "detach all policies",
         },
+        Dependent {
+            table: USER_GROUPS,
+            what: "remove user from all groups",
+        },
     ];
     const TAG_QUOTA: (&'static str, usize) = ("TagsPerUser", 50);
 
@@ -52,12 +57,29 @@ impl Entity for UserRecord {
     fn path(&self) -> &str {
         &self.path
     }
+    fn tags(&self) -> &[(String, String)] {
+        &self.tags
+    }
     fn set_name_and_path(&mut self, name: String, path: String) {
         self.name = name;
         self.path = path;
     }
-    fn tags_mut(&mut self) -> &mut Vec<(String, String)> {
-        &mut self.tags
+    fn tags_mut(&mut self) -> Option<&mut Vec<(String, String)>> {
+        Some(&mut self.tags)
+    }
+}
+
+impl PolicyHolder for UserRecord {
+    const INLINE_QUOTA: usize = 2048;
+    const MANAGED_QUOTA: (&'static str, usize) = ("PoliciesPerUser", 10);
+    fn policies_rev_mut(&mut self) -> &mut u64 {
+        &mut self.policies_rev
+    }
+    fn attached(&self) -> &[String] {
+        &self.attached_policies
+    }
+    fn attached_mut(&mut self) -> &mut Vec<String> {
+        &mut self.attached_policies
     }
 }
 
@@ -99,41 +121,11 @@ fn request_tags(tags: &Option<Vec<Tag>>) -> Result<Vec<(String, String)>> {
 }
 
 /// A user a call names, as found (or not) in the caller's account.
-pub(crate) struct NamedUser {
-    pub name: String,
-    pub record: Option<UserRecord>,
-}
+pub(crate) type NamedUser = Named<UserRecord>;
 
-impl NamedUser {
-    pub(crate) fn find(call: &mut Call<'_>, name: &str) -> Result<NamedUser> {
-        Ok(NamedUser {
-            name: name.to_string(),
-            record: entity::by_name(call.t, call.account(), name)?,
-        })
-    }
-
-    /// The ARN to authorize against: the real one when the user exists, `user/NAME`
-    /// otherwise (authorization comes before existence, so a caller without permission
-    /// learns nothing about which users exist).
-    pub(crate) fn arn(&self, account: &str) -> String {
-        match &self.record {
-            Some(u) => u.arn(),
-            None => arn_of::<UserRecord>(account, "/", &self.name),
-        }
-    }
-
-    pub(crate) fn tags(&self) -> &[(String, String)] {
-        self.record.as_ref().map_or(&[], |u| u.tags.as_slice())
-    }
-
-    pub(crate) fn existing(self) -> Result<UserRecord> {
-        self.record.ok_or_else(|| UserRecord::no_such(&self.name))
-    }
-
-    /// `Access` for `action` on this user, with its tags as `aws:ResourceTag/*`.
-    pub(crate) fn access(&self, call: &Call<'_>, action: &'static str) -> Access {
-        Access::to(action, self.arn(call.account())).with_resource_tags(self.tags())
-    }
+/// Looks up the user a call names.
+pub(crate) fn find_user(call: &mut Call<'_>, name: &str) -> Result<NamedUser> {
+    Named::find(call.t, call.account(), name)
 }
 
 /// Who a call that may omit `UserName` is about: the named user, or the caller.
@@ -145,7 +137,7 @@ pub(crate) enum Subject {
 impl Subject {
     pub(crate) fn find(call: &mut Call<'_>, user_name: Option<&str>) -> Result<Subject> {
         match (user_name, &call.cx.caller.principal) {
-            (Some(name), _) => Ok(Subject::User(Box::new(NamedUser::find(call, name)?))),
+            (Some(name), _) => Ok(Subject::User(Box::new(find_user(call, name)?))),
             (None, Principal::User(me)) => {
                 let record = entity::by_id(call.t, call.account(), &me.id)?;
                 Ok(Subject::User(Box::new(NamedUser {
@@ -160,7 +152,7 @@ impl Subject {
     pub(crate) fn access(&self, call: &Call<'_>, action: &'static str) -> Access {
         match self {
             Subject::Root => Access::to(action, call.cx.caller.arn()),
-            Subject::User(user) => user.access(call, action),
+            Subject::User(user) => user.access(call.account(), action),
         }
     }
 }
@@ -209,6 +201,7 @@ impl Handler for CreateUser {
             password_last_used: None,
             policies_rev: 0,
             attached_policies: Vec::new(),
+            groups: Vec::new(),
         };
         entity::create(call.t, &record)?;
         if boundary.is_some() {
@@ -299,8 +292,8 @@ impl Handler for UpdateUser {
     /// AWS needs the permission on the user as it is and as it will be: a caller allowed
     /// `user/dept/*` cannot move a user out of `/dept/` or rename it out of its scope.
     fn resolve(call: &mut Call<'_>, input: &UpdateUserRequest) -> Result<(NamedUser, Access)> {
-        let user = NamedUser::find(call, &input.user_name)?;
-        let mut access = user.access(call, Self::ACTION);
+        let user = find_user(call, &input.user_name)?;
+        let mut access = user.access(call.account(), Self::ACTION);
         if input.new_path.is_some() || input.new_user_name.is_some() {
             let (path, name) = match &user.record {
                 Some(u) => (u.path.as_str(), u.name.as_str()),
@@ -337,8 +330,8 @@ impl Handler for DeleteUser {
     type Target = NamedUser;
 
     fn resolve(call: &mut Call<'_>, input: &DeleteUserRequest) -> Result<(NamedUser, Access)> {
-        let user = NamedUser::find(call, &input.user_name)?;
-        let access = user.access(call, Self::ACTION);
+        let user = find_user(call, &input.user_name)?;
+        let access = user.access(call.account(), Self::ACTION);
         Ok((user, access))
     }
 
@@ -358,8 +351,10 @@ impl Handler for TagUser {
 
     fn resolve(call: &mut Call<'_>, input: &TagUserRequest) -> Result<(Self::Target, Access)> {
         let tags = request_tags(&Some(input.tags.clone()))?;
-        let user = NamedUser::find(call, &input.user_name)?;
-        let access = user.access(call, Self::ACTION).with_request_tags(&tags);
+        let user = find_user(call, &input.user_name)?;
+        let access = user
+            .access(call.account(), Self::ACTION)
+            .with_request_tags(&tags);
         Ok(((user, tags), access))
     }
 
@@ -380,9 +375,9 @@ impl Handler for UntagUser {
     type Target = NamedUser;
 
     fn resolve(call: &mut Call<'_>, input: &UntagUserRequest) -> Result<(NamedUser, Access)> {
-        let user = NamedUser::find(call, &input.user_name)?;
+        let user = find_user(call, &input.user_name)?;
         let access = user
-            .access(call, Self::ACTION)
+            .access(call.account(), Self::ACTION)
             .with("aws:TagKeys", input.tag_keys.clone());
         Ok((user, access))
     }
@@ -404,8 +399,8 @@ impl Handler for ListUserTags {
     type Target = NamedUser;
 
     fn resolve(call: &mut Call<'_>, input: &ListUserTagsRequest) -> Result<(NamedUser, Access)> {
-        let user = NamedUser::find(call, &input.user_name)?;
-        let access = user.access(call, Self::ACTION);
+        let user = find_user(call, &input.user_name)?;
+        let access = user.access(call.account(), Self::ACTION);
         Ok((user, access))
     }
 

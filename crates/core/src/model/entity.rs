@@ -38,8 +38,11 @@ pub trait Entity: Record {
     fn id(&self) -> &str;
     fn name(&self) -> &str;
     fn path(&self) -> &str;
+    /// The entity's tags (`aws:ResourceTag/*`); none for untaggable types.
+    fn tags(&self) -> &[(String, String)];
     fn set_name_and_path(&mut self, name: String, path: String);
-    fn tags_mut(&mut self) -> &mut Vec<(String, String)>;
+    /// `None` for types AWS does not let anyone tag.
+    fn tags_mut(&mut self) -> Option<&mut Vec<(String, String)>>;
 
     fn arn(&self) -> String {
         arn_of::<Self>(self.account(), self.path(), self.name())
@@ -60,6 +63,56 @@ pub trait Entity: Record {
         )
         .into()
     }
+}
+
+/// An entity a call names, as found (or not) in the caller's account.
+pub struct Named<E> {
+    pub name: String,
+    pub record: Option<E>,
+}
+
+impl<E: Entity> Named<E> {
+    pub fn find(t: &mut (impl Txn + ?Sized), account: &str, name: &str) -> Result<Self> {
+        Ok(Named {
+            name: name.to_string(),
+            record: by_name(t, account, name)?,
+        })
+    }
+
+    /// The ARN to authorize against: the real one when the entity exists, `KIND/NAME`
+    /// otherwise (authorization comes before existence, so a caller without permission
+    /// learns nothing about which entities exist).
+    pub fn arn(&self, account: &str) -> String {
+        match &self.record {
+            Some(e) => e.arn(),
+            None => arn_of::<E>(account, "/", &self.name),
+        }
+    }
+
+    pub fn tags(&self) -> &[(String, String)] {
+        self.record.as_ref().map_or(&[], |e| e.tags())
+    }
+
+    pub fn existing(self) -> Result<E> {
+        self.record.ok_or_else(|| E::no_such(&self.name))
+    }
+
+    /// `Access` for `action` on this entity, with its tags as `aws:ResourceTag/*`.
+    pub fn access(&self, account: &str, action: &'static str) -> crate::authz::Access {
+        crate::authz::Access::to(action, self.arn(account)).with_resource_tags(self.tags())
+    }
+}
+
+/// An entity that holds identity policies: inline ones, attached managed ones, and a
+/// revision bumped with every change to them (see `authz`).
+pub trait PolicyHolder: Entity {
+    /// AWS's quota on the total size of the entity's inline policies.
+    const INLINE_QUOTA: usize;
+    /// AWS's quota of attached managed policies, and its name in the LimitExceeded message.
+    const MANAGED_QUOTA: (&'static str, usize);
+    fn policies_rev_mut(&mut self) -> &mut u64;
+    fn attached(&self) -> &[String];
+    fn attached_mut(&mut self) -> &mut Vec<String>;
 }
 
 /// `arn:aws:iam::{account}:{kind}{path}{name}`
@@ -205,7 +258,9 @@ pub fn checked_tags(
 
 /// Adds or replaces tags (keys compare case-insensitively), within the type's quota.
 pub fn tag<E: Entity>(entity: &mut E, new_tags: Vec<(String, String)>) -> Result<()> {
-    let tags = entity.tags_mut();
+    let Some(tags) = entity.tags_mut() else {
+        return Err(crate::errors::internal("a tag for an untaggable entity"));
+    };
     for (key, value) in new_tags {
         match tags.iter_mut().find(|(k, _)| k.eq_ignore_ascii_case(&key)) {
             Some(existing) => *existing = (key, value),
@@ -223,9 +278,9 @@ pub fn tag<E: Entity>(entity: &mut E, new_tags: Vec<(String, String)>) -> Result
 
 /// Removes the tags with these keys (case-insensitively); absent keys are ignored, as in AWS.
 pub fn untag<E: Entity>(entity: &mut E, keys: &[String]) {
-    entity
-        .tags_mut()
-        .retain(|(k, _)| !keys.iter().any(|gone| gone.eq_ignore_ascii_case(k)));
+    if let Some(tags) = entity.tags_mut() {
+        tags.retain(|(k, _)| !keys.iter().any(|gone| gone.eq_ignore_ascii_case(k)));
+    }
 }
 
 #[cfg(test)]

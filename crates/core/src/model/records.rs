@@ -11,6 +11,10 @@
 //! | `principal_keys`   | `{account}/{owner id}/{key id}`      | empty                     |
 //! | `key_last_used`    | `{access key id}`                    | [`LastUsed`]              |
 //! | `inline_policies`  | `{account}/{owner id}/{policy name}` | [`InlinePolicyRecord`]    |
+//! | `groups`           | `{account}/{group id}`               | [`GroupRecord`]           |
+//! | `group_names`      | `{account}/{lower-cased name}`       | group id                  |
+//! | `user_groups`      | `{account}/{user id}/{group id}`     | empty (and the reverse:)  |
+//! | `group_members`    | `{account}/{group id}/{user id}`     | empty                     |
 //! | `policies`         | `{account}/{policy id}`              | [`ManagedPolicyRecord`]   |
 //! | `policy_names`     | `{account}/{lower-cased name}`       | policy id                 |
 //! | `policy_versions`  | `{account}/{policy id}/{version id}` | [`PolicyVersionRecord`]   |
@@ -35,6 +39,10 @@ pub const PRINCIPAL_KEYS: Table = "principal_keys";
 pub const KEY_LAST_USED: Table = "key_last_used";
 pub const INLINE_POLICIES: Table = "inline_policies";
 pub const META: Table = "meta";
+pub const GROUPS: Table = "groups";
+pub const GROUP_NAMES: Table = "group_names";
+pub const USER_GROUPS: Table = "user_groups";
+pub const GROUP_MEMBERS: Table = "group_members";
 pub const POLICIES: Table = "policies";
 pub const POLICY_NAMES: Table = "policy_names";
 pub const POLICY_VERSIONS: Table = "policy_versions";
@@ -113,8 +121,29 @@ pub struct UserRecord {
     /// `attached_policies` relation in the same transaction), so authorization reads no scan.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub attached_policies: Vec<String>,
+    /// Ids of the user's groups, in the order joined (kept with the `user_groups` relation in
+    /// the same transaction), so authorization reads no scan.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub groups: Vec<String>,
 }
 record!(UserRecord, 2);
+
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub struct GroupRecord {
+    pub v: u32,
+    pub account: String,
+    pub name: String,
+    pub id: String,
+    pub path: String,
+    pub create_date: i64,
+    /// Bumped with every change to the group's inline policies or attachments: the compiled
+    /// sets of its members are keyed by it.
+    #[serde(default)]
+    pub policies_rev: u64,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub attached_policies: Vec<String>,
+}
+record!(GroupRecord, 1);
 
 /// A customer managed policy. Its documents are its versions.
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
