@@ -106,8 +106,9 @@ def test_unknown_action_is_invalid_action(server):
 
 
 def test_not_implemented_is_checked_before_validation(server):
-    # CreateRole without its required members: still NotImplemented, not ValidationError.
-    resp = server.send(server.signed_request("Action=CreateRole&Version=2010-05-08"))
+    # An operation that stays unimplemented (it needs a language model), without its required
+    # members: still NotImplemented, not ValidationError.
+    resp = server.send(server.signed_request("Action=GetHumanReadableSummary&Version=2010-05-08"))
     assert resp.status == 501, resp.body
     err = resp.error()
     assert err["Code"] == "NotImplemented"

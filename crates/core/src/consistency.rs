@@ -10,8 +10,8 @@ use crate::iam::{ATTACHMENTS, MEMBERSHIP};
 use crate::model::entity::Entity;
 use crate::model::records::{
     ACCESS_KEYS, ACCOUNTS, AccessKeyRecord, AccountRecord, GROUPS, GroupRecord, INLINE_POLICIES,
-    KEY_LAST_USED, ManagedPolicyRecord, POLICIES, POLICY_VERSIONS, PRINCIPAL_KEYS, ROOT_OWNER,
-    Records, USERS, UserRecord, key,
+    KEY_LAST_USED, ManagedPolicyRecord, POLICIES, POLICY_VERSIONS, PRINCIPAL_KEYS, ROLES,
+    ROOT_OWNER, Records, RoleRecord, USERS, UserRecord, key,
 };
 use crate::model::relation::Relation;
 
@@ -23,6 +23,7 @@ impl Gatehouse {
             check_entities::<UserRecord>(t, &mut problems)?;
             check_entities::<ManagedPolicyRecord>(t, &mut problems)?;
             check_entities::<GroupRecord>(t, &mut problems)?;
+            check_entities::<RoleRecord>(t, &mut problems)?;
             self.check_keys(t, &mut problems)?;
             check_owned_rows(t, INLINE_POLICIES, &mut problems)?;
             check_attachments(t, &mut problems)?;
@@ -142,6 +143,20 @@ fn check_attachments(t: &mut dyn Txn, problems: &mut Vec<String>) -> Result<(), 
         check_listed(t, &MEMBERSHIP, user, &user.groups, "groups", problems)?;
         for id in &user.attached_policies {
             *counts.entry(key(&user.account, &[id])).or_default() += 1;
+        }
+    }
+    let roles: Vec<(String, RoleRecord)> = t.scan_records(ROLES, "", None, usize::MAX)?;
+    for (_, role) in &roles {
+        check_listed(
+            t,
+            &ATTACHMENTS,
+            role,
+            &role.attached_policies,
+            "attached policies",
+            problems,
+        )?;
+        for id in &role.attached_policies {
+            *counts.entry(key(&role.account, &[id])).or_default() += 1;
         }
     }
     let groups: Vec<(String, GroupRecord)> = t.scan_records(GROUPS, "", None, usize::MAX)?;

@@ -4,12 +4,13 @@
 //! DeleteUserPermissionsBoundary, ListEntitiesForPolicy.
 
 use gatehouse_protocol::iam::{
-    AttachGroupPolicyRequest, AttachUserPolicyRequest, AttachedPolicy,
-    DeleteUserPermissionsBoundaryRequest, DetachGroupPolicyRequest, DetachUserPolicyRequest,
-    EntityType, ListAttachedGroupPoliciesRequest, ListAttachedGroupPoliciesResponse,
-    ListAttachedUserPoliciesRequest, ListAttachedUserPoliciesResponse,
-    ListEntitiesForPolicyRequest, ListEntitiesForPolicyResponse, PolicyGroup, PolicyUsageType,
-    PolicyUser, PutUserPermissionsBoundaryRequest,
+    AttachGroupPolicyRequest, AttachRolePolicyRequest, AttachUserPolicyRequest, AttachedPolicy,
+    DeleteUserPermissionsBoundaryRequest, DetachGroupPolicyRequest, DetachRolePolicyRequest,
+    DetachUserPolicyRequest, EntityType, ListAttachedGroupPoliciesRequest,
+    ListAttachedGroupPoliciesResponse, ListAttachedRolePoliciesRequest,
+    ListAttachedRolePoliciesResponse, ListAttachedUserPoliciesRequest,
+    ListAttachedUserPoliciesResponse, ListEntitiesForPolicyRequest, ListEntitiesForPolicyResponse,
+    PolicyGroup, PolicyRole, PolicyUsageType, PolicyUser, PutUserPermissionsBoundaryRequest,
 };
 use gatehouse_store::Txn;
 
@@ -19,10 +20,10 @@ use crate::authz::{Access, Authorized};
 use crate::errors::{Result, limit_exceeded};
 use crate::iam::inline_policies::{named, policies_changed};
 use crate::iam::policies::{NamedPolicy, no_such_policy, not_attachable, policy_by_arn};
-use crate::model::entity::{self, Entity, Named, PolicyHolder};
+use crate::model::entity::{self, BoundaryHolder, Entity, Named, PolicyHolder};
 use crate::model::pagination::{Page, PageRequest};
 use crate::model::records::{
-    ATTACHED_POLICIES, GroupRecord, ManagedPolicyRecord, POLICY_ATTACHMENTS, UserRecord,
+    ATTACHED_POLICIES, GroupRecord, ManagedPolicyRecord, POLICY_ATTACHMENTS, RoleRecord, UserRecord,
 };
 use crate::model::relation::Relation;
 use crate::pipeline::{Call, Handler, Operation, operation};
@@ -255,22 +256,91 @@ impl Handler for ListAttachedGroupPolicies {
     }
 }
 
-/// Sets (or clears) a user's boundary, keeping the policies' usage counts.
-pub(crate) fn set_boundary(
+operation!(AttachRolePolicy, Iam, writes, AttachRolePolicyRequest => ());
+impl Handler for AttachRolePolicy {
+    type Target = HolderAndPolicy<RoleRecord>;
+    fn resolve(
+        call: &mut Call<'_>,
+        input: &AttachRolePolicyRequest,
+    ) -> Result<(Self::Target, Access)> {
+        resolve(call, &input.role_name, &input.policy_arn, Self::ACTION)
+    }
+    fn run(
+        call: &mut Call<'_>,
+        _: Authorized,
+        target: Self::Target,
+        input: &AttachRolePolicyRequest,
+    ) -> Result<()> {
+        attach(call, target, &input.policy_arn)
+    }
+}
+
+operation!(DetachRolePolicy, Iam, writes, DetachRolePolicyRequest => ());
+impl Handler for DetachRolePolicy {
+    type Target = HolderAndPolicy<RoleRecord>;
+    fn resolve(
+        call: &mut Call<'_>,
+        input: &DetachRolePolicyRequest,
+    ) -> Result<(Self::Target, Access)> {
+        resolve(call, &input.role_name, &input.policy_arn, Self::ACTION)
+    }
+    fn run(
+        call: &mut Call<'_>,
+        _: Authorized,
+        target: Self::Target,
+        input: &DetachRolePolicyRequest,
+    ) -> Result<()> {
+        detach(call, target, &input.policy_arn)
+    }
+}
+
+operation!(ListAttachedRolePolicies, Iam, reads, ListAttachedRolePoliciesRequest => ListAttachedRolePoliciesResponse);
+impl Handler for ListAttachedRolePolicies {
+    type Target = Named<RoleRecord>;
+    fn resolve(
+        call: &mut Call<'_>,
+        input: &ListAttachedRolePoliciesRequest,
+    ) -> Result<(Self::Target, Access)> {
+        named(call, &input.role_name, Self::ACTION)
+    }
+    fn run(
+        call: &mut Call<'_>,
+        _: Authorized,
+        role: Self::Target,
+        input: &ListAttachedRolePoliciesRequest,
+    ) -> Result<ListAttachedRolePoliciesResponse> {
+        let page = list_attached(
+            call,
+            role,
+            input.path_prefix.as_deref(),
+            input.marker.as_deref(),
+            input.max_items,
+        )?;
+        Ok(ListAttachedRolePoliciesResponse {
+            is_truncated: Some(page.is_truncated()),
+            marker: page.next_marker,
+            attached_policies: Some(page.items),
+        })
+    }
+}
+
+/// Sets (or clears) a user's or role's boundary, keeping the policies' usage counts.
+pub(crate) fn set_boundary<E: BoundaryHolder>(
     t: &mut (impl Txn + ?Sized),
-    user: &mut UserRecord,
+    holder: &mut E,
     boundary: Option<ManagedPolicyRecord>,
 ) -> Result<()> {
-    if let Some(old) = user.permissions_boundary.take() {
-        release_boundary(t, &user.account, &old)?;
+    let account = holder.account().to_string();
+    if let Some(old) = holder.boundary_slot().take() {
+        release_boundary(t, &account, &old)?;
     }
     if let Some(mut new) = boundary {
-        user.permissions_boundary = Some(new.arn());
+        *holder.boundary_slot() = Some(new.arn());
         new.boundary_count += 1;
         entity::save(t, &new)?;
     }
-    user.policies_rev += 1;
-    entity::save(t, user)
+    *holder.policies_rev_mut() += 1;
+    entity::save(t, holder)
 }
 
 /// One principal fewer uses the policy at `arn` as its boundary.
@@ -286,70 +356,106 @@ pub(crate) fn release_boundary(
     Ok(())
 }
 
+/// Names a boundary holder and the policy to make its boundary, stating `action` with
+/// `iam:PermissionsBoundary`.
+pub(crate) fn resolve_put_boundary<E: BoundaryHolder>(
+    call: &mut Call<'_>,
+    holder_name: &str,
+    boundary: &str,
+    action: &'static str,
+) -> Result<(HolderAndPolicy<E>, Access)> {
+    let holder = Named::<E>::find(call.t, call.account(), holder_name)?;
+    let policy = NamedPolicy::find(call, boundary)?;
+    let access = holder
+        .access(call.account(), action)
+        .with("iam:PermissionsBoundary", vec![boundary.to_string()]);
+    Ok((HolderAndPolicy { holder, policy }, access))
+}
+
+pub(crate) fn put_boundary<E: BoundaryHolder>(
+    call: &mut Call<'_>,
+    target: HolderAndPolicy<E>,
+    boundary: &str,
+) -> Result<()> {
+    let mut holder = target.holder.existing()?;
+    let policy = target
+        .policy
+        .record
+        .ok_or_else(|| not_attachable(boundary))?;
+    set_boundary(call.t, &mut holder, Some(policy))
+}
+
+/// Names a boundary holder, stating `action` with its current boundary (if any) as
+/// `iam:PermissionsBoundary`.
+pub(crate) fn resolve_delete_boundary<E: BoundaryHolder>(
+    call: &mut Call<'_>,
+    holder_name: &str,
+    action: &'static str,
+) -> Result<(Named<E>, Access)> {
+    let mut holder = Named::<E>::find(call.t, call.account(), holder_name)?;
+    let current = holder
+        .record
+        .as_mut()
+        .and_then(|h| h.boundary_slot().clone());
+    let mut access = holder.access(call.account(), action);
+    if let Some(boundary) = current {
+        access = access.with("iam:PermissionsBoundary", vec![boundary]);
+    }
+    Ok((holder, access))
+}
+
+pub(crate) fn delete_boundary<E: BoundaryHolder>(
+    call: &mut Call<'_>,
+    holder: Named<E>,
+) -> Result<()> {
+    let mut holder = holder.existing()?;
+    // AWS answers success for a holder without a boundary.
+    if holder.boundary_slot().is_none() {
+        return Ok(());
+    }
+    set_boundary(call.t, &mut holder, None)
+}
+
 operation!(PutUserPermissionsBoundary, Iam, writes, PutUserPermissionsBoundaryRequest => ());
 impl Handler for PutUserPermissionsBoundary {
     type Target = HolderAndPolicy<UserRecord>;
-
     fn resolve(
         call: &mut Call<'_>,
         input: &PutUserPermissionsBoundaryRequest,
     ) -> Result<(Self::Target, Access)> {
-        let holder = Named::<UserRecord>::find(call.t, call.account(), &input.user_name)?;
-        let policy = NamedPolicy::find(call, &input.permissions_boundary)?;
-        let access = holder.access(call.account(), Self::ACTION).with(
-            "iam:PermissionsBoundary",
-            vec![input.permissions_boundary.clone()],
-        );
-        Ok((HolderAndPolicy { holder, policy }, access))
+        resolve_put_boundary(
+            call,
+            &input.user_name,
+            &input.permissions_boundary,
+            Self::ACTION,
+        )
     }
-
     fn run(
         call: &mut Call<'_>,
         _: Authorized,
         target: Self::Target,
         input: &PutUserPermissionsBoundaryRequest,
     ) -> Result<()> {
-        let mut user = target.holder.existing()?;
-        let policy = target
-            .policy
-            .record
-            .ok_or_else(|| not_attachable(&input.permissions_boundary))?;
-        set_boundary(call.t, &mut user, Some(policy))
+        put_boundary(call, target, &input.permissions_boundary)
     }
 }
 
 operation!(DeleteUserPermissionsBoundary, Iam, writes, DeleteUserPermissionsBoundaryRequest => ());
 impl Handler for DeleteUserPermissionsBoundary {
     type Target = Named<UserRecord>;
-
     fn resolve(
         call: &mut Call<'_>,
         input: &DeleteUserPermissionsBoundaryRequest,
     ) -> Result<(Self::Target, Access)> {
-        let user = Named::<UserRecord>::find(call.t, call.account(), &input.user_name)?;
-        let current = user
-            .record
-            .as_ref()
-            .and_then(|u| u.permissions_boundary.clone());
-        let mut access = user.access(call.account(), Self::ACTION);
-        if let Some(boundary) = current {
-            access = access.with("iam:PermissionsBoundary", vec![boundary]);
-        }
-        Ok((user, access))
+        resolve_delete_boundary(call, &input.user_name, Self::ACTION)
     }
-
     fn run(
         call: &mut Call<'_>,
         _: Authorized,
         user: Self::Target,
         _: &DeleteUserPermissionsBoundaryRequest,
     ) -> Result<()> {
-        let mut user = user.existing()?;
-        // AWS answers success for a user without a boundary.
-        if user.permissions_boundary.is_none() {
-            return Ok(());
-        }
-        set_boundary(call.t, &mut user, None)
+        delete_boundary(call, user)
     }
 }
 
@@ -378,6 +484,9 @@ impl Handler for ListEntitiesForPolicy {
         let wants_groups = matches!(input.entity_filter, None | Some(EntityType::Group))
             && input.policy_usage_filter != Some(PolicyUsageType::PermissionsBoundary);
         let mut groups: Vec<GroupRecord> = Vec::new();
+        let wants_roles = matches!(input.entity_filter, None | Some(EntityType::Role))
+            && input.policy_usage_filter != Some(PolicyUsageType::PermissionsBoundary);
+        let mut roles: Vec<RoleRecord> = Vec::new();
         let mut users: Vec<UserRecord> = Vec::new();
         if wants_users {
             if input.policy_usage_filter != Some(PolicyUsageType::PermissionsBoundary) {
@@ -401,21 +510,29 @@ impl Handler for ListEntitiesForPolicy {
                 );
             }
         }
-        if wants_groups {
+        if wants_groups || wants_roles {
             for id in ATTACHMENTS.sources(call.t, &policy.account, &policy.id)? {
-                groups.extend(entity::by_id::<GroupRecord>(call.t, &policy.account, &id)?);
+                if wants_groups {
+                    groups.extend(entity::by_id::<GroupRecord>(call.t, &policy.account, &id)?);
+                }
+                if wants_roles {
+                    roles.extend(entity::by_id::<RoleRecord>(call.t, &policy.account, &id)?);
+                }
             }
         }
+        roles.retain(|r| r.path.starts_with(path_prefix));
+        roles.sort_by_key(|r| r.name.to_lowercase());
         groups.retain(|g| g.path.starts_with(path_prefix));
         groups.sort_by_key(|g| g.name.to_lowercase());
         users.retain(|u| u.path.starts_with(path_prefix));
         users.sort_by_key(|u| u.name.to_lowercase());
         users.dedup_by(|a, b| a.id == b.id);
-        // One list in AWS's order (groups, users), paged as one.
-        let entities: Vec<(String, String, bool)> = groups
+        // One list in AWS's order (groups, users, roles), paged as one.
+        let entities: Vec<(String, String, EntityType)> = groups
             .into_iter()
-            .map(|g| (g.id, g.name, true))
-            .chain(users.into_iter().map(|u| (u.id, u.name, false)))
+            .map(|g| (g.id, g.name, EntityType::Group))
+            .chain(users.into_iter().map(|u| (u.id, u.name, EntityType::User)))
+            .chain(roles.into_iter().map(|r| (r.id, r.name, EntityType::Role)))
             .collect();
         let page = PageRequest::new(input.marker.as_deref(), input.max_items)?
             .of_list(entities, |(id, _, _)| id.clone())?;
@@ -423,7 +540,7 @@ impl Handler for ListEntitiesForPolicy {
             policy_groups: Some(
                 page.items
                     .iter()
-                    .filter(|(_, _, group)| *group)
+                    .filter(|(_, _, kind)| *kind == EntityType::Group)
                     .map(|(id, name, _)| PolicyGroup {
                         group_name: Some(name.clone()),
                         group_id: Some(id.clone()),
@@ -433,14 +550,23 @@ impl Handler for ListEntitiesForPolicy {
             policy_users: Some(
                 page.items
                     .iter()
-                    .filter(|(_, _, group)| !*group)
+                    .filter(|(_, _, kind)| *kind == EntityType::User)
                     .map(|(id, name, _)| PolicyUser {
                         user_name: Some(name.clone()),
                         user_id: Some(id.clone()),
                     })
                     .collect(),
             ),
-            policy_roles: Some(Vec::new()),
+            policy_roles: Some(
+                page.items
+                    .iter()
+                    .filter(|(_, _, kind)| *kind == EntityType::Role)
+                    .map(|(id, name, _)| PolicyRole {
+                        role_name: Some(name.clone()),
+                        role_id: Some(id.clone()),
+                    })
+                    .collect(),
+            ),
             is_truncated: Some(page.is_truncated()),
             marker: page.next_marker,
         })

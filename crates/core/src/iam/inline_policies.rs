@@ -1,13 +1,15 @@
-//! Inline policies of users and groups (roles' arrive with roles): Put, Get, Delete and List,
-//! written once for every policy holder.
+//! Inline policies of users, groups and roles: Put, Get, Delete and List, written once for
+//! every policy holder.
 
 use gatehouse_policy::{PolicyKind, policy_size};
 use gatehouse_protocol::error::{ApiError, ErrorCode};
 use gatehouse_protocol::iam::{
-    DeleteGroupPolicyRequest, DeleteUserPolicyRequest, GetGroupPolicyRequest,
-    GetGroupPolicyResponse, GetUserPolicyRequest, GetUserPolicyResponse, ListGroupPoliciesRequest,
-    ListGroupPoliciesResponse, ListUserPoliciesRequest, ListUserPoliciesResponse,
-    PutGroupPolicyRequest, PutUserPolicyRequest,
+    DeleteGroupPolicyRequest, DeleteRolePolicyRequest, DeleteUserPolicyRequest,
+    GetGroupPolicyRequest, GetGroupPolicyResponse, GetRolePolicyRequest, GetRolePolicyResponse,
+    GetUserPolicyRequest, GetUserPolicyResponse, ListGroupPoliciesRequest,
+    ListGroupPoliciesResponse, ListRolePoliciesRequest, ListRolePoliciesResponse,
+    ListUserPoliciesRequest, ListUserPoliciesResponse, PutGroupPolicyRequest, PutRolePolicyRequest,
+    PutUserPolicyRequest,
 };
 
 use crate::authz::{Access, Authorized, parse_policy};
@@ -15,7 +17,8 @@ use crate::errors::{Failure, Result, limit_exceeded};
 use crate::model::entity::{self, Entity, Named, PolicyHolder};
 use crate::model::pagination::{Page, PageRequest};
 use crate::model::records::{
-    GroupRecord, INLINE_POLICIES, InlinePolicyRecord, Record, Records, UserRecord, key, prefix,
+    GroupRecord, INLINE_POLICIES, InlinePolicyRecord, Record, Records, RoleRecord, UserRecord, key,
+    prefix,
 };
 use crate::pipeline::{Call, Handler, Operation, operation};
 
@@ -316,6 +319,103 @@ impl Handler for ListGroupPolicies {
             input.max_items,
         )?;
         Ok(ListGroupPoliciesResponse {
+            is_truncated: Some(page.is_truncated()),
+            marker: page.next_marker,
+            policy_names: page.items,
+        })
+    }
+}
+
+operation!(PutRolePolicy, Iam, writes, PutRolePolicyRequest => ());
+impl Handler for PutRolePolicy {
+    type Target = Named<RoleRecord>;
+    fn resolve(
+        call: &mut Call<'_>,
+        input: &PutRolePolicyRequest,
+    ) -> Result<(Self::Target, Access)> {
+        named(call, &input.role_name, Self::ACTION)
+    }
+    fn run(
+        call: &mut Call<'_>,
+        _: Authorized,
+        role: Self::Target,
+        input: &PutRolePolicyRequest,
+    ) -> Result<()> {
+        put(
+            call,
+            role.existing()?,
+            &input.policy_name,
+            &input.policy_document,
+        )
+    }
+}
+
+operation!(GetRolePolicy, Iam, reads, GetRolePolicyRequest => GetRolePolicyResponse);
+impl Handler for GetRolePolicy {
+    type Target = Named<RoleRecord>;
+    fn resolve(
+        call: &mut Call<'_>,
+        input: &GetRolePolicyRequest,
+    ) -> Result<(Self::Target, Access)> {
+        named(call, &input.role_name, Self::ACTION)
+    }
+    fn run(
+        call: &mut Call<'_>,
+        _: Authorized,
+        role: Self::Target,
+        input: &GetRolePolicyRequest,
+    ) -> Result<GetRolePolicyResponse> {
+        let role = role.existing()?;
+        let policy = get(call, &role, &input.policy_name)?;
+        Ok(GetRolePolicyResponse {
+            role_name: role.name,
+            policy_name: policy.name,
+            policy_document: url_encode(&policy.document),
+        })
+    }
+}
+
+operation!(DeleteRolePolicy, Iam, writes, DeleteRolePolicyRequest => ());
+impl Handler for DeleteRolePolicy {
+    type Target = Named<RoleRecord>;
+    fn resolve(
+        call: &mut Call<'_>,
+        input: &DeleteRolePolicyRequest,
+    ) -> Result<(Self::Target, Access)> {
+        named(call, &input.role_name, Self::ACTION)
+    }
+    fn run(
+        call: &mut Call<'_>,
+        _: Authorized,
+        role: Self::Target,
+        input: &DeleteRolePolicyRequest,
+    ) -> Result<()> {
+        delete(call, role.existing()?, &input.policy_name)
+    }
+}
+
+operation!(ListRolePolicies, Iam, reads, ListRolePoliciesRequest => ListRolePoliciesResponse);
+impl Handler for ListRolePolicies {
+    type Target = Named<RoleRecord>;
+    fn resolve(
+        call: &mut Call<'_>,
+        input: &ListRolePoliciesRequest,
+    ) -> Result<(Self::Target, Access)> {
+        named(call, &input.role_name, Self::ACTION)
+    }
+    fn run(
+        call: &mut Call<'_>,
+        _: Authorized,
+        role: Self::Target,
+        input: &ListRolePoliciesRequest,
+    ) -> Result<ListRolePoliciesResponse> {
+        let page = list(
+            call,
+            &role.existing()?,
+            input.marker.as_deref(),
+            input.max_items,
+        )?;
+        Ok(ListRolePoliciesResponse {
             is_truncated: Some(page.is_truncated()),
             marker: page.next_marker,
             policy_names: page.items,

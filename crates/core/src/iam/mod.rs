@@ -7,6 +7,7 @@ mod attachments;
 mod groups;
 mod inline_policies;
 mod policies;
+mod roles;
 mod simulate;
 mod users;
 
@@ -19,6 +20,25 @@ use gatehouse_protocol::iam::IamApi;
 use crate::pipeline::operations;
 
 operations!(IamApi {
+    attach_role_policy => attachments::AttachRolePolicy,
+    create_role => roles::CreateRole,
+    delete_role => roles::DeleteRole,
+    delete_role_permissions_boundary => roles::DeleteRolePermissionsBoundary,
+    delete_role_policy => inline_policies::DeleteRolePolicy,
+    detach_role_policy => attachments::DetachRolePolicy,
+    get_role => roles::GetRole,
+    get_role_policy => inline_policies::GetRolePolicy,
+    list_attached_role_policies => attachments::ListAttachedRolePolicies,
+    list_role_policies => inline_policies::ListRolePolicies,
+    list_role_tags => roles::ListRoleTags,
+    list_roles => roles::ListRoles,
+    put_role_permissions_boundary => roles::PutRolePermissionsBoundary,
+    put_role_policy => inline_policies::PutRolePolicy,
+    tag_role => roles::TagRole,
+    untag_role => roles::UntagRole,
+    update_assume_role_policy => roles::UpdateAssumeRolePolicy,
+    update_role => roles::UpdateRole,
+    update_role_description => roles::UpdateRoleDescription,
     add_user_to_group => groups::AddUserToGroup,
     attach_group_policy => attachments::AttachGroupPolicy,
     create_group => groups::CreateGroup,

@@ -12,7 +12,9 @@ use crate::Principal;
 use crate::authz::{Access, Authorized};
 use crate::crypto::random;
 use crate::errors::{Result, randomness_unavailable};
-use crate::model::entity::{self, Dependent, Entity, Named, PolicyHolder, arn_of, checked_tags};
+use crate::model::entity::{
+    self, BoundaryHolder, Dependent, Entity, Named, PolicyHolder, arn_of, checked_tags,
+};
 use crate::model::pagination::PageRequest;
 use crate::model::records::{
     ATTACHED_POLICIES, INLINE_POLICIES, PRINCIPAL_KEYS, Record, USER_GROUPS, USER_NAMES, USERS,
@@ -80,6 +82,12 @@ impl PolicyHolder for UserRecord {
     }
     fn attached_mut(&mut self) -> &mut Vec<String> {
         &mut self.attached_policies
+    }
+}
+
+impl BoundaryHolder for UserRecord {
+    fn boundary_slot(&mut self) -> &mut Option<String> {
+        &mut self.permissions_boundary
     }
 }
 

@@ -115,6 +115,11 @@ pub trait PolicyHolder: Entity {
     fn attached_mut(&mut self) -> &mut Vec<String>;
 }
 
+/// A policy holder that may have a permissions boundary (users and roles).
+pub trait BoundaryHolder: PolicyHolder {
+    fn boundary_slot(&mut self) -> &mut Option<String>;
+}
+
 /// `arn:aws:iam::{account}:{kind}{path}{name}`
 pub fn arn_of<E: Entity>(account: &str, path: &str, name: &str) -> String {
     format!("arn:aws:iam::{account}:{}{path}{name}", E::KIND)

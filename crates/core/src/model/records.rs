@@ -15,6 +15,8 @@
 //! | `group_names`      | `{account}/{lower-cased name}`       | group id                  |
 //! | `user_groups`      | `{account}/{user id}/{group id}`     | empty (and the reverse:)  |
 //! | `group_members`    | `{account}/{group id}/{user id}`     | empty                     |
+//! | `roles`            | `{account}/{role id}`                | [`RoleRecord`]            |
+//! | `role_names`       | `{account}/{lower-cased name}`       | role id                   |
 //! | `policies`         | `{account}/{policy id}`              | [`ManagedPolicyRecord`]   |
 //! | `policy_names`     | `{account}/{lower-cased name}`       | policy id                 |
 //! | `policy_versions`  | `{account}/{policy id}/{version id}` | [`PolicyVersionRecord`]   |
@@ -43,6 +45,8 @@ pub const GROUPS: Table = "groups";
 pub const GROUP_NAMES: Table = "group_names";
 pub const USER_GROUPS: Table = "user_groups";
 pub const GROUP_MEMBERS: Table = "group_members";
+pub const ROLES: Table = "roles";
+pub const ROLE_NAMES: Table = "role_names";
 pub const POLICIES: Table = "policies";
 pub const POLICY_NAMES: Table = "policy_names";
 pub const POLICY_VERSIONS: Table = "policy_versions";
@@ -144,6 +148,31 @@ pub struct GroupRecord {
     pub attached_policies: Vec<String>,
 }
 record!(GroupRecord, 1);
+
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub struct RoleRecord {
+    pub v: u32,
+    pub account: String,
+    pub name: String,
+    pub id: String,
+    pub path: String,
+    pub create_date: i64,
+    /// The trust policy, as given.
+    pub assume_role_policy: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    pub max_session_duration: i32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub permissions_boundary: Option<String>,
+    #[serde(default)]
+    pub tags: Vec<(String, String)>,
+    /// See [`UserRecord::policies_rev`]; the trust policy counts too.
+    #[serde(default)]
+    pub policies_rev: u64,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub attached_policies: Vec<String>,
+}
+record!(RoleRecord, 1);
 
 /// A customer managed policy. Its documents are its versions.
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]

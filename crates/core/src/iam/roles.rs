@@ -1,0 +1,448 @@
+//! IAM roles: CreateRole, GetRole, ListRoles, UpdateRole, UpdateRoleDescription,
+//! UpdateAssumeRolePolicy, DeleteRole, their tags, inline policies, attachments and
+//! permissions boundary. (Assuming a role arrives with STS.)
+
+use gatehouse_policy::{PolicyKind, policy_size};
+use gatehouse_protocol::iam::{
+    AttachedPermissionsBoundary, CreateRoleRequest, CreateRoleResponse,
+    DeleteRolePermissionsBoundaryRequest, DeleteRoleRequest, GetRoleRequest, GetRoleResponse,
+    ListRoleTagsRequest, ListRoleTagsResponse, ListRolesRequest, ListRolesResponse,
+    PermissionsBoundaryAttachmentType, PutRolePermissionsBoundaryRequest, Role, TagRoleRequest,
+    UntagRoleRequest, UpdateAssumeRolePolicyRequest, UpdateRoleDescriptionRequest,
+    UpdateRoleDescriptionResponse, UpdateRoleRequest, UpdateRoleResponse,
+};
+use gatehouse_types::{IdKind, Timestamp, new_unique_id};
+
+use crate::authz::{Access, Authorized, parse_policy};
+use crate::crypto::random;
+use crate::errors::{Result, limit_exceeded, randomness_unavailable};
+use crate::iam::attachments::{
+    HolderAndPolicy, delete_boundary, put_boundary, resolve_delete_boundary, resolve_put_boundary,
+};
+use crate::iam::inline_policies::{named, url_encode};
+use crate::iam::users::tags_shape;
+use crate::model::entity::{
+    self, BoundaryHolder, Dependent, Entity, Named, PolicyHolder, arn_of, checked_tags,
+};
+use crate::model::pagination::PageRequest;
+use crate::model::records::{
+    ATTACHED_POLICIES, INLINE_POLICIES, ROLE_NAMES, ROLES, Record, RoleRecord,
+};
+use crate::pipeline::{Call, Handler, Operation, operation};
+
+/// A role's session lasts an hour unless its MaxSessionDuration says otherwise.
+pub const DEFAULT_MAX_SESSION_DURATION: i32 = 3600;
+/// AWS's default quota on a trust policy, counted without whitespace.
+pub const MAX_TRUST_POLICY_SIZE: usize = 2048;
+
+impl Entity for RoleRecord {
+    const KIND: &'static str = "role";
+    const NOUN: &'static str = "Role";
+    const TABLE: gatehouse_store::Table = ROLES;
+    const NAMES: gatehouse_store::Table = ROLE_NAMES;
+    const DEPENDENTS: &'static [Dependent] = &[
+        Dependent {
+            table: INLINE_POLICIES,
+            what: "delete policies",
+        },
+        Dependent {
+            table: ATTACHED_POLICIES,
+            what: "detach all policies",
+        },
+    ];
+    const TAG_QUOTA: (&'static str, usize) = ("TagsPerRole", 50);
+
+    fn account(&self) -> &str {
+        &self.account
+    }
+    fn id(&self) -> &str {
+        &self.id
+    }
+    fn name(&self) -> &str {
+        &self.name
+    }
+    fn path(&self) -> &str {
+        &self.path
+    }
+    fn tags(&self) -> &[(String, String)] {
+        &self.tags
+    }
+    fn set_name_and_path(&mut self, name: String, path: String) {
+        self.name = name;
+        self.path = path;
+    }
+    fn tags_mut(&mut self) -> Option<&mut Vec<(String, String)>> {
+        Some(&mut self.tags)
+    }
+}
+
+impl PolicyHolder for RoleRecord {
+    const INLINE_QUOTA: usize = 10_240;
+    const MANAGED_QUOTA: (&'static str, usize) = ("PoliciesPerRole", 10);
+    fn policies_rev_mut(&mut self) -> &mut u64 {
+        &mut self.policies_rev
+    }
+    fn attached(&self) -> &[String] {
+        &self.attached_policies
+    }
+    fn attached_mut(&mut self) -> &mut Vec<String> {
+        &mut self.attached_policies
+    }
+}
+
+impl BoundaryHolder for RoleRecord {
+    fn boundary_slot(&mut self) -> &mut Option<String> {
+        &mut self.permissions_boundary
+    }
+}
+
+/// AWS's shape of a role. ListRoles leaves out tags and the boundary; every answer carries
+/// the trust policy, URL-encoded.
+fn role_shape(r: &RoleRecord, detail: bool) -> Role {
+    Role {
+        path: r.path.clone(),
+        role_name: r.name.clone(),
+        role_id: r.id.clone(),
+        arn: r.arn(),
+        create_date: Timestamp::from_unix_millis(r.create_date),
+        assume_role_policy_document: Some(url_encode(&r.assume_role_policy)),
+        description: r.description.clone(),
+        max_session_duration: Some(r.max_session_duration),
+        permissions_boundary: detail
+            .then(|| {
+                r.permissions_boundary
+                    .as_ref()
+                    .map(|arn| AttachedPermissionsBoundary {
+                        permissions_boundary_type: Some(
+                            PermissionsBoundaryAttachmentType::PermissionsBoundaryPolicy,
+                        ),
+                        permissions_boundary_arn: Some(arn.clone()),
+                    })
+            })
+            .flatten(),
+        tags: (detail && !r.tags.is_empty()).then(|| tags_shape(&r.tags)),
+        role_last_used: detail.then(Default::default),
+    }
+}
+
+/// A trust policy as IAM accepts it.
+fn checked_trust_policy(document: &str) -> Result<()> {
+    parse_policy(document, PolicyKind::Trust)?;
+    if policy_size(document) > MAX_TRUST_POLICY_SIZE {
+        return Err(limit_exceeded(format!(
+            "Cannot exceed quota for ACLSizePerRole: {MAX_TRUST_POLICY_SIZE}"
+        )));
+    }
+    Ok(())
+}
+
+operation!(CreateRole, Iam, writes, CreateRoleRequest => CreateRoleResponse);
+impl Handler for CreateRole {
+    type Target = Vec<(String, String)>;
+
+    fn resolve(call: &mut Call<'_>, input: &CreateRoleRequest) -> Result<(Self::Target, Access)> {
+        let tags = checked_tags(
+            input
+                .tags
+                .iter()
+                .flatten()
+                .map(|t| (t.key.clone(), t.value.clone())),
+        )?;
+        let path = input.path.as_deref().unwrap_or("/");
+        let arn = arn_of::<RoleRecord>(call.account(), path, &input.role_name);
+        let mut access = Access::to(Self::ACTION, arn.clone());
+        if !tags.is_empty() {
+            access = access.and("iam:TagRole", arn);
+        }
+        if let Some(boundary) = &input.permissions_boundary {
+            access = access.with("iam:PermissionsBoundary", vec![boundary.clone()]);
+        }
+        Ok((tags.clone(), access.with_request_tags(&tags)))
+    }
+
+    fn run(
+        call: &mut Call<'_>,
+        _: Authorized,
+        tags: Self::Target,
+        input: &CreateRoleRequest,
+    ) -> Result<CreateRoleResponse> {
+        checked_trust_policy(&input.assume_role_policy_document)?;
+        let boundary = match &input.permissions_boundary {
+            Some(arn) => Some(
+                crate::iam::policies::policy_by_arn(call.t, call.account(), arn)?
+                    .ok_or_else(|| crate::iam::policies::not_attachable(arn))?,
+            ),
+            None => None,
+        };
+        let mut record = RoleRecord {
+            v: RoleRecord::VERSION,
+            account: call.account().to_string(),
+            name: input.role_name.clone(),
+            id: new_unique_id(IdKind::Role, &random().map_err(randomness_unavailable)?),
+            path: input.path.clone().unwrap_or_else(|| "/".to_string()),
+            create_date: call.cx.now.unix_millis,
+            assume_role_policy: input.assume_role_policy_document.clone(),
+            description: input.description.clone(),
+            max_session_duration: input
+                .max_session_duration
+                .unwrap_or(DEFAULT_MAX_SESSION_DURATION),
+            permissions_boundary: None,
+            tags,
+            policies_rev: 0,
+            attached_policies: Vec::new(),
+        };
+        entity::create(call.t, &record)?;
+        if boundary.is_some() {
+            crate::iam::attachments::set_boundary(call.t, &mut record, boundary)?;
+        }
+        Ok(CreateRoleResponse {
+            role: Role {
+                role_last_used: None,
+                ..role_shape(&record, true)
+            },
+        })
+    }
+}
+
+operation!(GetRole, Iam, reads, GetRoleRequest => GetRoleResponse);
+impl Handler for GetRole {
+    type Target = Named<RoleRecord>;
+    fn resolve(call: &mut Call<'_>, input: &GetRoleRequest) -> Result<(Self::Target, Access)> {
+        named(call, &input.role_name, Self::ACTION)
+    }
+    fn run(
+        call: &mut Call<'_>,
+        _: Authorized,
+        role: Self::Target,
+        _: &GetRoleRequest,
+    ) -> Result<GetRoleResponse> {
+        let _ = call;
+        Ok(GetRoleResponse {
+            role: role_shape(&role.existing()?, true),
+        })
+    }
+}
+
+operation!(ListRoles, Iam, reads, ListRolesRequest => ListRolesResponse);
+impl Handler for ListRoles {
+    type Target = ();
+    fn resolve(call: &mut Call<'_>, input: &ListRolesRequest) -> Result<((), Access)> {
+        let prefix = input.path_prefix.as_deref().unwrap_or("/");
+        let resource = arn_of::<RoleRecord>(call.account(), prefix, "");
+        Ok(((), Access::to(Self::ACTION, resource)))
+    }
+    fn run(
+        call: &mut Call<'_>,
+        _: Authorized,
+        (): (),
+        input: &ListRolesRequest,
+    ) -> Result<ListRolesResponse> {
+        let prefix = input.path_prefix.as_deref().unwrap_or("/");
+        let page = PageRequest::new(input.marker.as_deref(), input.max_items)?;
+        let account = call.account().to_string();
+        let page = entity::list::<RoleRecord>(call.t, &account, prefix, page)?;
+        Ok(ListRolesResponse {
+            is_truncated: Some(page.is_truncated()),
+            marker: page.next_marker.clone(),
+            roles: page.items.iter().map(|r| role_shape(r, false)).collect(),
+        })
+    }
+}
+
+operation!(UpdateRole, Iam, writes, UpdateRoleRequest => UpdateRoleResponse);
+impl Handler for UpdateRole {
+    type Target = Named<RoleRecord>;
+    fn resolve(call: &mut Call<'_>, input: &UpdateRoleRequest) -> Result<(Self::Target, Access)> {
+        named(call, &input.role_name, Self::ACTION)
+    }
+    fn run(
+        call: &mut Call<'_>,
+        _: Authorized,
+        role: Self::Target,
+        input: &UpdateRoleRequest,
+    ) -> Result<UpdateRoleResponse> {
+        let mut role = role.existing()?;
+        if let Some(description) = &input.description {
+            role.description = Some(description.clone());
+        }
+        if let Some(duration) = input.max_session_duration {
+            role.max_session_duration = duration;
+        }
+        entity::save(call.t, &role)?;
+        Ok(UpdateRoleResponse {})
+    }
+}
+
+operation!(UpdateRoleDescription, Iam, writes, UpdateRoleDescriptionRequest => UpdateRoleDescriptionResponse);
+impl Handler for UpdateRoleDescription {
+    type Target = Named<RoleRecord>;
+    fn resolve(
+        call: &mut Call<'_>,
+        input: &UpdateRoleDescriptionRequest,
+    ) -> Result<(Self::Target, Access)> {
+        named(call, &input.role_name, Self::ACTION)
+    }
+    fn run(
+        call: &mut Call<'_>,
+        _: Authorized,
+        role: Self::Target,
+        input: &UpdateRoleDescriptionRequest,
+    ) -> Result<UpdateRoleDescriptionResponse> {
+        let mut role = role.existing()?;
+        role.description = Some(input.description.clone());
+        entity::save(call.t, &role)?;
+        Ok(UpdateRoleDescriptionResponse {
+            role: Some(role_shape(&role, true)),
+        })
+    }
+}
+
+operation!(UpdateAssumeRolePolicy, Iam, writes, UpdateAssumeRolePolicyRequest => ());
+impl Handler for UpdateAssumeRolePolicy {
+    type Target = Named<RoleRecord>;
+    fn resolve(
+        call: &mut Call<'_>,
+        input: &UpdateAssumeRolePolicyRequest,
+    ) -> Result<(Self::Target, Access)> {
+        named(call, &input.role_name, Self::ACTION)
+    }
+    fn run(
+        call: &mut Call<'_>,
+        _: Authorized,
+        role: Self::Target,
+        input: &UpdateAssumeRolePolicyRequest,
+    ) -> Result<()> {
+        let mut role = role.existing()?;
+        checked_trust_policy(&input.policy_document)?;
+        role.assume_role_policy = input.policy_document.clone();
+        role.policies_rev += 1;
+        entity::save(call.t, &role)
+    }
+}
+
+operation!(DeleteRole, Iam, writes, DeleteRoleRequest => ());
+impl Handler for DeleteRole {
+    type Target = Named<RoleRecord>;
+    fn resolve(call: &mut Call<'_>, input: &DeleteRoleRequest) -> Result<(Self::Target, Access)> {
+        named(call, &input.role_name, Self::ACTION)
+    }
+    fn run(
+        call: &mut Call<'_>,
+        _: Authorized,
+        role: Self::Target,
+        _: &DeleteRoleRequest,
+    ) -> Result<()> {
+        let role = role.existing()?;
+        entity::delete(call.t, &role)?;
+        if let Some(boundary) = &role.permissions_boundary {
+            crate::iam::attachments::release_boundary(call.t, &role.account, boundary)?;
+        }
+        Ok(())
+    }
+}
+
+operation!(TagRole, Iam, writes, TagRoleRequest => ());
+impl Handler for TagRole {
+    type Target = (Named<RoleRecord>, Vec<(String, String)>);
+    fn resolve(call: &mut Call<'_>, input: &TagRoleRequest) -> Result<(Self::Target, Access)> {
+        let tags = checked_tags(input.tags.iter().map(|t| (t.key.clone(), t.value.clone())))?;
+        let (role, access) = named::<RoleRecord>(call, &input.role_name, Self::ACTION)?;
+        Ok(((role, tags.clone()), access.with_request_tags(&tags)))
+    }
+    fn run(
+        call: &mut Call<'_>,
+        _: Authorized,
+        (role, tags): Self::Target,
+        _: &TagRoleRequest,
+    ) -> Result<()> {
+        let mut role = role.existing()?;
+        entity::tag(&mut role, tags)?;
+        entity::save(call.t, &role)
+    }
+}
+
+operation!(UntagRole, Iam, writes, UntagRoleRequest => ());
+impl Handler for UntagRole {
+    type Target = Named<RoleRecord>;
+    fn resolve(call: &mut Call<'_>, input: &UntagRoleRequest) -> Result<(Self::Target, Access)> {
+        let (role, access) = named::<RoleRecord>(call, &input.role_name, Self::ACTION)?;
+        Ok((role, access.with("aws:TagKeys", input.tag_keys.clone())))
+    }
+    fn run(
+        call: &mut Call<'_>,
+        _: Authorized,
+        role: Self::Target,
+        input: &UntagRoleRequest,
+    ) -> Result<()> {
+        let mut role = role.existing()?;
+        entity::untag(&mut role, &input.tag_keys);
+        entity::save(call.t, &role)
+    }
+}
+
+operation!(ListRoleTags, Iam, reads, ListRoleTagsRequest => ListRoleTagsResponse);
+impl Handler for ListRoleTags {
+    type Target = Named<RoleRecord>;
+    fn resolve(call: &mut Call<'_>, input: &ListRoleTagsRequest) -> Result<(Self::Target, Access)> {
+        named(call, &input.role_name, Self::ACTION)
+    }
+    fn run(
+        call: &mut Call<'_>,
+        _: Authorized,
+        role: Self::Target,
+        input: &ListRoleTagsRequest,
+    ) -> Result<ListRoleTagsResponse> {
+        let _ = call;
+        let role = role.existing()?;
+        let page = PageRequest::new(input.marker.as_deref(), input.max_items)?
+            .of_list(tags_shape(&role.tags), |t| t.key.to_lowercase())?;
+        Ok(ListRoleTagsResponse {
+            is_truncated: Some(page.is_truncated()),
+            marker: page.next_marker,
+            tags: page.items,
+        })
+    }
+}
+
+operation!(PutRolePermissionsBoundary, Iam, writes, PutRolePermissionsBoundaryRequest => ());
+impl Handler for PutRolePermissionsBoundary {
+    type Target = HolderAndPolicy<RoleRecord>;
+    fn resolve(
+        call: &mut Call<'_>,
+        input: &PutRolePermissionsBoundaryRequest,
+    ) -> Result<(Self::Target, Access)> {
+        resolve_put_boundary(
+            call,
+            &input.role_name,
+            &input.permissions_boundary,
+            Self::ACTION,
+        )
+    }
+    fn run(
+        call: &mut Call<'_>,
+        _: Authorized,
+        target: Self::Target,
+        input: &PutRolePermissionsBoundaryRequest,
+    ) -> Result<()> {
+        put_boundary(call, target, &input.permissions_boundary)
+    }
+}
+
+operation!(DeleteRolePermissionsBoundary, Iam, writes, DeleteRolePermissionsBoundaryRequest => ());
+impl Handler for DeleteRolePermissionsBoundary {
+    type Target = Named<RoleRecord>;
+    fn resolve(
+        call: &mut Call<'_>,
+        input: &DeleteRolePermissionsBoundaryRequest,
+    ) -> Result<(Self::Target, Access)> {
+        resolve_delete_boundary(call, &input.role_name, Self::ACTION)
+    }
+    fn run(
+        call: &mut Call<'_>,
+        _: Authorized,
+        role: Self::Target,
+        _: &DeleteRolePermissionsBoundaryRequest,
+    ) -> Result<()> {
+        delete_boundary(call, role)
+    }
+}
