@@ -77,6 +77,24 @@ impl Access {
         self
     }
 
+    /// Another permission with condition keys of its own (such as `iam:PassRole` with
+    /// `iam:PassedToService`).
+    pub fn and_with(
+        mut self,
+        action: &'static str,
+        resource: impl Into<String>,
+        context: Vec<(String, Vec<String>)>,
+    ) -> Self {
+        if let Access::Check(checks) = &mut self {
+            checks.push(Permission {
+                action,
+                resource: resource.into(),
+                context,
+            });
+        }
+        self
+    }
+
     /// A condition key every permission of this call is decided with.
     pub fn with(mut self, key: impl Into<String>, values: Vec<String>) -> Self {
         let key = key.into();

@@ -6,12 +6,13 @@ use gatehouse_store::{StoreError, Txn, read};
 
 use crate::Gatehouse;
 use crate::errors::Failure;
-use crate::iam::{ATTACHMENTS, MEMBERSHIP};
+use crate::iam::{ATTACHMENTS, MEMBERSHIP, PROFILE_ROLE};
 use crate::model::entity::Entity;
 use crate::model::records::{
     ACCESS_KEYS, ACCOUNTS, AccessKeyRecord, AccountRecord, GROUPS, GroupRecord, INLINE_POLICIES,
-    KEY_LAST_USED, ManagedPolicyRecord, POLICIES, POLICY_VERSIONS, PRINCIPAL_KEYS, ROLES,
-    ROOT_OWNER, Records, RoleRecord, USERS, UserRecord, key,
+    INSTANCE_PROFILES, InstanceProfileRecord, KEY_LAST_USED, ManagedPolicyRecord, POLICIES,
+    POLICY_VERSIONS, PRINCIPAL_KEYS, ROLES, ROOT_OWNER, Records, RoleRecord, USERS, UserRecord,
+    key,
 };
 use crate::model::relation::Relation;
 
@@ -24,6 +25,7 @@ impl Gatehouse {
             check_entities::<ManagedPolicyRecord>(t, &mut problems)?;
             check_entities::<GroupRecord>(t, &mut problems)?;
             check_entities::<RoleRecord>(t, &mut problems)?;
+            check_entities::<InstanceProfileRecord>(t, &mut problems)?;
             self.check_keys(t, &mut problems)?;
             check_owned_rows(t, INLINE_POLICIES, &mut problems)?;
             check_attachments(t, &mut problems)?;
@@ -129,6 +131,12 @@ fn check_entities<E: Entity>(t: &mut dyn Txn, problems: &mut Vec<String>) -> Res
 fn check_attachments(t: &mut dyn Txn, problems: &mut Vec<String>) -> Result<(), Failure> {
     problems.extend(ATTACHMENTS.check(t)?);
     problems.extend(MEMBERSHIP.check(t)?);
+    problems.extend(PROFILE_ROLE.check(t)?);
+    let profiles: Vec<(String, InstanceProfileRecord)> =
+        t.scan_records(INSTANCE_PROFILES, "", None, usize::MAX)?;
+    for (_, profile) in &profiles {
+        check_listed(t, &PROFILE_ROLE, profile, &profile.roles, "roles", problems)?;
+    }
     let mut counts: std::collections::HashMap<String, u32> = Default::default();
     let users: Vec<(String, UserRecord)> = t.scan_records(USERS, "", None, usize::MAX)?;
     for (_, user) in &users {

@@ -191,6 +191,7 @@ impl Gatehouse {
                     created: now.unix_millis,
                     generated_root_key: None,
                     configured_root_key: None,
+                    alias: None,
                 },
             };
             let outcome = if let Some((id, secret)) = &configured {

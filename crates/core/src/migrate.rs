@@ -270,6 +270,7 @@ fn upgrade_from_layout_1(t: &mut dyn Txn, created: &str) -> Result<(), Failure> 
         created: created.parse().map_err(|_| corrupt("account_created"))?,
         generated_root_key: generated,
         configured_root_key: configured,
+        alias: None,
     };
     t.put_record(ACCOUNTS, &account, &record)?;
     for old in [

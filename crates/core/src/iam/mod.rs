@@ -3,9 +3,11 @@
 //! the one pipeline (`crate::pipeline`).
 
 mod access_keys;
+mod account;
 mod attachments;
 mod groups;
 mod inline_policies;
+mod instance_profiles;
 mod policies;
 mod roles;
 mod simulate;
@@ -13,6 +15,7 @@ mod users;
 
 pub(crate) use attachments::ATTACHMENTS;
 pub(crate) use groups::MEMBERSHIP;
+pub(crate) use instance_profiles::PROFILE_ROLE;
 pub(crate) use policies::{default_document, policy_by_arn};
 
 use gatehouse_protocol::iam::IamApi;
@@ -20,6 +23,20 @@ use gatehouse_protocol::iam::IamApi;
 use crate::pipeline::operations;
 
 operations!(IamApi {
+    create_account_alias => account::CreateAccountAlias,
+    delete_account_alias => account::DeleteAccountAlias,
+    get_account_summary => account::GetAccountSummary,
+    list_account_aliases => account::ListAccountAliases,
+    add_role_to_instance_profile => instance_profiles::AddRoleToInstanceProfile,
+    create_instance_profile => instance_profiles::CreateInstanceProfile,
+    delete_instance_profile => instance_profiles::DeleteInstanceProfile,
+    get_instance_profile => instance_profiles::GetInstanceProfile,
+    list_instance_profile_tags => instance_profiles::ListInstanceProfileTags,
+    list_instance_profiles => instance_profiles::ListInstanceProfiles,
+    list_instance_profiles_for_role => instance_profiles::ListInstanceProfilesForRole,
+    remove_role_from_instance_profile => instance_profiles::RemoveRoleFromInstanceProfile,
+    tag_instance_profile => instance_profiles::TagInstanceProfile,
+    untag_instance_profile => instance_profiles::UntagInstanceProfile,
     attach_role_policy => attachments::AttachRolePolicy,
     create_role => roles::CreateRole,
     delete_role => roles::DeleteRole,

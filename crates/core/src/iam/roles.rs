@@ -26,7 +26,7 @@ use crate::model::entity::{
 };
 use crate::model::pagination::PageRequest;
 use crate::model::records::{
-    ATTACHED_POLICIES, INLINE_POLICIES, ROLE_NAMES, ROLES, Record, RoleRecord,
+    ATTACHED_POLICIES, INLINE_POLICIES, ROLE_NAMES, ROLE_PROFILES, ROLES, Record, RoleRecord,
 };
 use crate::pipeline::{Call, Handler, Operation, operation};
 
@@ -48,6 +48,10 @@ impl Entity for RoleRecord {
         Dependent {
             table: ATTACHED_POLICIES,
             what: "detach all policies",
+        },
+        Dependent {
+            table: ROLE_PROFILES,
+            what: "remove roles from instance profile",
         },
     ];
     const TAG_QUOTA: (&'static str, usize) = ("TagsPerRole", 50);
@@ -98,7 +102,7 @@ impl BoundaryHolder for RoleRecord {
 
 /// AWS's shape of a role. ListRoles leaves out tags and the boundary; every answer carries
 /// the trust policy, URL-encoded.
-fn role_shape(r: &RoleRecord, detail: bool) -> Role {
+pub(crate) fn role_shape(r: &RoleRecord, detail: bool) -> Role {
     Role {
         path: r.path.clone(),
         role_name: r.name.clone(),

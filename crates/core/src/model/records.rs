@@ -5,6 +5,7 @@
 //! | table              | key                                  | value                     |
 //! |--------------------|--------------------------------------|---------------------------|
 //! | `accounts`         | `{account}`                          | [`AccountRecord`]         |
+//! | `account_aliases`  | `{alias}` (global, as in AWS)        | account id                |
 //! | `users`            | `{account}/{user id}`                | [`UserRecord`]            |
 //! | `user_names`       | `{account}/{lower-cased name}`       | user id                   |
 //! | `access_keys`      | `{access key id}`                    | [`AccessKeyRecord`]       |
@@ -17,6 +18,10 @@
 //! | `group_members`    | `{account}/{group id}/{user id}`     | empty                     |
 //! | `roles`            | `{account}/{role id}`                | [`RoleRecord`]            |
 //! | `role_names`       | `{account}/{lower-cased name}`       | role id                   |
+//! | `instance_profiles`| `{account}/{profile id}`             | [`InstanceProfileRecord`] |
+//! | `instance_profile_names` | `{account}/{lower-cased name}` | profile id                |
+//! | `profile_roles`    | `{account}/{profile id}/{role id}`   | empty (and the reverse:)  |
+//! | `role_profiles`    | `{account}/{role id}/{profile id}`   | empty                     |
 //! | `policies`         | `{account}/{policy id}`              | [`ManagedPolicyRecord`]   |
 //! | `policy_names`     | `{account}/{lower-cased name}`       | policy id                 |
 //! | `policy_versions`  | `{account}/{policy id}/{version id}` | [`PolicyVersionRecord`]   |
@@ -41,12 +46,17 @@ pub const PRINCIPAL_KEYS: Table = "principal_keys";
 pub const KEY_LAST_USED: Table = "key_last_used";
 pub const INLINE_POLICIES: Table = "inline_policies";
 pub const META: Table = "meta";
+pub const ACCOUNT_ALIASES: Table = "account_aliases";
 pub const GROUPS: Table = "groups";
 pub const GROUP_NAMES: Table = "group_names";
 pub const USER_GROUPS: Table = "user_groups";
 pub const GROUP_MEMBERS: Table = "group_members";
 pub const ROLES: Table = "roles";
 pub const ROLE_NAMES: Table = "role_names";
+pub const INSTANCE_PROFILES: Table = "instance_profiles";
+pub const INSTANCE_PROFILE_NAMES: Table = "instance_profile_names";
+pub const PROFILE_ROLES: Table = "profile_roles";
+pub const ROLE_PROFILES: Table = "role_profiles";
 pub const POLICIES: Table = "policies";
 pub const POLICY_NAMES: Table = "policy_names";
 pub const POLICY_VERSIONS: Table = "policy_versions";
@@ -99,6 +109,10 @@ pub struct AccountRecord {
     /// The root access key given by configuration, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub configured_root_key: Option<String>,
+    /// The account's alias (AWS allows one), unique across accounts through
+    /// `account_aliases`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alias: Option<String>,
 }
 record!(AccountRecord, 1);
 
@@ -173,6 +187,22 @@ pub struct RoleRecord {
     pub attached_policies: Vec<String>,
 }
 record!(RoleRecord, 1);
+
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub struct InstanceProfileRecord {
+    pub v: u32,
+    pub account: String,
+    pub name: String,
+    pub id: String,
+    pub path: String,
+    pub create_date: i64,
+    /// Role ids (AWS allows one), kept with the `profile_roles` relation.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub roles: Vec<String>,
+    #[serde(default)]
+    pub tags: Vec<(String, String)>,
+}
+record!(InstanceProfileRecord, 1);
 
 /// A customer managed policy. Its documents are its versions.
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]

@@ -1,0 +1,183 @@
+//! The account itself: its alias (CreateAccountAlias, DeleteAccountAlias,
+//! ListAccountAliases) and GetAccountSummary.
+
+use gatehouse_protocol::error::{ApiError, ErrorCode};
+use gatehouse_protocol::iam::{
+    CreateAccountAliasRequest, DeleteAccountAliasRequest, GetAccountSummaryRequest,
+    GetAccountSummaryResponse, ListAccountAliasesRequest, ListAccountAliasesResponse,
+    SummaryKeyType,
+};
+
+use crate::authz::{Access, Authorized};
+use crate::errors::{Failure, Result, internal};
+use crate::model::pagination::PageRequest;
+use crate::model::records::{
+    ACCOUNT_ALIASES, ACCOUNTS, AccountRecord, GROUPS, INSTANCE_PROFILES, POLICIES, POLICY_VERSIONS,
+    PRINCIPAL_KEYS, ROLES, ROOT_OWNER, Records, USERS, prefix,
+};
+use crate::pipeline::{Call, Handler, Operation, operation};
+
+fn account_record(call: &mut Call<'_>) -> Result<AccountRecord> {
+    call.t
+        .get_record(ACCOUNTS, call.account())?
+        .ok_or_else(|| internal("the caller's account has no record"))
+}
+
+fn no_such_alias(alias: &str) -> Failure {
+    ApiError::new(
+        ErrorCode::NoSuchEntity,
+        format!("The account alias {alias} cannot be found."),
+    )
+    .into()
+}
+
+operation!(CreateAccountAlias, Iam, writes, CreateAccountAliasRequest => ());
+impl Handler for CreateAccountAlias {
+    type Target = ();
+    fn resolve(_: &mut Call<'_>, _: &CreateAccountAliasRequest) -> Result<((), Access)> {
+        Ok(((), Access::to(Self::ACTION, "*")))
+    }
+    /// An account has one alias: a new one replaces it. Aliases are unique across accounts.
+    fn run(
+        call: &mut Call<'_>,
+        _: Authorized,
+        (): (),
+        input: &CreateAccountAliasRequest,
+    ) -> Result<()> {
+        let mut account = account_record(call)?;
+        if account.alias.as_deref() == Some(input.account_alias.as_str()) {
+            return Ok(());
+        }
+        if !call
+            .t
+            .insert(ACCOUNT_ALIASES, &input.account_alias, account.id.as_bytes())?
+        {
+            return Err(ApiError::new(
+                ErrorCode::EntityAlreadyExists,
+                format!("The account alias {} already exists.", input.account_alias),
+            )
+            .into());
+        }
+        if let Some(old) = account.alias.replace(input.account_alias.clone()) {
+            call.t.delete(ACCOUNT_ALIASES, &old)?;
+        }
+        call.t.put_record(ACCOUNTS, &account.id.clone(), &account)?;
+        Ok(())
+    }
+}
+
+operation!(DeleteAccountAlias, Iam, writes, DeleteAccountAliasRequest => ());
+impl Handler for DeleteAccountAlias {
+    type Target = ();
+    fn resolve(_: &mut Call<'_>, _: &DeleteAccountAliasRequest) -> Result<((), Access)> {
+        Ok(((), Access::to(Self::ACTION, "*")))
+    }
+    fn run(
+        call: &mut Call<'_>,
+        _: Authorized,
+        (): (),
+        input: &DeleteAccountAliasRequest,
+    ) -> Result<()> {
+        let mut account = account_record(call)?;
+        if account.alias.as_deref() != Some(input.account_alias.as_str()) {
+            return Err(no_such_alias(&input.account_alias));
+        }
+        account.alias = None;
+        call.t.delete(ACCOUNT_ALIASES, &input.account_alias)?;
+        call.t.put_record(ACCOUNTS, &account.id.clone(), &account)?;
+        Ok(())
+    }
+}
+
+operation!(ListAccountAliases, Iam, reads, ListAccountAliasesRequest => ListAccountAliasesResponse);
+impl Handler for ListAccountAliases {
+    type Target = ();
+    fn resolve(_: &mut Call<'_>, _: &ListAccountAliasesRequest) -> Result<((), Access)> {
+        Ok(((), Access::to(Self::ACTION, "*")))
+    }
+    fn run(
+        call: &mut Call<'_>,
+        _: Authorized,
+        (): (),
+        input: &ListAccountAliasesRequest,
+    ) -> Result<ListAccountAliasesResponse> {
+        let aliases: Vec<String> = account_record(call)?.alias.into_iter().collect();
+        let page = PageRequest::new(input.marker.as_deref(), input.max_items)?
+            .of_list(aliases, Clone::clone)?;
+        Ok(ListAccountAliasesResponse {
+            is_truncated: Some(page.is_truncated()),
+            marker: page.next_marker,
+            account_aliases: page.items,
+        })
+    }
+}
+
+operation!(GetAccountSummary, Iam, reads, GetAccountSummaryRequest => GetAccountSummaryResponse);
+impl Handler for GetAccountSummary {
+    type Target = ();
+    fn resolve(_: &mut Call<'_>, _: &GetAccountSummaryRequest) -> Result<((), Access)> {
+        Ok(((), Access::to(Self::ACTION, "*")))
+    }
+    /// Every key AWS sends, with AWS's default quotas. Entities Gatehouse does not hold yet
+    /// (server certificates, providers, MFA devices, passwords) count zero.
+    fn run(
+        call: &mut Call<'_>,
+        _: Authorized,
+        (): (),
+        _: &GetAccountSummaryRequest,
+    ) -> Result<GetAccountSummaryResponse> {
+        let under = prefix(call.account(), &[]);
+        let mut count = |table| -> Result<i32> {
+            Ok(i32::try_from(call.t.count(table, &under)?).unwrap_or(i32::MAX))
+        };
+        let users = count(USERS)?;
+        let groups = count(GROUPS)?;
+        let roles = count(ROLES)?;
+        let policies = count(POLICIES)?;
+        let versions = count(POLICY_VERSIONS)?;
+        let profiles = count(INSTANCE_PROFILES)?;
+        let root_keys = call
+            .t
+            .count(PRINCIPAL_KEYS, &prefix(call.account(), &[ROOT_OWNER]))?;
+        use SummaryKeyType as K;
+        let summary = vec![
+            (K::Users, users),
+            (K::UsersQuota, 5000),
+            (K::Groups, groups),
+            (K::GroupsQuota, 300),
+            (K::ServerCertificates, 0),
+            (K::ServerCertificatesQuota, 20),
+            (K::UserPolicySizeQuota, 2048),
+            (K::GroupPolicySizeQuota, 5120),
+            (K::GroupsPerUserQuota, 10),
+            (K::SigningCertificatesPerUserQuota, 2),
+            (K::AccessKeysPerUserQuota, 2),
+            (K::MFADevices, 0),
+            (K::MFADevicesInUse, 0),
+            (K::AccountMFAEnabled, 0),
+            (K::AccountAccessKeysPresent, i32::from(root_keys > 0)),
+            (K::AccountPasswordPresent, 0),
+            (K::AccountSigningCertificatesPresent, 0),
+            (K::AttachedPoliciesPerGroupQuota, 10),
+            (K::AttachedPoliciesPerRoleQuota, 10),
+            (K::AttachedPoliciesPerUserQuota, 10),
+            (K::Policies, policies),
+            (K::PoliciesQuota, 1500),
+            (K::PolicySizeQuota, 6144),
+            (K::PolicyVersionsInUse, versions),
+            (K::PolicyVersionsInUseQuota, 10000),
+            (K::VersionsPerPolicyQuota, 5),
+            (K::GlobalEndpointTokenVersion, 1),
+            (K::AssumeRolePolicySizeQuota, 2048),
+            (K::InstanceProfiles, profiles),
+            (K::InstanceProfilesQuota, 1000),
+            (K::Providers, 0),
+            (K::RolePolicySizeQuota, 10240),
+            (K::Roles, roles),
+            (K::RolesQuota, 1000),
+        ];
+        Ok(GetAccountSummaryResponse {
+            summary_map: Some(summary),
+        })
+    }
+}
