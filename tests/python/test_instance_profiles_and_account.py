@@ -113,3 +113,52 @@ def test_account_alias_and_summary(server):
     assert after["UsersQuota"] == 5000 and after["AccessKeysPerUserQuota"] == 2
     assert after["AccountAccessKeysPresent"] == 1
     assert len(after) == 34, sorted(after)
+
+
+def test_account_authorization_details(server):
+    """Everything that decides permissions, in one paged report, as audit tools read it."""
+    iam = server.iam()
+    group, user, role, profile = unique("aad-g"), unique("aad-u"), unique("aad-r"), unique("aad-p")
+    arn = iam.create_policy(PolicyName=unique("aad-pol"),
+                            PolicyDocument=doc({"Effect": "Allow", "Action": "s3:*", "Resource": "*"}))["Policy"]["Arn"]
+    iam.create_policy_version(PolicyArn=arn, PolicyDocument=doc({"Effect": "Allow", "Action": "s3:Get*", "Resource": "*"}),
+                              SetAsDefault=True)
+    iam.create_group(GroupName=group)
+    iam.put_group_policy(GroupName=group, PolicyName="g", PolicyDocument=doc({"Effect": "Allow", "Action": "sqs:*", "Resource": "*"}))
+    iam.create_user(UserName=user, Tags=[{"Key": "k", "Value": "v"}])
+    iam.add_user_to_group(GroupName=group, UserName=user)
+    iam.attach_user_policy(UserName=user, PolicyArn=arn)
+    iam.create_role(RoleName=role, AssumeRolePolicyDocument=EC2_TRUST)
+    iam.create_instance_profile(InstanceProfileName=profile)
+    iam.add_role_to_instance_profile(InstanceProfileName=profile, RoleName=role)
+
+    details = iam.get_account_authorization_details()
+    users = {u["UserName"]: u for u in details["UserDetailList"]}
+    assert users[user]["GroupList"] == [group]
+    assert users[user]["AttachedManagedPolicies"] == [{"PolicyName": arn.rsplit("/", 1)[1], "PolicyArn": arn}]
+    assert users[user]["Tags"] == [{"Key": "k", "Value": "v"}]
+    groups = {g["GroupName"]: g for g in details["GroupDetailList"]}
+    assert groups[group]["GroupPolicyList"][0]["PolicyDocument"]["Statement"][0]["Action"] == "sqs:*"
+    roles = {r["RoleName"]: r for r in details["RoleDetailList"]}
+    assert roles[role]["AssumeRolePolicyDocument"] == json.loads(EC2_TRUST)
+    assert [p["InstanceProfileName"] for p in roles[role]["InstanceProfileList"]] == [profile]
+    policies = {p["Arn"]: p for p in details["Policies"]}
+    versions = policies[arn]["PolicyVersionList"]
+    assert [(v["VersionId"], v["IsDefaultVersion"]) for v in versions] == [("v2", True), ("v1", False)]
+
+    only_roles = iam.get_account_authorization_details(Filter=["Role"])
+    assert only_roles["UserDetailList"] == [] and role in [r["RoleName"] for r in only_roles["RoleDetailList"]]
+
+    # Paged: every entity exactly once.
+    seen, marker = [], None
+    while True:
+        kwargs = {"MaxItems": 2, **({"Marker": marker} if marker else {})}
+        page = iam.get_account_authorization_details(**kwargs)
+        seen += [u["UserId"] for u in page["UserDetailList"]] + [g["GroupId"] for g in page["GroupDetailList"]]
+        seen += [r["RoleId"] for r in page["RoleDetailList"]] + [p["PolicyId"] for p in page["Policies"]]
+        if not page["IsTruncated"]:
+            break
+        marker = page["Marker"]
+    total = (len(details["UserDetailList"]) + len(details["GroupDetailList"]) + len(details["RoleDetailList"])
+             + len(details["Policies"]))
+    assert len(seen) == len(set(seen)) == total

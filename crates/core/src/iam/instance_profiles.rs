@@ -82,7 +82,7 @@ impl Entity for InstanceProfileRecord {
     }
 }
 
-fn profile_shape(
+pub(crate) fn profile_shape(
     t: &mut (impl Txn + ?Sized),
     p: &InstanceProfileRecord,
     with_tags: bool,

@@ -5,6 +5,7 @@
 mod access_keys;
 mod account;
 mod attachments;
+mod authorization_details;
 mod groups;
 mod inline_policies;
 mod instance_profiles;
@@ -23,6 +24,7 @@ use gatehouse_protocol::iam::IamApi;
 use crate::pipeline::operations;
 
 operations!(IamApi {
+    get_account_authorization_details => authorization_details::GetAccountAuthorizationDetails,
     create_account_alias => account::CreateAccountAlias,
     delete_account_alias => account::DeleteAccountAlias,
     get_account_summary => account::GetAccountSummary,
