@@ -1,7 +1,7 @@
 """Terraform, the tool most platform teams manage IAM with: the hashicorp/aws provider applies,
 plans again with no changes, and destroys a configuration of users, groups and memberships,
 roles with trust policies, customer managed policies with attachments, inline policies, an
-instance profile, an access key and tags against Gatehouse.
+instance profile, a login profile, an access key and tags against Gatehouse.
 
 Nothing is downloaded: the provider comes from a local filesystem mirror (the machine image's
 `/opt/tf-plugins`, or `GATEHOUSE_TF_MIRROR`). Skipped, saying why, where `terraform` or the
@@ -60,6 +60,10 @@ resource "aws_iam_user" "alice" {{
 }}
 resource "aws_iam_access_key" "alice" {{
   user = aws_iam_user.alice.name
+}}
+resource "aws_iam_user_login_profile" "alice" {{
+  user                    = aws_iam_user.alice.name
+  password_reset_required = true
 }}
 resource "aws_iam_group" "devs" {{
   name = "tf-devs"
@@ -131,7 +135,7 @@ provider_installation {{
     assert init.returncode == 0, init.stdout + init.stderr
     applied = terraform(tmp_path, "apply", "-auto-approve")
     assert applied.returncode == 0, applied.stdout + applied.stderr
-    assert "Resources: 11 added, 0 changed, 0 destroyed." in applied.stdout
+    assert "Resources: 12 added, 0 changed, 0 destroyed." in applied.stdout
 
     iam = server.iam()
     user = iam.get_user(UserName="tf-alice")["User"]
@@ -139,13 +143,14 @@ provider_installation {{
     assert [u["UserName"] for u in iam.get_group(GroupName="tf-devs")["Users"]] == ["tf-alice"]
     assert [r["RoleName"] for r in iam.get_instance_profile(InstanceProfileName="tf-app")["InstanceProfile"]["Roles"]] == ["tf-app"]
     assert len(iam.list_access_keys(UserName="tf-alice")["AccessKeyMetadata"]) == 1
+    assert iam.get_login_profile(UserName="tf-alice")["LoginProfile"]["PasswordResetRequired"] is True
 
     plan = terraform(tmp_path, "plan", "-detailed-exitcode")
     assert plan.returncode == 0, "a second plan must find no changes:\n" + plan.stdout + plan.stderr
 
     destroyed = terraform(tmp_path, "destroy", "-auto-approve")
     assert destroyed.returncode == 0, destroyed.stdout + destroyed.stderr
-    assert "Resources: 11 destroyed." in destroyed.stdout
+    assert "Resources: 12 destroyed." in destroyed.stdout
     names = [u["UserName"] for u in iam.list_users()["Users"]]
     assert "tf-alice" not in names
     assert "tf-app" not in [r["RoleName"] for r in iam.list_roles()["Roles"]]

@@ -10,9 +10,9 @@ use crate::iam::{ATTACHMENTS, MEMBERSHIP, PROFILE_ROLE};
 use crate::model::entity::Entity;
 use crate::model::records::{
     ACCESS_KEYS, ACCOUNTS, AccessKeyRecord, AccountRecord, GROUPS, GroupRecord, INLINE_POLICIES,
-    INSTANCE_PROFILES, InstanceProfileRecord, KEY_LAST_USED, ManagedPolicyRecord, POLICIES,
-    POLICY_VERSIONS, PRINCIPAL_KEYS, ROLES, ROOT_OWNER, Records, RoleRecord, USERS, UserRecord,
-    key,
+    INSTANCE_PROFILES, InstanceProfileRecord, KEY_LAST_USED, LOGIN_PROFILES, ManagedPolicyRecord,
+    POLICIES, POLICY_VERSIONS, PRINCIPAL_KEYS, ROLES, ROOT_OWNER, Records, RoleRecord, USERS,
+    UserRecord, key,
 };
 use crate::model::relation::Relation;
 
@@ -28,6 +28,7 @@ impl Gatehouse {
             check_entities::<InstanceProfileRecord>(t, &mut problems)?;
             self.check_keys(t, &mut problems)?;
             check_owned_rows(t, INLINE_POLICIES, &mut problems)?;
+            check_owned_rows(t, LOGIN_PROFILES, &mut problems)?;
             check_attachments(t, &mut problems)?;
             Ok::<_, Failure>(problems)
         })

@@ -16,6 +16,7 @@ mod iam;
 mod keys;
 mod migrate;
 mod model;
+mod passwords;
 mod pipeline;
 #[cfg(test)]
 mod races;
@@ -93,6 +94,8 @@ pub struct Gatehouse {
     policy_sets: authz::PolicySetCache,
     secrets: keys::SecretCache,
     touches: keys::TouchMemo,
+    /// Argon2id hashing of console passwords, a bounded number at a time.
+    passwords: passwords::PasswordHasher,
 }
 
 impl Gatehouse {
@@ -111,6 +114,7 @@ impl Gatehouse {
             policy_sets: Default::default(),
             secrets: Default::default(),
             touches: Default::default(),
+            passwords: Default::default(),
         }
     }
 

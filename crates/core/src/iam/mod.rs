@@ -9,6 +9,7 @@ mod authorization_details;
 mod groups;
 mod inline_policies;
 mod instance_profiles;
+mod login_profiles;
 mod policies;
 mod roles;
 mod simulate;
@@ -24,6 +25,14 @@ use gatehouse_protocol::iam::IamApi;
 use crate::pipeline::operations;
 
 operations!(IamApi {
+    change_password => login_profiles::ChangePassword,
+    create_login_profile => login_profiles::CreateLoginProfile,
+    delete_account_password_policy => login_profiles::DeleteAccountPasswordPolicy,
+    delete_login_profile => login_profiles::DeleteLoginProfile,
+    get_account_password_policy => login_profiles::GetAccountPasswordPolicy,
+    get_login_profile => login_profiles::GetLoginProfile,
+    update_account_password_policy => login_profiles::UpdateAccountPasswordPolicy,
+    update_login_profile => login_profiles::UpdateLoginProfile,
     get_account_authorization_details => authorization_details::GetAccountAuthorizationDetails,
     create_account_alias => account::CreateAccountAlias,
     delete_account_alias => account::DeleteAccountAlias,

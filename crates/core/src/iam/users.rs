@@ -17,8 +17,8 @@ use crate::model::entity::{
 };
 use crate::model::pagination::PageRequest;
 use crate::model::records::{
-    ATTACHED_POLICIES, INLINE_POLICIES, PRINCIPAL_KEYS, Record, USER_GROUPS, USER_NAMES, USERS,
-    UserRecord,
+    ATTACHED_POLICIES, INLINE_POLICIES, LOGIN_PROFILES, PRINCIPAL_KEYS, Record, USER_GROUPS,
+    USER_NAMES, USERS, UserRecord,
 };
 use crate::pipeline::{Call, Handler, Operation, operation};
 
@@ -28,6 +28,10 @@ impl Entity for UserRecord {
     const TABLE: gatehouse_store::Table = USERS;
     const NAMES: gatehouse_store::Table = USER_NAMES;
     const DEPENDENTS: &'static [Dependent] = &[
+        Dependent {
+            table: LOGIN_PROFILES,
+            what: "delete login profile",
+        },
         Dependent {
             table: PRINCIPAL_KEYS,
             what: "delete access keys",

@@ -27,6 +27,8 @@
 //! | `policy_versions`  | `{account}/{policy id}/{version id}` | [`PolicyVersionRecord`]   |
 //! | `attached_policies`| `{account}/{principal id}/{policy id}` | empty (and the reverse:) |
 //! | `policy_attachments` | `{account}/{policy id}/{principal id}` | empty                 |
+//! | `login_profiles`   | `{account}/{user id}/login`          | [`LoginProfileRecord`]    |
+//! | `password_policies`| `{account}`                          | [`PasswordPolicyRecord`]  |
 //! | `meta`             | setting name                         | setting value             |
 //!
 //! Access key ids are global, as in AWS (`sts:GetAccessKeyInfo` maps a key id to its
@@ -46,6 +48,8 @@ pub const PRINCIPAL_KEYS: Table = "principal_keys";
 pub const KEY_LAST_USED: Table = "key_last_used";
 pub const INLINE_POLICIES: Table = "inline_policies";
 pub const META: Table = "meta";
+pub const LOGIN_PROFILES: Table = "login_profiles";
+pub const PASSWORD_POLICIES: Table = "password_policies";
 pub const ACCOUNT_ALIASES: Table = "account_aliases";
 pub const GROUPS: Table = "groups";
 pub const GROUP_NAMES: Table = "group_names";
@@ -203,6 +207,38 @@ pub struct InstanceProfileRecord {
     pub tags: Vec<(String, String)>,
 }
 record!(InstanceProfileRecord, 1);
+
+/// A user's console password: never stored, only its argon2id hash (see `passwords`).
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub struct LoginProfileRecord {
+    pub v: u32,
+    pub create_date: i64,
+    pub password_hash: String,
+    pub password_reset_required: bool,
+    pub password_changed: i64,
+    /// Hashes of earlier passwords, newest first, for `PasswordReusePrevention`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub previous_hashes: Vec<String>,
+}
+record!(LoginProfileRecord, 1);
+
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub struct PasswordPolicyRecord {
+    pub v: u32,
+    pub minimum_password_length: i32,
+    pub require_symbols: bool,
+    pub require_numbers: bool,
+    pub require_uppercase_characters: bool,
+    pub require_lowercase_characters: bool,
+    pub allow_users_to_change_password: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_password_age: Option<i32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password_reuse_prevention: Option<i32>,
+    #[serde(default)]
+    pub hard_expiry: bool,
+}
+record!(PasswordPolicyRecord, 1);
 
 /// A customer managed policy. Its documents are its versions.
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
