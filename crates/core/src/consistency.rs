@@ -11,8 +11,8 @@ use crate::model::entity::Entity;
 use crate::model::records::{
     ACCESS_KEYS, ACCOUNTS, AccessKeyRecord, AccountRecord, GROUPS, GroupRecord, INLINE_POLICIES,
     INSTANCE_PROFILES, InstanceProfileRecord, KEY_LAST_USED, LOGIN_PROFILES, ManagedPolicyRecord,
-    POLICIES, POLICY_VERSIONS, PRINCIPAL_KEYS, ROLES, ROOT_OWNER, Records, RoleRecord, USERS,
-    UserRecord, key,
+    OidcProviderRecord, POLICIES, POLICY_VERSIONS, PRINCIPAL_KEYS, ROLES, ROOT_OWNER, Records,
+    RoleRecord, USERS, UserRecord, key,
 };
 use crate::model::relation::Relation;
 
@@ -26,6 +26,7 @@ impl Gatehouse {
             check_entities::<GroupRecord>(t, &mut problems)?;
             check_entities::<RoleRecord>(t, &mut problems)?;
             check_entities::<InstanceProfileRecord>(t, &mut problems)?;
+            check_entities::<OidcProviderRecord>(t, &mut problems)?;
             self.check_keys(t, &mut problems)?;
             check_owned_rows(t, INLINE_POLICIES, &mut problems)?;
             check_owned_rows(t, LOGIN_PROFILES, &mut problems)?;

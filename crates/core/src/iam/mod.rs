@@ -10,6 +10,7 @@ mod groups;
 mod inline_policies;
 mod instance_profiles;
 mod login_profiles;
+mod oidc;
 mod policies;
 mod roles;
 mod simulate;
@@ -25,6 +26,16 @@ use gatehouse_protocol::iam::IamApi;
 use crate::pipeline::operations;
 
 operations!(IamApi {
+    add_client_id_to_open_id_connect_provider => oidc::AddClientIDToOpenIDConnectProvider,
+    create_open_id_connect_provider => oidc::CreateOpenIDConnectProvider,
+    delete_open_id_connect_provider => oidc::DeleteOpenIDConnectProvider,
+    get_open_id_connect_provider => oidc::GetOpenIDConnectProvider,
+    list_open_id_connect_provider_tags => oidc::ListOpenIDConnectProviderTags,
+    list_open_id_connect_providers => oidc::ListOpenIDConnectProviders,
+    remove_client_id_from_open_id_connect_provider => oidc::RemoveClientIDFromOpenIDConnectProvider,
+    tag_open_id_connect_provider => oidc::TagOpenIDConnectProvider,
+    untag_open_id_connect_provider => oidc::UntagOpenIDConnectProvider,
+    update_open_id_connect_provider_thumbprint => oidc::UpdateOpenIDConnectProviderThumbprint,
     change_password => login_profiles::ChangePassword,
     create_login_profile => login_profiles::CreateLoginProfile,
     delete_account_password_policy => login_profiles::DeleteAccountPasswordPolicy,

@@ -22,6 +22,8 @@
 //! | `instance_profile_names` | `{account}/{lower-cased name}` | profile id                |
 //! | `profile_roles`    | `{account}/{profile id}/{role id}`   | empty (and the reverse:)  |
 //! | `role_profiles`    | `{account}/{role id}/{profile id}`   | empty                     |
+//! | `oidc_providers`   | `{account}/{provider id}`            | [`OidcProviderRecord`]    |
+//! | `oidc_provider_names` | `{account}/{lower-cased host/path}` | provider id              |
 //! | `policies`         | `{account}/{policy id}`              | [`ManagedPolicyRecord`]   |
 //! | `policy_names`     | `{account}/{lower-cased name}`       | policy id                 |
 //! | `policy_versions`  | `{account}/{policy id}/{version id}` | [`PolicyVersionRecord`]   |
@@ -61,6 +63,8 @@ pub const INSTANCE_PROFILES: Table = "instance_profiles";
 pub const INSTANCE_PROFILE_NAMES: Table = "instance_profile_names";
 pub const PROFILE_ROLES: Table = "profile_roles";
 pub const ROLE_PROFILES: Table = "role_profiles";
+pub const OIDC_PROVIDERS: Table = "oidc_providers";
+pub const OIDC_PROVIDER_NAMES: Table = "oidc_provider_names";
 pub const POLICIES: Table = "policies";
 pub const POLICY_NAMES: Table = "policy_names";
 pub const POLICY_VERSIONS: Table = "policy_versions";
@@ -239,6 +243,25 @@ pub struct PasswordPolicyRecord {
     pub hard_expiry: bool,
 }
 record!(PasswordPolicyRecord, 1);
+
+/// An OpenID Connect identity provider. Its name is its URL without `https://`, as in its
+/// ARN (`oidc-provider/{host/path}`).
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub struct OidcProviderRecord {
+    pub v: u32,
+    pub account: String,
+    pub id: String,
+    pub name: String,
+    pub url: String,
+    pub create_date: i64,
+    #[serde(default)]
+    pub client_ids: Vec<String>,
+    #[serde(default)]
+    pub thumbprints: Vec<String>,
+    #[serde(default)]
+    pub tags: Vec<(String, String)>,
+}
+record!(OidcProviderRecord, 1);
 
 /// A customer managed policy. Its documents are its versions.
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
