@@ -14,6 +14,7 @@ use crate::crypto::random;
 use crate::errors::{Result, limit_exceeded, randomness_unavailable};
 use crate::iam::inline_policies::named;
 use crate::iam::users::user_shape;
+use crate::model::entity::entity_fields;
 use crate::model::entity::{self, Dependent, Entity, Named, PolicyHolder, arn_of};
 use crate::model::pagination::PageRequest;
 use crate::model::records::{
@@ -54,28 +55,7 @@ impl Entity for GroupRecord {
     /// Groups cannot be tagged in AWS.
     const TAG_QUOTA: (&'static str, usize) = ("TagsPerGroup", 0);
 
-    fn account(&self) -> &str {
-        &self.account
-    }
-    fn id(&self) -> &str {
-        &self.id
-    }
-    fn name(&self) -> &str {
-        &self.name
-    }
-    fn path(&self) -> &str {
-        &self.path
-    }
-    fn tags(&self) -> &[(String, String)] {
-        &[]
-    }
-    fn set_name_and_path(&mut self, name: String, path: String) {
-        self.name = name;
-        self.path = path;
-    }
-    fn tags_mut(&mut self) -> Option<&mut Vec<(String, String)>> {
-        None
-    }
+    entity_fields!(untagged);
 }
 
 impl PolicyHolder for GroupRecord {

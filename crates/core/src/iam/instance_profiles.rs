@@ -21,6 +21,7 @@ use crate::errors::{Result, limit_exceeded, randomness_unavailable};
 use crate::iam::inline_policies::named;
 use crate::iam::roles::role_shape;
 use crate::iam::users::tags_shape;
+use crate::model::entity::entity_fields;
 use crate::model::entity::{self, Dependent, Entity, Named, arn_of, checked_tags};
 use crate::model::pagination::PageRequest;
 use crate::model::records::{
@@ -50,28 +51,7 @@ impl Entity for InstanceProfileRecord {
     }];
     const TAG_QUOTA: (&'static str, usize) = ("TagsPerInstanceProfile", 50);
 
-    fn account(&self) -> &str {
-        &self.account
-    }
-    fn id(&self) -> &str {
-        &self.id
-    }
-    fn name(&self) -> &str {
-        &self.name
-    }
-    fn path(&self) -> &str {
-        &self.path
-    }
-    fn tags(&self) -> &[(String, String)] {
-        &self.tags
-    }
-    fn set_name_and_path(&mut self, name: String, path: String) {
-        self.name = name;
-        self.path = path;
-    }
-    fn tags_mut(&mut self) -> Option<&mut Vec<(String, String)>> {
-        Some(&mut self.tags)
-    }
+    entity_fields!();
 
     fn no_such(name: &str) -> crate::errors::Failure {
         ApiError::new(
@@ -376,9 +356,7 @@ impl Handler for TagInstanceProfile {
         (profile, tags): Self::Target,
         _: &TagInstanceProfileRequest,
     ) -> Result<()> {
-        let mut profile = profile.existing()?;
-        entity::tag(&mut profile, tags)?;
-        entity::save(call.t, &profile)
+        entity::add_tags(call.t, profile.existing()?, tags)
     }
 }
 
@@ -399,9 +377,7 @@ impl Handler for UntagInstanceProfile {
         profile: Self::Target,
         input: &UntagInstanceProfileRequest,
     ) -> Result<()> {
-        let mut profile = profile.existing()?;
-        entity::untag(&mut profile, &input.tag_keys);
-        entity::save(call.t, &profile)
+        entity::remove_tags(call.t, profile.existing()?, &input.tag_keys)
     }
 }
 
@@ -421,8 +397,7 @@ impl Handler for ListInstanceProfileTags {
         input: &ListInstanceProfileTagsRequest,
     ) -> Result<ListInstanceProfileTagsResponse> {
         let profile = profile.existing()?;
-        let page = PageRequest::new(input.marker.as_deref(), input.max_items)?
-            .of_list(tags_shape(&profile.tags), |t| t.key.to_lowercase())?;
+        let page = entity::tags_page(&profile, input.marker.as_deref(), input.max_items)?;
         Ok(ListInstanceProfileTagsResponse {
             is_truncated: Some(page.is_truncated()),
             marker: page.next_marker,

@@ -20,7 +20,6 @@ use crate::crypto::random;
 use crate::errors::{Failure, Result, invalid_input, limit_exceeded, randomness_unavailable};
 use crate::iam::users::tags_shape;
 use crate::model::entity::{self, Dependent, Entity, Named, arn_of, checked_tags};
-use crate::model::pagination::PageRequest;
 use crate::model::records::{
     OIDC_PROVIDER_NAMES, OIDC_PROVIDERS, OidcProviderRecord, Record, Records, prefix,
 };
@@ -365,9 +364,11 @@ impl Handler for TagOpenIDConnectProvider {
         (provider, tags): Self::Target,
         input: &TagOpenIDConnectProviderRequest,
     ) -> Result<()> {
-        let mut p = existing(provider, &input.open_id_connect_provider_arn)?;
-        entity::tag(&mut p, tags)?;
-        entity::save(call.t, &p)
+        entity::add_tags(
+            call.t,
+            existing(provider, &input.open_id_connect_provider_arn)?,
+            tags,
+        )
     }
 }
 
@@ -387,9 +388,11 @@ impl Handler for UntagOpenIDConnectProvider {
         provider: Self::Target,
         input: &UntagOpenIDConnectProviderRequest,
     ) -> Result<()> {
-        let mut p = existing(provider, &input.open_id_connect_provider_arn)?;
-        entity::untag(&mut p, &input.tag_keys);
-        entity::save(call.t, &p)
+        entity::remove_tags(
+            call.t,
+            existing(provider, &input.open_id_connect_provider_arn)?,
+            &input.tag_keys,
+        )
     }
 }
 
@@ -409,8 +412,7 @@ impl Handler for ListOpenIDConnectProviderTags {
         input: &ListOpenIDConnectProviderTagsRequest,
     ) -> Result<ListOpenIDConnectProviderTagsResponse> {
         let p = existing(provider, &input.open_id_connect_provider_arn)?;
-        let page = PageRequest::new(input.marker.as_deref(), input.max_items)?
-            .of_list(tags_shape(&p.tags), |t| t.key.to_lowercase())?;
+        let page = entity::tags_page(&p, input.marker.as_deref(), input.max_items)?;
         Ok(ListOpenIDConnectProviderTagsResponse {
             is_truncated: Some(page.is_truncated()),
             marker: page.next_marker,

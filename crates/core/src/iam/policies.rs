@@ -19,6 +19,7 @@ use crate::crypto::random;
 use crate::errors::{Failure, Result, invalid_input, limit_exceeded, randomness_unavailable};
 use crate::iam::inline_policies::url_encode;
 use crate::iam::users::tags_shape;
+use crate::model::entity::entity_fields;
 use crate::model::entity::{self, Dependent, Entity, arn_of, checked_tags};
 use crate::model::pagination::PageRequest;
 use crate::model::records::{
@@ -43,28 +44,7 @@ impl Entity for ManagedPolicyRecord {
     const DEPENDENTS: &'static [Dependent] = &[];
     const TAG_QUOTA: (&'static str, usize) = ("TagsPerPolicy", 50);
 
-    fn account(&self) -> &str {
-        &self.account
-    }
-    fn id(&self) -> &str {
-        &self.id
-    }
-    fn name(&self) -> &str {
-        &self.name
-    }
-    fn path(&self) -> &str {
-        &self.path
-    }
-    fn tags(&self) -> &[(String, String)] {
-        &self.tags
-    }
-    fn set_name_and_path(&mut self, name: String, path: String) {
-        self.name = name;
-        self.path = path;
-    }
-    fn tags_mut(&mut self) -> Option<&mut Vec<(String, String)>> {
-        Some(&mut self.tags)
-    }
+    entity_fields!();
 
     fn already_exists(name: &str) -> Failure {
         ApiError::new(
@@ -615,9 +595,7 @@ impl Handler for TagPolicy {
         (policy, tags): Self::Target,
         _: &TagPolicyRequest,
     ) -> Result<()> {
-        let mut policy = policy.existing()?;
-        entity::tag(&mut policy, tags)?;
-        entity::save(call.t, &policy)
+        entity::add_tags(call.t, policy.existing()?, tags)
     }
 }
 
@@ -639,9 +617,7 @@ impl Handler for UntagPolicy {
         policy: NamedPolicy,
         input: &UntagPolicyRequest,
     ) -> Result<()> {
-        let mut policy = policy.existing()?;
-        entity::untag(&mut policy, &input.tag_keys);
-        entity::save(call.t, &policy)
+        entity::remove_tags(call.t, policy.existing()?, &input.tag_keys)
     }
 }
 
@@ -665,8 +641,7 @@ impl Handler for ListPolicyTags {
         input: &ListPolicyTagsRequest,
     ) -> Result<ListPolicyTagsResponse> {
         let policy = policy.existing()?;
-        let page = PageRequest::new(input.marker.as_deref(), input.max_items)?
-            .of_list(tags_shape(&policy.tags), |t| t.key.to_lowercase())?;
+        let page = entity::tags_page(&policy, input.marker.as_deref(), input.max_items)?;
         Ok(ListPolicyTagsResponse {
             is_truncated: Some(page.is_truncated()),
             marker: page.next_marker,

@@ -21,6 +21,7 @@ use crate::iam::attachments::{
 };
 use crate::iam::inline_policies::{named, url_encode};
 use crate::iam::users::tags_shape;
+use crate::model::entity::entity_fields;
 use crate::model::entity::{
     self, BoundaryHolder, Dependent, Entity, Named, PolicyHolder, arn_of, checked_tags,
 };
@@ -56,28 +57,7 @@ impl Entity for RoleRecord {
     ];
     const TAG_QUOTA: (&'static str, usize) = ("TagsPerRole", 50);
 
-    fn account(&self) -> &str {
-        &self.account
-    }
-    fn id(&self) -> &str {
-        &self.id
-    }
-    fn name(&self) -> &str {
-        &self.name
-    }
-    fn path(&self) -> &str {
-        &self.path
-    }
-    fn tags(&self) -> &[(String, String)] {
-        &self.tags
-    }
-    fn set_name_and_path(&mut self, name: String, path: String) {
-        self.name = name;
-        self.path = path;
-    }
-    fn tags_mut(&mut self) -> Option<&mut Vec<(String, String)>> {
-        Some(&mut self.tags)
-    }
+    entity_fields!();
 }
 
 impl PolicyHolder for RoleRecord {
@@ -359,9 +339,7 @@ impl Handler for TagRole {
         (role, tags): Self::Target,
         _: &TagRoleRequest,
     ) -> Result<()> {
-        let mut role = role.existing()?;
-        entity::tag(&mut role, tags)?;
-        entity::save(call.t, &role)
+        entity::add_tags(call.t, role.existing()?, tags)
     }
 }
 
@@ -378,9 +356,7 @@ impl Handler for UntagRole {
         role: Self::Target,
         input: &UntagRoleRequest,
     ) -> Result<()> {
-        let mut role = role.existing()?;
-        entity::untag(&mut role, &input.tag_keys);
-        entity::save(call.t, &role)
+        entity::remove_tags(call.t, role.existing()?, &input.tag_keys)
     }
 }
 
@@ -398,8 +374,7 @@ impl Handler for ListRoleTags {
     ) -> Result<ListRoleTagsResponse> {
         let _ = call;
         let role = role.existing()?;
-        let page = PageRequest::new(input.marker.as_deref(), input.max_items)?
-            .of_list(tags_shape(&role.tags), |t| t.key.to_lowercase())?;
+        let page = entity::tags_page(&role, input.marker.as_deref(), input.max_items)?;
         Ok(ListRoleTagsResponse {
             is_truncated: Some(page.is_truncated()),
             marker: page.next_marker,

@@ -12,6 +12,7 @@ use crate::Principal;
 use crate::authz::{Access, Authorized};
 use crate::crypto::random;
 use crate::errors::{Result, randomness_unavailable};
+use crate::model::entity::entity_fields;
 use crate::model::entity::{
     self, BoundaryHolder, Dependent, Entity, Named, PolicyHolder, arn_of, checked_tags,
 };
@@ -51,28 +52,7 @@ impl Entity for UserRecord {
     ];
     const TAG_QUOTA: (&'static str, usize) = ("TagsPerUser", 50);
 
-    fn account(&self) -> &str {
-        &self.account
-    }
-    fn id(&self) -> &str {
-        &self.id
-    }
-    fn name(&self) -> &str {
-        &self.name
-    }
-    fn path(&self) -> &str {
-        &self.path
-    }
-    fn tags(&self) -> &[(String, String)] {
-        &self.tags
-    }
-    fn set_name_and_path(&mut self, name: String, path: String) {
-        self.name = name;
-        self.path = path;
-    }
-    fn tags_mut(&mut self) -> Option<&mut Vec<(String, String)>> {
-        Some(&mut self.tags)
-    }
+    entity_fields!();
 }
 
 impl PolicyHolder for UserRecord {
@@ -376,9 +356,7 @@ impl Handler for TagUser {
         (user, tags): Self::Target,
         _: &TagUserRequest,
     ) -> Result<()> {
-        let mut user = user.existing()?;
-        entity::tag(&mut user, tags)?;
-        entity::save(call.t, &user)
+        entity::add_tags(call.t, user.existing()?, tags)
     }
 }
 
@@ -400,9 +378,7 @@ impl Handler for UntagUser {
         user: NamedUser,
         input: &UntagUserRequest,
     ) -> Result<()> {
-        let mut user = user.existing()?;
-        entity::untag(&mut user, &input.tag_keys);
-        entity::save(call.t, &user)
+        entity::remove_tags(call.t, user.existing()?, &input.tag_keys)
     }
 }
 
@@ -423,8 +399,7 @@ impl Handler for ListUserTags {
         input: &ListUserTagsRequest,
     ) -> Result<ListUserTagsResponse> {
         let user = user.existing()?;
-        let page = PageRequest::new(input.marker.as_deref(), input.max_items)?
-            .of_list(tags_shape(&user.tags), |t| t.key.to_lowercase())?;
+        let page = entity::tags_page(&user, input.marker.as_deref(), input.max_items)?;
         Ok(ListUserTagsResponse {
             is_truncated: Some(page.is_truncated()),
             marker: page.next_marker,

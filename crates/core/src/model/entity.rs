@@ -65,6 +65,87 @@ pub trait Entity: Record {
     }
 }
 
+/// The accessors of an `Entity` whose record has the usual fields (`account`, `id`, `name`,
+/// `path`, and `tags` unless `untagged`).
+macro_rules! entity_fields {
+    () => {
+        $crate::model::entity::entity_fields!(@common);
+        fn tags(&self) -> &[(String, String)] {
+            &self.tags
+        }
+        fn tags_mut(&mut self) -> Option<&mut Vec<(String, String)>> {
+            Some(&mut self.tags)
+        }
+    };
+    (untagged) => {
+        $crate::model::entity::entity_fields!(@common);
+        fn tags(&self) -> &[(String, String)] {
+            &[]
+        }
+        fn tags_mut(&mut self) -> Option<&mut Vec<(String, String)>> {
+            None
+        }
+    };
+    (@common) => {
+        fn account(&self) -> &str {
+            &self.account
+        }
+        fn id(&self) -> &str {
+            &self.id
+        }
+        fn name(&self) -> &str {
+            &self.name
+        }
+        fn set_name_and_path(&mut self, name: String, path: String) {
+            self.name = name;
+            self.path = path;
+        }
+        fn path(&self) -> &str {
+            &self.path
+        }
+    };
+}
+pub(crate) use entity_fields;
+
+/// Tags a call adds to an entity, within its type's quota.
+pub fn add_tags<E: Entity>(
+    t: &mut (impl Txn + ?Sized),
+    mut entity: E,
+    tags: Vec<(String, String)>,
+) -> Result<()> {
+    tag(&mut entity, tags)?;
+    save(t, &entity)
+}
+
+/// Tags a call removes from an entity.
+pub fn remove_tags<E: Entity>(
+    t: &mut (impl Txn + ?Sized),
+    mut entity: E,
+    keys: &[String],
+) -> Result<()> {
+    untag(&mut entity, keys);
+    save(t, &entity)
+}
+
+/// One page of an entity's tags, in the order they were added.
+pub fn tags_page<E: Entity>(
+    entity: &E,
+    marker: Option<&str>,
+    max_items: Option<i32>,
+) -> Result<Page<gatehouse_protocol::iam::Tag>> {
+    let tags = entity
+        .tags()
+        .iter()
+        .map(|(key, value)| gatehouse_protocol::iam::Tag {
+            key: key.clone(),
+            value: value.clone(),
+        })
+        .collect();
+    PageRequest::new(marker, max_items)?.of_list(tags, |t: &gatehouse_protocol::iam::Tag| {
+        t.key.to_lowercase()
+    })
+}
+
 /// An entity a call names, as found (or not) in the caller's account.
 pub struct Named<E> {
     pub name: String,
