@@ -129,13 +129,16 @@ fn provider_name(url: &str) -> Result<String> {
 
 operation!(CreateOpenIDConnectProvider, Iam, writes, CreateOpenIDConnectProviderRequest => CreateOpenIDConnectProviderResponse);
 impl Handler for CreateOpenIDConnectProvider {
-    type Target = (String, Vec<(String, String)>);
+    type Target = Vec<(String, String)>;
+
+    /// The URL is checked after authorization, like every other input the model does not
+    /// constrain: a caller without permission learns nothing.
 
     fn resolve(
         call: &mut Call<'_>,
         input: &CreateOpenIDConnectProviderRequest,
     ) -> Result<(Self::Target, Access)> {
-        let name = provider_name(&input.url)?;
+        let name = input.url.strip_prefix("https://").unwrap_or(&input.url);
         let tags = checked_tags(
             input
                 .tags
@@ -143,20 +146,21 @@ impl Handler for CreateOpenIDConnectProvider {
                 .flatten()
                 .map(|t| (t.key.clone(), t.value.clone())),
         )?;
-        let arn = arn_of::<OidcProviderRecord>(call.account(), "/", &name);
+        let arn = arn_of::<OidcProviderRecord>(call.account(), "/", name.trim_end_matches('/'));
         let mut access = Access::to(Self::ACTION, arn.clone());
         if !tags.is_empty() {
             access = access.and("iam:TagOpenIDConnectProvider", arn);
         }
-        Ok(((name, tags.clone()), access.with_request_tags(&tags)))
+        Ok((tags.clone(), access.with_request_tags(&tags)))
     }
 
     fn run(
         call: &mut Call<'_>,
         _: Authorized,
-        (name, tags): Self::Target,
+        tags: Self::Target,
         input: &CreateOpenIDConnectProviderRequest,
     ) -> Result<CreateOpenIDConnectProviderResponse> {
+        let name = provider_name(&input.url)?;
         let thumbprints =
             checked_thumbprints(input.thumbprint_list.as_deref().unwrap_or_default())?;
         let mut client_ids: Vec<String> = Vec::new();
