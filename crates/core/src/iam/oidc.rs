@@ -133,7 +133,6 @@ impl Handler for CreateOpenIDConnectProvider {
 
     /// The URL is checked after authorization, like every other input the model does not
     /// constrain: a caller without permission learns nothing.
-
     fn resolve(
         call: &mut Call<'_>,
         input: &CreateOpenIDConnectProviderRequest,
