@@ -27,8 +27,8 @@ use crate::errors::Result;
 use crate::iam::{default_document, policy_by_arn};
 use crate::model::entity::{self, Entity};
 use crate::model::records::{
-    GroupRecord, INLINE_POLICIES, InlinePolicyRecord, ManagedPolicyRecord, Records, UserRecord,
-    prefix,
+    ACCESS_KEYS, AccessKeyRecord, GroupRecord, INLINE_POLICIES, InlinePolicyRecord, KeyStatus,
+    ManagedPolicyRecord, ROOT_OWNER, Records, UserRecord, prefix,
 };
 use crate::{Gatehouse, Principal, RequestContext};
 
@@ -418,15 +418,17 @@ impl Gatehouse {
         service: Service,
         access: &Access,
     ) -> Result<Authorized> {
+        // The caller as it is now, in this transaction: a key deactivated, or a policy
+        // detached, after the request was authenticated is in force for it too.
+        let user = current_caller(t, cx)?;
         let checks = match access {
             Access::Exempt(_why) => return Ok(Authorized { _private: () }),
             Access::Check(checks) => checks,
         };
-        let user = match &cx.caller.principal {
+        let Some(user) = user else {
             // Every name a request carries is looked up in the caller's own account, so the
             // root user acts only on its own account's resources.
-            Principal::Root => return Ok(Authorized { _private: () }),
-            Principal::User(user) => user.clone(),
+            return Ok(Authorized { _private: () });
         };
         let compiled = self.policy_set_of(t, &user)?;
         let principal_arn = cx.caller.arn();
@@ -458,6 +460,33 @@ impl Gatehouse {
             );
         }
         Ok(Authorized { _private: () })
+    }
+}
+
+/// The caller's key and record as this transaction sees them: `None` for the account's root,
+/// the user's current record otherwise; InvalidClientTokenId if the key is no longer active
+/// or its owner is gone (as authentication would now answer).
+fn current_caller(t: &mut dyn Txn, cx: &RequestContext) -> Result<Option<UserRecord>> {
+    let revoked = || -> crate::errors::Failure {
+        ApiError::new(
+            ErrorCode::InvalidClientTokenId,
+            "The security token included in the request is invalid.",
+        )
+        .into()
+    };
+    let key: AccessKeyRecord = t
+        .get_record(ACCESS_KEYS, &cx.caller.access_key_id)?
+        .filter(|k: &AccessKeyRecord| {
+            k.status == KeyStatus::Active && k.account == cx.caller.account.as_str()
+        })
+        .ok_or_else(revoked)?;
+    match &cx.caller.principal {
+        Principal::Root if key.owner == ROOT_OWNER => Ok(None),
+        Principal::User(user) if key.owner == user.id => {
+            let current = entity::by_id::<UserRecord>(t, &user.account, &user.id)?;
+            current.map(Some).ok_or_else(revoked)
+        }
+        _ => Err(revoked()),
     }
 }
 

@@ -185,7 +185,26 @@ fn check_attachments(t: &mut dyn Txn, problems: &mut Vec<String>) -> Result<(), 
     }
     let policies: Vec<(String, ManagedPolicyRecord)> =
         t.scan_records(POLICIES, "", None, usize::MAX)?;
+    let mut boundaries: std::collections::HashMap<String, u32> = Default::default();
+    for arn in users
+        .iter()
+        .filter_map(|(_, u)| u.permissions_boundary.clone())
+        .chain(
+            roles
+                .iter()
+                .filter_map(|(_, r)| r.permissions_boundary.clone()),
+        )
+    {
+        *boundaries.entry(arn).or_default() += 1;
+    }
     for (row, policy) in &policies {
+        if policy.boundary_count != boundaries.get(&policy.arn()).copied().unwrap_or(0) {
+            problems.push(format!(
+                "policy {} counts {} uses as a boundary",
+                policy.arn(),
+                policy.boundary_count
+            ));
+        }
         if policy.attachment_count != counts.get(row).copied().unwrap_or(0) {
             problems.push(format!(
                 "policy {} counts {} attachments",
@@ -240,8 +259,10 @@ fn check_owned_rows(
             problems.push(format!("{table} row {row} is malformed"));
             continue;
         };
-        if t.get(<UserRecord as Entity>::TABLE, &key(account, &[owner]))?
-            .is_none()
+        let owner_row = key(account, &[owner]);
+        if t.get(USERS, &owner_row)?.is_none()
+            && t.get(GROUPS, &owner_row)?.is_none()
+            && t.get(ROLES, &owner_row)?.is_none()
         {
             problems.push(format!(
                 "{table} row {row} belongs to a missing principal {owner}"

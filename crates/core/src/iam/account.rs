@@ -12,8 +12,8 @@ use crate::authz::{Access, Authorized};
 use crate::errors::{Failure, Result, internal};
 use crate::model::pagination::PageRequest;
 use crate::model::records::{
-    ACCOUNT_ALIASES, ACCOUNTS, AccountRecord, GROUPS, INSTANCE_PROFILES, POLICIES, POLICY_VERSIONS,
-    PRINCIPAL_KEYS, ROLES, ROOT_OWNER, Records, USERS, prefix,
+    ACCOUNT_ALIASES, ACCOUNTS, AccountRecord, GROUPS, INSTANCE_PROFILES, OIDC_PROVIDERS, POLICIES,
+    POLICY_VERSIONS, PRINCIPAL_KEYS, ROLES, ROOT_OWNER, Records, USERS, prefix,
 };
 use crate::pipeline::{Call, Handler, Operation, operation};
 
@@ -136,6 +136,7 @@ impl Handler for GetAccountSummary {
         let policies = count(POLICIES)?;
         let versions = count(POLICY_VERSIONS)?;
         let profiles = count(INSTANCE_PROFILES)?;
+        let providers = count(OIDC_PROVIDERS)?;
         let root_keys = call
             .t
             .count(PRINCIPAL_KEYS, &prefix(call.account(), &[ROOT_OWNER]))?;
@@ -171,7 +172,7 @@ impl Handler for GetAccountSummary {
             (K::AssumeRolePolicySizeQuota, 2048),
             (K::InstanceProfiles, profiles),
             (K::InstanceProfilesQuota, 1000),
-            (K::Providers, 0),
+            (K::Providers, providers),
             (K::RolePolicySizeQuota, 10240),
             (K::Roles, roles),
             (K::RolesQuota, 1000),

@@ -331,11 +331,19 @@ pub(crate) fn set_boundary<E: BoundaryHolder>(
     boundary: Option<ManagedPolicyRecord>,
 ) -> Result<()> {
     let account = holder.account().to_string();
+    let new_arn = boundary.as_ref().map(Entity::arn);
+    // The same boundary again changes nothing (and must not count twice).
+    if *holder.boundary_slot() == new_arn {
+        return Ok(());
+    }
     if let Some(old) = holder.boundary_slot().take() {
         release_boundary(t, &account, &old)?;
     }
-    if let Some(mut new) = boundary {
-        *holder.boundary_slot() = Some(new.arn());
+    if let Some(arn) = new_arn {
+        // Read again: releasing the old boundary may have changed this very record.
+        let mut new = policy_by_arn(t, &account, &arn)?
+            .ok_or_else(|| crate::errors::internal("a boundary policy vanished"))?;
+        *holder.boundary_slot() = Some(arn);
         new.boundary_count += 1;
         entity::save(t, &new)?;
     }
@@ -510,6 +518,22 @@ impl Handler for ListEntitiesForPolicy {
                 );
             }
         }
+        let roles_as_boundary = matches!(input.entity_filter, None | Some(EntityType::Role))
+            && input.policy_usage_filter != Some(PolicyUsageType::PermissionsPolicy)
+            && policy.boundary_count > 0;
+        if roles_as_boundary {
+            let all: Vec<(String, RoleRecord)> = call.t.scan_records(
+                crate::model::records::ROLES,
+                &crate::model::records::prefix(&policy.account, &[]),
+                None,
+                usize::MAX,
+            )?;
+            roles.extend(
+                all.into_iter()
+                    .map(|(_, r)| r)
+                    .filter(|r| r.permissions_boundary.as_deref() == Some(arn.as_str())),
+            );
+        }
         if wants_groups || wants_roles {
             for id in ATTACHMENTS.sources(call.t, &policy.account, &policy.id)? {
                 if wants_groups {
@@ -521,7 +545,8 @@ impl Handler for ListEntitiesForPolicy {
             }
         }
         roles.retain(|r| r.path.starts_with(path_prefix));
-        roles.sort_by_key(|r| r.name.to_lowercase());
+        roles.sort_by_key(|r| (r.name.to_lowercase(), r.id.clone()));
+        roles.dedup_by(|a, b| a.id == b.id);
         groups.retain(|g| g.path.starts_with(path_prefix));
         groups.sort_by_key(|g| g.name.to_lowercase());
         users.retain(|u| u.path.starts_with(path_prefix));

@@ -15,7 +15,8 @@ use gatehouse_types::{SecretKey, Timestamp};
 use crate::Principal;
 use crate::authz::{Access, Authorized};
 use crate::errors::{Failure, Result, validation};
-use crate::iam::users::{Subject, find_user};
+use crate::iam::users::Subject;
+use crate::model::entity::Entity;
 use crate::model::records::{
     LOGIN_PROFILES, LoginProfileRecord, PASSWORD_POLICIES, PasswordPolicyRecord, Record, Records,
     UserRecord, key,
@@ -263,7 +264,10 @@ impl Handler for ChangePassword {
             )
             .into());
         };
-        let user = find_user(call, &me.name.clone())?.existing()?;
+        // By id: the caller may have been renamed since it authenticated.
+        let (account, id) = (me.account.clone(), me.id.clone());
+        let user = crate::model::entity::by_id::<UserRecord>(call.t, &account, &id)?
+            .ok_or_else(|| UserRecord::no_such(&me.name))?;
         let mut profile = existing_profile(call, &user)?;
         if !call.g.passwords.verify(
             &SecretKey::new(input.old_password.clone()),

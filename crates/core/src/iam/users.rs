@@ -333,7 +333,13 @@ impl Handler for DeleteUser {
         user: NamedUser,
         _: &DeleteUserRequest,
     ) -> Result<()> {
-        entity::delete(call.t, &user.existing()?)
+        let user = user.existing()?;
+        entity::delete(call.t, &user)?;
+        // A boundary does not hold a user back; its policy's usage count goes down.
+        if let Some(boundary) = &user.permissions_boundary {
+            crate::iam::attachments::release_boundary(call.t, &user.account, boundary)?;
+        }
+        Ok(())
     }
 }
 
