@@ -36,7 +36,10 @@ fn two_nodes() -> (Gatehouse, Gatehouse) {
             store,
             AccountId::parse(ACCOUNT).unwrap(),
             key,
-            Some((ROOT_KEY.to_string(), gatehouse_types::SecretKey::new("root-secret"))),
+            Some((
+                ROOT_KEY.to_string(),
+                gatehouse_types::SecretKey::new("root-secret"),
+            )),
         )
     };
     let a = node(MasterKey::from_hex(&key.to_hex()).unwrap());

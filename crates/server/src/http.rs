@@ -29,12 +29,67 @@ use crate::metrics::Metrics;
 /// 10,000,000 characters; percent-encoding can grow it, so allow some room above that.
 pub const MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
 
+/// Request bodies being read at once hold at most this many bytes in all: connections are
+/// capped, but each may send up to `MAX_BODY_BYTES` before it is authenticated.
+pub const MAX_BODY_BYTES_IN_FLIGHT: usize = 256 * 1024 * 1024;
+
 /// Shared state of the HTTP layer.
 pub struct App {
     pub gatehouse: Arc<Gatehouse>,
     pub metrics: Metrics,
     pub signing_keys: SigningKeyCache,
     pub tls: bool,
+    pub bodies: BodyBudget,
+}
+
+/// The bytes of request bodies being read, bounded (see `MAX_BODY_BYTES_IN_FLIGHT`).
+pub struct BodyBudget {
+    used: std::sync::atomic::AtomicUsize,
+    limit: usize,
+}
+
+impl BodyBudget {
+    pub fn new(limit: usize) -> Self {
+        BodyBudget {
+            used: std::sync::atomic::AtomicUsize::new(0),
+            limit,
+        }
+    }
+
+    /// Reserves `bytes`, or `None` when the budget cannot hold them now.
+    fn reserve(&self, bytes: usize) -> Option<Reservation<'_>> {
+        use std::sync::atomic::Ordering;
+        let mut used = self.used.load(Ordering::Relaxed);
+        loop {
+            let next = used.checked_add(bytes).filter(|n| *n <= self.limit)?;
+            match self
+                .used
+                .compare_exchange_weak(used, next, Ordering::AcqRel, Ordering::Relaxed)
+            {
+                Ok(_) => {
+                    return Some(Reservation {
+                        budget: self,
+                        bytes,
+                    });
+                }
+                Err(now) => used = now,
+            }
+        }
+    }
+}
+
+/// Bytes held from a `BodyBudget` until dropped.
+struct Reservation<'a> {
+    budget: &'a BodyBudget,
+    bytes: usize,
+}
+
+impl Drop for Reservation<'_> {
+    fn drop(&mut self) {
+        self.budget
+            .used
+            .fetch_sub(self.bytes, std::sync::atomic::Ordering::AcqRel);
+    }
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -215,6 +270,23 @@ async fn serve_api(
         result: Err(e),
     };
 
+    // What the body may take, from its declared length (or the most a body may be).
+    let declared = parts
+        .headers
+        .get(hyper::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok())
+        .map_or(MAX_BODY_BYTES, |n| n.min(MAX_BODY_BYTES));
+    let Some(_reservation) = app.bodies.reserve(declared) else {
+        return fail(
+            Service::Iam,
+            "",
+            ApiError::new(
+                ErrorCode::ServiceUnavailable,
+                "Too many request bodies are being received at once; retry.",
+            ),
+        );
+    };
     let body = match Limited::new(body, MAX_BODY_BYTES).collect().await {
         Ok(collected) => collected.to_bytes(),
         Err(_) => {
@@ -432,6 +504,18 @@ fn is_read_only(action: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_body_budget_bounds_what_is_held_at_once() {
+        let budget = BodyBudget::new(100);
+        let a = budget.reserve(60).unwrap();
+        assert!(budget.reserve(50).is_none(), "60 + 50 is over 100");
+        let b = budget.reserve(40).unwrap();
+        drop(a);
+        assert!(budget.reserve(60).is_some(), "released when dropped");
+        drop(b);
+        assert!(budget.reserve(usize::MAX).is_none());
+    }
 
     #[test]
     fn a_panicking_handler_answers_500() {

@@ -195,6 +195,7 @@ fn serve_command(mut args: Args) -> Result<(), String> {
         ),
         signing_keys: SigningKeyCache::new(),
         tls: tls.is_some(),
+        bodies: http::BodyBudget::new(http::MAX_BODY_BYTES_IN_FLIGHT),
     });
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
