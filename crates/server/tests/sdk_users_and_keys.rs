@@ -294,10 +294,10 @@ async fn root_identity_and_unknown_keys() {
     assert_eq!(err.code(), Some("SignatureDoesNotMatch"));
 
     let root = iam_client(&server.endpoint, ROOT_KEY_ID, ROOT_SECRET);
+    // An operation that stays unimplemented (it needs a language model).
     let err = root
-        .create_role()
-        .role_name("r")
-        .assume_role_policy_document("{}")
+        .get_human_readable_summary()
+        .entity_arn("arn:aws:iam::123456789012:user/nobody")
         .send()
         .await
         .unwrap_err();
