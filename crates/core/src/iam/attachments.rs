@@ -18,7 +18,8 @@ use crate::model::records::Records;
 
 use crate::authz::{Access, Authorized};
 use crate::errors::{Result, limit_exceeded};
-use crate::iam::inline_policies::{named, policies_changed};
+use crate::iam::common::named;
+use crate::iam::inline_policies::policies_changed;
 use crate::iam::policies::{NamedPolicy, no_such_policy, not_attachable, policy_by_arn};
 use crate::model::entity::{self, BoundaryHolder, Entity, Named, PolicyHolder};
 use crate::model::pagination::{Page, PageRequest};

@@ -12,7 +12,7 @@ use gatehouse_types::{IdKind, Timestamp, new_unique_id};
 use crate::authz::{Access, Authorized};
 use crate::crypto::random;
 use crate::errors::{Result, limit_exceeded, randomness_unavailable};
-use crate::iam::inline_policies::named;
+use crate::iam::common::{list_by_path, listing, named};
 use crate::iam::users::user_shape;
 use crate::model::entity::entity_fields;
 use crate::model::entity::{self, Dependent, Entity, Named, PolicyHolder, arn_of};
@@ -151,9 +151,10 @@ impl Handler for ListGroups {
     type Target = ();
 
     fn resolve(call: &mut Call<'_>, input: &ListGroupsRequest) -> Result<((), Access)> {
-        let prefix = input.path_prefix.as_deref().unwrap_or("/");
-        let resource = arn_of::<GroupRecord>(call.account(), prefix, "");
-        Ok(((), Access::to(Self::ACTION, resource)))
+        Ok((
+            (),
+            listing::<GroupRecord>(call, input.path_prefix.as_deref(), Self::ACTION),
+        ))
     }
 
     fn run(
@@ -162,10 +163,12 @@ impl Handler for ListGroups {
         (): (),
         input: &ListGroupsRequest,
     ) -> Result<ListGroupsResponse> {
-        let prefix = input.path_prefix.as_deref().unwrap_or("/");
-        let page = PageRequest::new(input.marker.as_deref(), input.max_items)?;
-        let account = call.account().to_string();
-        let page = entity::list::<GroupRecord>(call.t, &account, prefix, page)?;
+        let page = list_by_path::<GroupRecord>(
+            call,
+            input.path_prefix.as_deref(),
+            input.marker.as_deref(),
+            input.max_items,
+        )?;
         Ok(ListGroupsResponse {
             is_truncated: Some(page.is_truncated()),
             marker: page.next_marker.clone(),

@@ -14,6 +14,7 @@ use gatehouse_protocol::iam::{
 
 use crate::authz::{Access, Authorized, parse_policy};
 use crate::errors::{Failure, Result, limit_exceeded};
+use crate::iam::common::named;
 use crate::model::entity::{self, Entity, Named, PolicyHolder};
 use crate::model::pagination::{Page, PageRequest};
 use crate::model::records::{
@@ -33,17 +34,6 @@ pub(crate) fn url_encode(text: &str) -> String {
         }
     }
     out
-}
-
-/// Looks up the entity a call names and states `action` on it.
-pub(crate) fn named<E: Entity>(
-    call: &mut Call<'_>,
-    name: &str,
-    action: &'static str,
-) -> Result<(Named<E>, Access)> {
-    let entity = Named::<E>::find(call.t, call.account(), name)?;
-    let access = entity.access(call.account(), action);
-    Ok((entity, access))
 }
 
 fn policy_key<E: Entity>(holder: &E, policy_name: &str) -> String {

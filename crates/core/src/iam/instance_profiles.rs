@@ -18,7 +18,7 @@ use gatehouse_types::{IdKind, Timestamp, new_unique_id};
 use crate::authz::{Access, Authorized};
 use crate::crypto::random;
 use crate::errors::{Result, limit_exceeded, randomness_unavailable};
-use crate::iam::inline_policies::named;
+use crate::iam::common::{list_by_path, listing, named};
 use crate::iam::roles::role_shape;
 use crate::iam::users::tags_shape;
 use crate::model::entity::entity_fields;
@@ -161,9 +161,10 @@ operation!(ListInstanceProfiles, Iam, reads, ListInstanceProfilesRequest => List
 impl Handler for ListInstanceProfiles {
     type Target = ();
     fn resolve(call: &mut Call<'_>, input: &ListInstanceProfilesRequest) -> Result<((), Access)> {
-        let prefix = input.path_prefix.as_deref().unwrap_or("/");
-        let resource = arn_of::<InstanceProfileRecord>(call.account(), prefix, "");
-        Ok(((), Access::to(Self::ACTION, resource)))
+        Ok((
+            (),
+            listing::<InstanceProfileRecord>(call, input.path_prefix.as_deref(), Self::ACTION),
+        ))
     }
     fn run(
         call: &mut Call<'_>,
@@ -171,10 +172,12 @@ impl Handler for ListInstanceProfiles {
         (): (),
         input: &ListInstanceProfilesRequest,
     ) -> Result<ListInstanceProfilesResponse> {
-        let prefix = input.path_prefix.as_deref().unwrap_or("/");
-        let page = PageRequest::new(input.marker.as_deref(), input.max_items)?;
-        let account = call.account().to_string();
-        let page = entity::list::<InstanceProfileRecord>(call.t, &account, prefix, page)?;
+        let page = list_by_path::<InstanceProfileRecord>(
+            call,
+            input.path_prefix.as_deref(),
+            input.marker.as_deref(),
+            input.max_items,
+        )?;
         let mut profiles = Vec::with_capacity(page.items.len());
         for p in &page.items {
             profiles.push(profile_shape(call.t, p, false)?);

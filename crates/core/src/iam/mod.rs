@@ -6,6 +6,7 @@ mod access_keys;
 mod account;
 mod attachments;
 mod authorization_details;
+mod common;
 mod groups;
 mod inline_policies;
 mod instance_profiles;

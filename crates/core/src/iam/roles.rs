@@ -19,13 +19,13 @@ use crate::errors::{Result, limit_exceeded, randomness_unavailable};
 use crate::iam::attachments::{
     HolderAndPolicy, delete_boundary, put_boundary, resolve_delete_boundary, resolve_put_boundary,
 };
-use crate::iam::inline_policies::{named, url_encode};
+use crate::iam::common::{list_by_path, listing, named};
+use crate::iam::inline_policies::url_encode;
 use crate::iam::users::tags_shape;
 use crate::model::entity::entity_fields;
 use crate::model::entity::{
     self, BoundaryHolder, Dependent, Entity, Named, PolicyHolder, arn_of, checked_tags,
 };
-use crate::model::pagination::PageRequest;
 use crate::model::records::{
     ATTACHED_POLICIES, INLINE_POLICIES, ROLE_NAMES, ROLE_PROFILES, ROLES, Record, RoleRecord,
 };
@@ -211,9 +211,10 @@ operation!(ListRoles, Iam, reads, ListRolesRequest => ListRolesResponse);
 impl Handler for ListRoles {
     type Target = ();
     fn resolve(call: &mut Call<'_>, input: &ListRolesRequest) -> Result<((), Access)> {
-        let prefix = input.path_prefix.as_deref().unwrap_or("/");
-        let resource = arn_of::<RoleRecord>(call.account(), prefix, "");
-        Ok(((), Access::to(Self::ACTION, resource)))
+        Ok((
+            (),
+            listing::<RoleRecord>(call, input.path_prefix.as_deref(), Self::ACTION),
+        ))
     }
     fn run(
         call: &mut Call<'_>,
@@ -221,10 +222,12 @@ impl Handler for ListRoles {
         (): (),
         input: &ListRolesRequest,
     ) -> Result<ListRolesResponse> {
-        let prefix = input.path_prefix.as_deref().unwrap_or("/");
-        let page = PageRequest::new(input.marker.as_deref(), input.max_items)?;
-        let account = call.account().to_string();
-        let page = entity::list::<RoleRecord>(call.t, &account, prefix, page)?;
+        let page = list_by_path::<RoleRecord>(
+            call,
+            input.path_prefix.as_deref(),
+            input.marker.as_deref(),
+            input.max_items,
+        )?;
         Ok(ListRolesResponse {
             is_truncated: Some(page.is_truncated()),
             marker: page.next_marker.clone(),

@@ -12,11 +12,11 @@ use crate::Principal;
 use crate::authz::{Access, Authorized};
 use crate::crypto::random;
 use crate::errors::{Result, randomness_unavailable};
+use crate::iam::common::{list_by_path, listing};
 use crate::model::entity::entity_fields;
 use crate::model::entity::{
     self, BoundaryHolder, Dependent, Entity, Named, PolicyHolder, arn_of, checked_tags,
 };
-use crate::model::pagination::PageRequest;
 use crate::model::records::{
     ATTACHED_POLICIES, INLINE_POLICIES, LOGIN_PROFILES, PRINCIPAL_KEYS, Record, USER_GROUPS,
     USER_NAMES, USERS, UserRecord,
@@ -253,10 +253,10 @@ impl Handler for ListUsers {
     type Target = ();
 
     fn resolve(call: &mut Call<'_>, input: &ListUsersRequest) -> Result<((), Access)> {
-        let prefix = input.path_prefix.as_deref().unwrap_or("/");
-        // AWS authorizes a listing against the path it lists: `user/` for everything.
-        let resource = arn_of::<UserRecord>(call.account(), prefix, "");
-        Ok(((), Access::to(Self::ACTION, resource)))
+        Ok((
+            (),
+            listing::<UserRecord>(call, input.path_prefix.as_deref(), Self::ACTION),
+        ))
     }
 
     fn run(
@@ -265,10 +265,12 @@ impl Handler for ListUsers {
         (): (),
         input: &ListUsersRequest,
     ) -> Result<ListUsersResponse> {
-        let prefix = input.path_prefix.as_deref().unwrap_or("/");
-        let page = PageRequest::new(input.marker.as_deref(), input.max_items)?;
-        let account = call.account().to_string();
-        let page = entity::list::<UserRecord>(call.t, &account, prefix, page)?;
+        let page = list_by_path::<UserRecord>(
+            call,
+            input.path_prefix.as_deref(),
+            input.marker.as_deref(),
+            input.max_items,
+        )?;
         Ok(ListUsersResponse {
             is_truncated: Some(page.is_truncated()),
             marker: page.next_marker.clone(),
