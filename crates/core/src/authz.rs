@@ -24,7 +24,8 @@ use gatehouse_store::Txn;
 use gatehouse_types::format_iso8601;
 
 use crate::errors::Result;
-use crate::iam::{default_document, policy_by_arn};
+use crate::iam::{default_document, policy_by_arn, policy_by_id};
+use crate::model::aws_policies::{self, AWS_ACCOUNT};
 use crate::model::entity::{self, Entity};
 use crate::model::records::{
     ACCESS_KEYS, AccessKeyRecord, GroupRecord, INLINE_POLICIES, InlinePolicyRecord, KeyStatus,
@@ -161,7 +162,19 @@ pub enum PolicySource {
     GroupInline,
     /// A customer managed policy attached to the principal.
     CustomerManaged,
+    /// An AWS managed policy attached to the principal.
+    AwsManaged,
     Boundary,
+}
+
+impl PolicySource {
+    fn managed(policy: &ManagedPolicyRecord) -> Self {
+        if policy.account == AWS_ACCOUNT {
+            PolicySource::AwsManaged
+        } else {
+            PolicySource::CustomerManaged
+        }
+    }
 }
 
 /// One policy that applies to a principal.
@@ -205,10 +218,10 @@ pub fn gather(t: &mut dyn Txn, user: &UserRecord) -> Result<GatheredPolicies> {
         .collect();
     for id in &user.attached_policies {
         // Attached policies cannot be deleted, so each one is there.
-        if let Some(policy) = entity::by_id::<ManagedPolicyRecord>(t, &user.account, id)? {
+        if let Some(policy) = policy_by_id(t, &user.account, id)? {
             identity.push(GatheredPolicy {
                 id: policy.arn(),
-                source: PolicySource::CustomerManaged,
+                source: PolicySource::managed(&policy),
                 document: default_document(t, &policy)?,
             });
         }
@@ -229,10 +242,10 @@ pub fn gather(t: &mut dyn Txn, user: &UserRecord) -> Result<GatheredPolicies> {
             document: p.document,
         }));
         for id in &group.attached_policies {
-            if let Some(policy) = entity::by_id::<ManagedPolicyRecord>(t, &user.account, id)? {
+            if let Some(policy) = policy_by_id(t, &user.account, id)? {
                 identity.push(GatheredPolicy {
                     id: policy.arn(),
-                    source: PolicySource::CustomerManaged,
+                    source: PolicySource::managed(&policy),
                     document: default_document(t, &policy)?,
                 });
             }
@@ -351,6 +364,10 @@ impl Gatehouse {
             }
         }
         for id in &attached {
+            // An AWS managed policy never changes: its id alone names its document.
+            if aws_policies::by_id(id).is_some() {
+                continue;
+            }
             if let Some(policy) = entity::by_id::<ManagedPolicyRecord>(t, &user.account, id)? {
                 managed.push((policy.id, policy.default_version));
             }

@@ -9,10 +9,10 @@ use crate::errors::Failure;
 use crate::iam::{ATTACHMENTS, MEMBERSHIP, PROFILE_ROLE};
 use crate::model::entity::Entity;
 use crate::model::records::{
-    ACCESS_KEYS, ACCOUNTS, AccessKeyRecord, AccountRecord, GROUPS, GroupRecord, INLINE_POLICIES,
-    INSTANCE_PROFILES, InstanceProfileRecord, KEY_LAST_USED, LOGIN_PROFILES, ManagedPolicyRecord,
-    OidcProviderRecord, POLICIES, POLICY_VERSIONS, PRINCIPAL_KEYS, ROLES, ROOT_OWNER, Records,
-    RoleRecord, USERS, UserRecord, key,
+    ACCESS_KEYS, ACCOUNTS, AWS_POLICY_USAGE, AccessKeyRecord, AccountRecord, AwsPolicyUsage,
+    GROUPS, GroupRecord, INLINE_POLICIES, INSTANCE_PROFILES, InstanceProfileRecord, KEY_LAST_USED,
+    LOGIN_PROFILES, ManagedPolicyRecord, OidcProviderRecord, POLICIES, POLICY_VERSIONS,
+    PRINCIPAL_KEYS, ROLES, ROOT_OWNER, Records, RoleRecord, USERS, UserRecord, key,
 };
 use crate::model::relation::Relation;
 
@@ -185,20 +185,48 @@ fn check_attachments(t: &mut dyn Txn, problems: &mut Vec<String>) -> Result<(), 
     }
     let policies: Vec<(String, ManagedPolicyRecord)> =
         t.scan_records(POLICIES, "", None, usize::MAX)?;
+    // Keyed by account and ARN: an AWS managed policy's ARN is the same in every account.
     let mut boundaries: std::collections::HashMap<String, u32> = Default::default();
-    for arn in users
+    for (account, arn) in users
         .iter()
-        .filter_map(|(_, u)| u.permissions_boundary.clone())
+        .filter_map(|(_, u)| Some((&u.account, u.permissions_boundary.clone()?)))
         .chain(
             roles
                 .iter()
-                .filter_map(|(_, r)| r.permissions_boundary.clone()),
+                .filter_map(|(_, r)| Some((&r.account, r.permissions_boundary.clone()?))),
         )
     {
-        *boundaries.entry(arn).or_default() += 1;
+        *boundaries.entry(key(account, &[&arn])).or_default() += 1;
+    }
+    let usage: Vec<(String, AwsPolicyUsage)> =
+        t.scan_records(AWS_POLICY_USAGE, "", None, usize::MAX)?;
+    for (row, used) in &usage {
+        let (account, id) = row.split_once('/').unwrap_or_default();
+        let Some(aws) = crate::model::aws_policies::by_id(id) else {
+            problems.push(format!("usage counted for unknown AWS policy {id}"));
+            continue;
+        };
+        let arn = aws.record.arn();
+        if used.boundary_count != boundaries.get(&key(account, &[&arn])).copied().unwrap_or(0)
+            || used.attachment_count != counts.get(row).copied().unwrap_or(0)
+        {
+            problems.push(format!("account {account} miscounts its uses of {arn}"));
+        }
+    }
+    for row in counts.keys() {
+        let (account, id) = row.split_once('/').unwrap_or_default();
+        if let Some(aws) = crate::model::aws_policies::by_id(id)
+            && !usage.iter().any(|(r, _)| r == row)
+        {
+            problems.push(format!(
+                "account {account} does not count its attachments of {}",
+                aws.record.arn()
+            ));
+        }
     }
     for (row, policy) in &policies {
-        if policy.boundary_count != boundaries.get(&policy.arn()).copied().unwrap_or(0) {
+        let boundary_row = key(&policy.account, &[&policy.arn()]);
+        if policy.boundary_count != boundaries.get(&boundary_row).copied().unwrap_or(0) {
             problems.push(format!(
                 "policy {} counts {} uses as a boundary",
                 policy.arn(),

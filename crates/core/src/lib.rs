@@ -13,6 +13,7 @@ mod consistency;
 mod crypto;
 mod errors;
 mod iam;
+mod keymaterial;
 mod keys;
 mod migrate;
 mod model;
@@ -105,6 +106,8 @@ impl Gatehouse {
         master_key: MasterKey,
         configured_root_key: Option<(String, SecretKey)>,
     ) -> Self {
+        // Read AWS's managed-policy catalogue now, not during the first request that names one.
+        model::aws_policies::all();
         Gatehouse {
             store,
             account,

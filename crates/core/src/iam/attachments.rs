@@ -20,7 +20,9 @@ use crate::authz::{Access, Authorized};
 use crate::errors::{Result, limit_exceeded};
 use crate::iam::common::named;
 use crate::iam::inline_policies::policies_changed;
-use crate::iam::policies::{NamedPolicy, no_such_policy, not_attachable, policy_by_arn};
+use crate::iam::policies::{
+    NamedPolicy, no_such_policy, not_attachable, policy_by_arn, policy_by_id, save_usage,
+};
 use crate::model::entity::{self, BoundaryHolder, Entity, Named, PolicyHolder};
 use crate::model::pagination::{Page, PageRequest};
 use crate::model::records::{
@@ -76,7 +78,7 @@ fn attach<E: PolicyHolder>(
     holder.attached_mut().push(policy.id.clone());
     policies_changed(call, &mut holder)?;
     policy.attachment_count += 1;
-    entity::save(call.t, &policy)
+    save_usage(call.t, holder.account(), &policy)
 }
 
 fn detach<E: PolicyHolder>(
@@ -94,7 +96,7 @@ fn detach<E: PolicyHolder>(
     holder.attached_mut().retain(|id| *id != policy.id);
     policies_changed(call, &mut holder)?;
     policy.attachment_count = policy.attachment_count.saturating_sub(1);
-    entity::save(call.t, &policy)
+    save_usage(call.t, holder.account(), &policy)
 }
 
 fn list_attached<E: PolicyHolder>(
@@ -108,7 +110,7 @@ fn list_attached<E: PolicyHolder>(
     let path_prefix = path_prefix.unwrap_or("/");
     let mut attached = Vec::with_capacity(holder.attached().len());
     for id in holder.attached() {
-        if let Some(policy) = entity::by_id::<ManagedPolicyRecord>(call.t, holder.account(), id)?
+        if let Some(policy) = policy_by_id(call.t, holder.account(), id)?
             && policy.path.starts_with(path_prefix)
         {
             attached.push(AttachedPolicy {
@@ -346,7 +348,7 @@ pub(crate) fn set_boundary<E: BoundaryHolder>(
             .ok_or_else(|| crate::errors::internal("a boundary policy vanished"))?;
         *holder.boundary_slot() = Some(arn);
         new.boundary_count += 1;
-        entity::save(t, &new)?;
+        save_usage(t, &account, &new)?;
     }
     *holder.policies_rev_mut() += 1;
     entity::save(t, holder)
@@ -360,7 +362,7 @@ pub(crate) fn release_boundary(
 ) -> Result<()> {
     if let Some(mut policy) = policy_by_arn(t, account, arn)? {
         policy.boundary_count = policy.boundary_count.saturating_sub(1);
-        entity::save(t, &policy)?;
+        save_usage(t, account, &policy)?;
     }
     Ok(())
 }
@@ -488,6 +490,8 @@ impl Handler for ListEntitiesForPolicy {
     ) -> Result<ListEntitiesForPolicyResponse> {
         let policy = policy.existing()?;
         let arn = policy.arn();
+        // The caller's account: an AWS managed policy's own is `aws`.
+        let account = call.account().to_string();
         let path_prefix = input.path_prefix.as_deref().unwrap_or("/");
         let wants_users = matches!(input.entity_filter, None | Some(EntityType::User));
         let wants_groups = matches!(input.entity_filter, None | Some(EntityType::Group))
@@ -499,8 +503,8 @@ impl Handler for ListEntitiesForPolicy {
         let mut users: Vec<UserRecord> = Vec::new();
         if wants_users {
             if input.policy_usage_filter != Some(PolicyUsageType::PermissionsBoundary) {
-                for id in ATTACHMENTS.sources(call.t, &policy.account, &policy.id)? {
-                    users.extend(entity::by_id::<UserRecord>(call.t, &policy.account, &id)?);
+                for id in ATTACHMENTS.sources(call.t, &account, &policy.id)? {
+                    users.extend(entity::by_id::<UserRecord>(call.t, &account, &id)?);
                 }
             }
             if input.policy_usage_filter != Some(PolicyUsageType::PermissionsPolicy)
@@ -508,7 +512,7 @@ impl Handler for ListEntitiesForPolicy {
             {
                 let all: Vec<(String, UserRecord)> = call.t.scan_records(
                     crate::model::records::USERS,
-                    &crate::model::records::prefix(&policy.account, &[]),
+                    &crate::model::records::prefix(&account, &[]),
                     None,
                     usize::MAX,
                 )?;
@@ -525,7 +529,7 @@ impl Handler for ListEntitiesForPolicy {
         if roles_as_boundary {
             let all: Vec<(String, RoleRecord)> = call.t.scan_records(
                 crate::model::records::ROLES,
-                &crate::model::records::prefix(&policy.account, &[]),
+                &crate::model::records::prefix(&account, &[]),
                 None,
                 usize::MAX,
             )?;
@@ -536,12 +540,12 @@ impl Handler for ListEntitiesForPolicy {
             );
         }
         if wants_groups || wants_roles {
-            for id in ATTACHMENTS.sources(call.t, &policy.account, &policy.id)? {
+            for id in ATTACHMENTS.sources(call.t, &account, &policy.id)? {
                 if wants_groups {
-                    groups.extend(entity::by_id::<GroupRecord>(call.t, &policy.account, &id)?);
+                    groups.extend(entity::by_id::<GroupRecord>(call.t, &account, &id)?);
                 }
                 if wants_roles {
-                    roles.extend(entity::by_id::<RoleRecord>(call.t, &policy.account, &id)?);
+                    roles.extend(entity::by_id::<RoleRecord>(call.t, &account, &id)?);
                 }
             }
         }

@@ -18,9 +18,9 @@ use crate::iam::users::tags_shape;
 use crate::model::entity::{self, Entity};
 use crate::model::pagination::PageRequest;
 use crate::model::records::{
-    GROUPS, GroupRecord, INLINE_POLICIES, InlinePolicyRecord, InstanceProfileRecord,
-    ManagedPolicyRecord, POLICIES, POLICY_VERSIONS, PolicyVersionRecord, ROLES, Records,
-    RoleRecord, USERS, UserRecord, prefix,
+    AWS_POLICY_USAGE, GROUPS, GroupRecord, INLINE_POLICIES, InlinePolicyRecord,
+    InstanceProfileRecord, ManagedPolicyRecord, POLICIES, ROLES, Records, RoleRecord, USERS,
+    UserRecord, prefix,
 };
 use crate::pipeline::{Call, Handler, Operation, operation};
 
@@ -79,7 +79,7 @@ fn attached(
 ) -> Result<Vec<AttachedPolicy>> {
     let mut out = Vec::with_capacity(ids.len());
     for id in ids {
-        if let Some(p) = entity::by_id::<ManagedPolicyRecord>(t, account, id)? {
+        if let Some(p) = crate::iam::policy_by_id(t, account, id)? {
             out.push(AttachedPolicy {
                 policy_name: Some(p.name.clone()),
                 policy_arn: Some(p.arn()),
@@ -148,7 +148,16 @@ impl Handler for GetAccountAuthorizationDetails {
                     .map(Entry::Role),
             );
         }
-        // AWS managed policies are not held yet; LocalManagedPolicy lists the account's own.
+        // AWS lists the AWS managed policies the account uses, before its own.
+        if wants(EntityType::AWSManagedPolicy) {
+            let used: Vec<String> = call.t.child_ids(AWS_POLICY_USAGE, &prefix(&account, &[]))?;
+            let mut aws = Vec::with_capacity(used.len());
+            for id in used {
+                aws.extend(crate::iam::policy_by_id(call.t, &account, &id)?);
+            }
+            aws.sort_by(|a, b| a.name.cmp(&b.name));
+            entries.extend(aws.into_iter().map(Entry::Policy));
+        }
         if wants(EntityType::LocalManagedPolicy) {
             entries.extend(
                 all::<ManagedPolicyRecord>(call.t, POLICIES, &account)?
@@ -231,20 +240,7 @@ impl Handler for GetAccountAuthorizationDetails {
                     });
                 }
                 Entry::Policy(p) => {
-                    let mut versions: Vec<PolicyVersionRecord> = call
-                        .t
-                        .scan_records(
-                            POLICY_VERSIONS,
-                            &prefix(&account, &[&p.id]),
-                            None,
-                            usize::MAX,
-                        )?
-                        .into_iter()
-                        .map(|(_, v)| v)
-                        .collect();
-                    versions.sort_by_key(|v| {
-                        std::cmp::Reverse(v.id.trim_start_matches('v').parse::<u32>().unwrap_or(0))
-                    });
+                    let versions = crate::iam::versions_of(call.t, p)?;
                     policies.push(ManagedPolicyDetail {
                         policy_name: Some(p.name.clone()),
                         policy_id: Some(p.id.clone()),

@@ -20,7 +20,7 @@ mod users;
 pub(crate) use attachments::ATTACHMENTS;
 pub(crate) use groups::MEMBERSHIP;
 pub(crate) use instance_profiles::PROFILE_ROLE;
-pub(crate) use policies::{default_document, policy_by_arn};
+pub(crate) use policies::{default_document, policy_by_arn, policy_by_id, versions_of};
 
 use gatehouse_protocol::iam::IamApi;
 

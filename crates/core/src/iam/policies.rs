@@ -1,5 +1,7 @@
-//! Customer managed policies and their versions: CreatePolicy, GetPolicy, DeletePolicy,
-//! ListPolicies, the five version calls, and their tags.
+//! Managed policies and their versions: CreatePolicy, GetPolicy, DeletePolicy, ListPolicies,
+//! the five version calls, and their tags. Customer managed policies live in their account;
+//! AWS managed ones come from the catalogue (`model::aws_policies`), can be read and attached
+//! like any other, and cannot be changed.
 
 use gatehouse_policy::{PolicyKind, policy_size};
 use gatehouse_protocol::error::{ApiError, ErrorCode};
@@ -19,12 +21,13 @@ use crate::crypto::random;
 use crate::errors::{Failure, Result, invalid_input, limit_exceeded, randomness_unavailable};
 use crate::iam::inline_policies::url_encode;
 use crate::iam::users::tags_shape;
+use crate::model::aws_policies::{self, AWS_ACCOUNT, is_aws_policy_arn};
 use crate::model::entity::entity_fields;
 use crate::model::entity::{self, Dependent, Entity, arn_of, checked_tags};
 use crate::model::pagination::PageRequest;
 use crate::model::records::{
-    ManagedPolicyRecord, POLICIES, POLICY_NAMES, POLICY_VERSIONS, PolicyVersionRecord, Record,
-    Records, key, prefix,
+    AWS_POLICY_USAGE, AwsPolicyUsage, ManagedPolicyRecord, POLICIES, POLICY_NAMES, POLICY_VERSIONS,
+    PolicyVersionRecord, Record, Records, key, prefix,
 };
 use crate::pipeline::{Call, Handler, Operation, operation};
 
@@ -75,6 +78,22 @@ impl NamedPolicy {
         self.record.ok_or_else(|| no_such_policy(&arn))
     }
 
+    /// The policy, which the call is about to change: never an AWS managed one.
+    fn modifiable(self) -> Result<ManagedPolicyRecord> {
+        let policy = self.existing()?;
+        if policy.account == AWS_ACCOUNT {
+            return Err(ApiError::new(
+                ErrorCode::UnmodifiableEntity,
+                format!(
+                    "Cannot perform the operation on the AWS managed policy {}.",
+                    policy.arn()
+                ),
+            )
+            .into());
+        }
+        Ok(policy)
+    }
+
     /// `Access` for `action` on this policy, with its tags as `aws:ResourceTag/*`.
     fn access(&self, action: &'static str) -> Access {
         let tags = self.record.as_ref().map_or(&[][..], |p| p.tags.as_slice());
@@ -82,19 +101,77 @@ impl NamedPolicy {
     }
 }
 
-/// The customer managed policy an ARN names in `account`, if any. AWS managed policies
-/// (account `aws`) are not held yet.
+/// The managed policy an ARN names, as `account` sees it: one of the account's own, or an
+/// AWS managed policy with the account's usage counts.
 pub(crate) fn policy_by_arn(
     t: &mut (impl Txn + ?Sized),
     account: &str,
     arn: &str,
 ) -> Result<Option<ManagedPolicyRecord>> {
+    if is_aws_policy_arn(arn) {
+        return with_usage(t, account, aws_policies::by_arn(arn));
+    }
     let prefix = format!("arn:aws:iam::{account}:policy/");
     let Some(path_and_name) = arn.strip_prefix(&prefix) else {
         return Ok(None);
     };
     let name = path_and_name.rsplit('/').next().unwrap_or(path_and_name);
     Ok(entity::by_name::<ManagedPolicyRecord>(t, account, name)?.filter(|p| p.arn() == arn))
+}
+
+/// The managed policy with `id` (from an attachment), as `account` sees it.
+pub(crate) fn policy_by_id(
+    t: &mut (impl Txn + ?Sized),
+    account: &str,
+    id: &str,
+) -> Result<Option<ManagedPolicyRecord>> {
+    match aws_policies::by_id(id) {
+        Some(aws) => with_usage(t, account, Some(aws)),
+        None => entity::by_id(t, account, id),
+    }
+}
+
+fn with_usage(
+    t: &mut (impl Txn + ?Sized),
+    account: &str,
+    aws: Option<&aws_policies::AwsPolicy>,
+) -> Result<Option<ManagedPolicyRecord>> {
+    let Some(aws) = aws else { return Ok(None) };
+    let mut record = aws.record.clone();
+    if let Some(usage) =
+        t.get_record::<AwsPolicyUsage>(AWS_POLICY_USAGE, &key(account, &[&record.id]))?
+    {
+        record.attachment_count = usage.attachment_count;
+        record.boundary_count = usage.boundary_count;
+    }
+    Ok(Some(record))
+}
+
+/// Stores a policy's changed usage counts: on its record, or for an AWS managed policy in
+/// `account`'s usage row.
+pub(crate) fn save_usage(
+    t: &mut (impl Txn + ?Sized),
+    account: &str,
+    policy: &ManagedPolicyRecord,
+) -> Result<()> {
+    if policy.account != AWS_ACCOUNT {
+        return entity::save(t, policy);
+    }
+    let row = key(account, &[&policy.id]);
+    if policy.attachment_count == 0 && policy.boundary_count == 0 {
+        t.delete(AWS_POLICY_USAGE, &row)?;
+    } else {
+        t.put_record(
+            AWS_POLICY_USAGE,
+            &row,
+            &AwsPolicyUsage {
+                v: AwsPolicyUsage::VERSION,
+                attachment_count: policy.attachment_count,
+                boundary_count: policy.boundary_count,
+            },
+        )?;
+    }
+    Ok(())
 }
 
 /// A malformed ARN is InvalidInput, as AWS answers (after authorization, like a missing
@@ -140,6 +217,11 @@ pub(crate) fn default_document(
     t: &mut (impl Txn + ?Sized),
     policy: &ManagedPolicyRecord,
 ) -> Result<String> {
+    if policy.account == AWS_ACCOUNT {
+        return aws_policies::by_id(&policy.id)
+            .map(|aws| aws.document.clone())
+            .ok_or_else(|| crate::errors::internal("an AWS managed policy left the catalogue"));
+    }
     let version: PolicyVersionRecord = t
         .get_record(
             POLICY_VERSIONS,
@@ -296,7 +378,7 @@ impl Handler for DeletePolicy {
         policy: NamedPolicy,
         _: &DeletePolicyRequest,
     ) -> Result<()> {
-        let policy = policy.existing()?;
+        let policy = policy.modifiable()?;
         if policy.attachment_count > 0 || policy.boundary_count > 0 {
             return Err(ApiError::new(
                 ErrorCode::DeleteConflict,
@@ -338,36 +420,58 @@ impl Handler for ListPolicies {
         input: &ListPoliciesRequest,
     ) -> Result<ListPoliciesResponse> {
         let page = PageRequest::new(input.marker.as_deref(), input.max_items)?;
-        // AWS managed policies are not held yet: the AWS scope is empty.
-        if input.scope == Some(PolicyScopeType::Aws) {
-            return Ok(ListPoliciesResponse {
-                policies: Some(Vec::new()),
-                is_truncated: Some(false),
-                marker: None,
-            });
-        }
+        let scope = input.scope.unwrap_or(PolicyScopeType::All);
         let path_prefix = input.path_prefix.as_deref().unwrap_or("/");
         let account = call.account().to_string();
-        let page = entity::list::<ManagedPolicyRecord>(call.t, &account, path_prefix, page)?;
         let only_attached = input.only_attached.unwrap_or(false);
         let keep = |p: &ManagedPolicyRecord| {
-            (!only_attached || p.attachment_count > 0)
+            p.path.starts_with(path_prefix)
+                && (!only_attached || p.attachment_count > 0)
                 && match input.policy_usage_filter {
                     Some(PolicyUsageType::PermissionsPolicy) => p.attachment_count > 0,
                     Some(PolicyUsageType::PermissionsBoundary) => p.boundary_count > 0,
                     None => true,
                 }
         };
+        // AWS managed policies first (by name), then the account's own (by name).
+        let mut matching: Vec<ManagedPolicyRecord> = Vec::new();
+        if scope != PolicyScopeType::Local {
+            let usage: std::collections::HashMap<String, AwsPolicyUsage> = call
+                .t
+                .scan_records(AWS_POLICY_USAGE, &prefix(&account, &[]), None, usize::MAX)?
+                .into_iter()
+                .filter_map(|(row, used)| Some((row.rsplit('/').next()?.to_string(), used)))
+                .collect();
+            for aws in aws_policies::all() {
+                if !aws.record.path.starts_with(path_prefix) {
+                    continue;
+                }
+                let mut record = aws.record.clone();
+                if let Some(used) = usage.get(&record.id) {
+                    record.attachment_count = used.attachment_count;
+                    record.boundary_count = used.boundary_count;
+                }
+                if keep(&record) {
+                    matching.push(record);
+                }
+            }
+        }
+        if scope != PolicyScopeType::Aws {
+            let mut own: Vec<ManagedPolicyRecord> = call
+                .t
+                .scan_records(POLICIES, &prefix(&account, &[]), None, usize::MAX)?
+                .into_iter()
+                .map(|(_, p)| p)
+                .filter(|p| keep(p))
+                .collect();
+            own.sort_by_cached_key(|p| p.name.to_lowercase());
+            matching.extend(own);
+        }
+        let page = page.of_list(matching, |p| p.id.clone())?;
         Ok(ListPoliciesResponse {
             is_truncated: Some(page.is_truncated()),
             marker: page.next_marker.clone(),
-            policies: Some(
-                page.items
-                    .iter()
-                    .filter(|p| keep(p))
-                    .map(|p| policy_shape(p, false))
-                    .collect(),
-            ),
+            policies: Some(page.items.iter().map(|p| policy_shape(p, false)).collect()),
         })
     }
 }
@@ -391,7 +495,7 @@ impl Handler for CreatePolicyVersion {
         policy: NamedPolicy,
         input: &CreatePolicyVersionRequest,
     ) -> Result<CreatePolicyVersionResponse> {
-        let mut policy = policy.existing()?;
+        let mut policy = policy.modifiable()?;
         checked_document(&input.policy_document)?;
         let versions = call
             .t
@@ -433,9 +537,49 @@ fn named_version(
     arn: &str,
     version: &str,
 ) -> Result<PolicyVersionRecord> {
+    if policy.account == AWS_ACCOUNT {
+        return aws_version(policy)
+            .filter(|v| v.id == version)
+            .ok_or_else(|| no_such_version(arn, version));
+    }
     call.t
         .get_record(POLICY_VERSIONS, &version_key(policy, version))?
         .ok_or_else(|| no_such_version(arn, version))
+}
+
+/// A policy's versions, newest first (v10 before v9, as AWS lists them).
+pub(crate) fn versions_of(
+    t: &mut (impl Txn + ?Sized),
+    policy: &ManagedPolicyRecord,
+) -> Result<Vec<PolicyVersionRecord>> {
+    if policy.account == AWS_ACCOUNT {
+        return Ok(aws_version(policy).into_iter().collect());
+    }
+    let mut versions: Vec<PolicyVersionRecord> = t
+        .scan_records(
+            POLICY_VERSIONS,
+            &prefix(&policy.account, &[&policy.id]),
+            None,
+            usize::MAX,
+        )?
+        .into_iter()
+        .map(|(_, v)| v)
+        .collect();
+    versions.sort_by_key(|v| {
+        std::cmp::Reverse(v.id.trim_start_matches('v').parse::<u32>().unwrap_or(0))
+    });
+    Ok(versions)
+}
+
+/// The one version Gatehouse holds of an AWS managed policy: its default (README, "differs
+/// from AWS").
+fn aws_version(policy: &ManagedPolicyRecord) -> Option<PolicyVersionRecord> {
+    aws_policies::by_id(&policy.id).map(|aws| PolicyVersionRecord {
+        v: PolicyVersionRecord::VERSION,
+        id: aws.record.default_version.clone(),
+        document: aws.document.clone(),
+        create_date: aws.record.update_date,
+    })
 }
 
 operation!(GetPolicyVersion, Iam, reads, GetPolicyVersionRequest => GetPolicyVersionResponse);
@@ -484,7 +628,7 @@ impl Handler for DeletePolicyVersion {
         policy: NamedPolicy,
         input: &DeletePolicyVersionRequest,
     ) -> Result<()> {
-        let policy = policy.existing()?;
+        let policy = policy.modifiable()?;
         named_version(call, &policy, &input.policy_arn, &input.version_id)?;
         if policy.default_version == input.version_id {
             return Err(ApiError::new(
@@ -519,21 +663,7 @@ impl Handler for ListPolicyVersions {
         input: &ListPolicyVersionsRequest,
     ) -> Result<ListPolicyVersionsResponse> {
         let policy = policy.existing()?;
-        let mut versions: Vec<PolicyVersionRecord> = call
-            .t
-            .scan_records(
-                POLICY_VERSIONS,
-                &prefix(&policy.account, &[&policy.id]),
-                None,
-                usize::MAX,
-            )?
-            .into_iter()
-            .map(|(_, v)| v)
-            .collect();
-        // Newest first, as AWS lists them (v10 after v9, not after v1).
-        versions.sort_by_key(|v| {
-            std::cmp::Reverse(v.id.trim_start_matches('v').parse::<u32>().unwrap_or(0))
-        });
+        let versions = versions_of(call.t, &policy)?;
         let page = PageRequest::new(input.marker.as_deref(), input.max_items)?
             .of_list(versions, |v| v.id.clone())?;
         Ok(ListPolicyVersionsResponse {
@@ -568,7 +698,7 @@ impl Handler for SetDefaultPolicyVersion {
         policy: NamedPolicy,
         input: &SetDefaultPolicyVersionRequest,
     ) -> Result<()> {
-        let mut policy = policy.existing()?;
+        let mut policy = policy.modifiable()?;
         named_version(call, &policy, &input.policy_arn, &input.version_id)?;
         policy.default_version = input.version_id.clone();
         policy.update_date = call.cx.now.unix_millis;
@@ -595,7 +725,7 @@ impl Handler for TagPolicy {
         (policy, tags): Self::Target,
         _: &TagPolicyRequest,
     ) -> Result<()> {
-        entity::add_tags(call.t, policy.existing()?, tags)
+        entity::add_tags(call.t, policy.modifiable()?, tags)
     }
 }
 
@@ -617,7 +747,7 @@ impl Handler for UntagPolicy {
         policy: NamedPolicy,
         input: &UntagPolicyRequest,
     ) -> Result<()> {
-        entity::remove_tags(call.t, policy.existing()?, &input.tag_keys)
+        entity::remove_tags(call.t, policy.modifiable()?, &input.tag_keys)
     }
 }
 

@@ -489,6 +489,7 @@ fn principal_policies(
             PolicySource::UserInline => PolicySourceType::User,
             PolicySource::GroupInline => PolicySourceType::Group,
             PolicySource::CustomerManaged | PolicySource::Boundary => PolicySourceType::UserManaged,
+            PolicySource::AwsManaged => PolicySourceType::AwsManaged,
         };
         Source::parse(p.id, source_type, p.document, kind)
     };

@@ -1,5 +1,6 @@
 //! The entity layer: what is stored and how (records, entities, relations, pages).
 
+pub mod aws_policies;
 pub mod entity;
 pub mod pagination;
 pub mod records;

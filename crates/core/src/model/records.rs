@@ -29,6 +29,7 @@
 //! | `policy_versions`  | `{account}/{policy id}/{version id}` | [`PolicyVersionRecord`]   |
 //! | `attached_policies`| `{account}/{principal id}/{policy id}` | empty (and the reverse:) |
 //! | `policy_attachments` | `{account}/{policy id}/{principal id}` | empty                 |
+//! | `aws_policy_usage` | `{account}/{AWS policy id}`          | [`AwsPolicyUsage`]        |
 //! | `login_profiles`   | `{account}/{user id}/login`          | [`LoginProfileRecord`]    |
 //! | `password_policies`| `{account}`                          | [`PasswordPolicyRecord`]  |
 //! | `meta`             | setting name                         | setting value             |
@@ -70,6 +71,7 @@ pub const POLICY_NAMES: Table = "policy_names";
 pub const POLICY_VERSIONS: Table = "policy_versions";
 pub const ATTACHED_POLICIES: Table = "attached_policies";
 pub const POLICY_ATTACHMENTS: Table = "policy_attachments";
+pub const AWS_POLICY_USAGE: Table = "aws_policy_usage";
 
 /// Tables whose writes are not changes a cache must see: only last-used dates, which no
 /// authorization reads (the store leaves its change token alone for them and never caches
@@ -287,6 +289,16 @@ pub struct ManagedPolicyRecord {
     pub boundary_count: u32,
 }
 record!(ManagedPolicyRecord, 1);
+
+/// How many of an account's principals use an AWS managed policy (which belongs to no
+/// account, so its counts cannot live on its record). No row means none.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub struct AwsPolicyUsage {
+    pub v: u32,
+    pub attachment_count: u32,
+    pub boundary_count: u32,
+}
+record!(AwsPolicyUsage, 1);
 
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
 pub struct PolicyVersionRecord {
