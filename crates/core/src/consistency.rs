@@ -12,7 +12,8 @@ use crate::model::records::{
     ACCESS_KEYS, ACCOUNTS, AWS_POLICY_USAGE, AccessKeyRecord, AccountRecord, AwsPolicyUsage,
     GROUPS, GroupRecord, INLINE_POLICIES, INSTANCE_PROFILES, InstanceProfileRecord, KEY_LAST_USED,
     LOGIN_PROFILES, ManagedPolicyRecord, OidcProviderRecord, POLICIES, POLICY_VERSIONS,
-    PRINCIPAL_KEYS, ROLES, ROOT_OWNER, Records, RoleRecord, USERS, UserRecord, key,
+    PRINCIPAL_KEYS, ROLES, ROOT_OWNER, Records, RoleRecord, SERVICE_CREDENTIALS,
+    SIGNING_CERTIFICATES, SSH_PUBLIC_KEYS, ServerCertificateRecord, USERS, UserRecord, key,
 };
 use crate::model::relation::Relation;
 
@@ -27,7 +28,9 @@ impl Gatehouse {
             check_entities::<RoleRecord>(t, &mut problems)?;
             check_entities::<InstanceProfileRecord>(t, &mut problems)?;
             check_entities::<OidcProviderRecord>(t, &mut problems)?;
+            check_entities::<ServerCertificateRecord>(t, &mut problems)?;
             self.check_keys(t, &mut problems)?;
+            check_credentials_have_owners(t, &mut problems)?;
             check_owned_rows(t, INLINE_POLICIES, &mut problems)?;
             check_owned_rows(t, LOGIN_PROFILES, &mut problems)?;
             check_attachments(t, &mut problems)?;
@@ -247,6 +250,29 @@ fn check_attachments(t: &mut dyn Txn, problems: &mut Vec<String>) -> Result<(), 
         .is_none()
         {
             problems.push(format!("policy {} lacks its default version", policy.arn()));
+        }
+    }
+    Ok(())
+}
+
+/// Every SSH key, signing certificate and service-specific credential belongs to a user
+/// (signing certificates: or to the account's root).
+fn check_credentials_have_owners(
+    t: &mut dyn Txn,
+    problems: &mut Vec<String>,
+) -> Result<(), Failure> {
+    for table in [SSH_PUBLIC_KEYS, SIGNING_CERTIFICATES, SERVICE_CREDENTIALS] {
+        for (row, _) in t.scan(table, "", None, usize::MAX)? {
+            let owned = match row.split('/').collect::<Vec<_>>().as_slice() {
+                [account, owner, _] if *owner == ROOT_OWNER => {
+                    table == SIGNING_CERTIFICATES && t.get(ACCOUNTS, account)?.is_some()
+                }
+                [account, owner, _] => t.get(USERS, &key(account, &[owner]))?.is_some(),
+                _ => false,
+            };
+            if !owned {
+                problems.push(format!("{table} row {row} belongs to no user"));
+            }
         }
     }
     Ok(())

@@ -9,6 +9,8 @@ pub enum IdKind {
     ManagedPolicy,
     InstanceProfile,
     ServerCertificate,
+    SshPublicKey,
+    ServiceSpecificCredential,
     AccessKey,
     TemporaryAccessKey,
 }
@@ -22,6 +24,8 @@ impl IdKind {
             IdKind::ManagedPolicy => "ANPA",
             IdKind::InstanceProfile => "AIPA",
             IdKind::ServerCertificate => "ASCA",
+            IdKind::SshPublicKey => "APKA",
+            IdKind::ServiceSpecificCredential => "ACCA",
             IdKind::AccessKey => "AKIA",
             IdKind::TemporaryAccessKey => "ASIA",
         }
@@ -56,6 +60,11 @@ pub fn new_unique_id(kind: IdKind, random: &[u8; 17]) -> String {
 /// An access key id such as `AKIAIOSFODNN7EXAMPLE`: prefix and 16 base-32 characters.
 pub fn new_access_key_id(kind: IdKind, random: &[u8; 16]) -> String {
     format!("{}{}", kind.prefix(), pick(BASE32, random, 16))
+}
+
+/// A signing certificate id: 24 base-32 characters, with no prefix (AWS's have none).
+pub fn new_certificate_id(random: &[u8; 24]) -> String {
+    pick(BASE32, random, 24)
 }
 
 /// A 40-character secret access key over the base-64 alphabet.

@@ -8,7 +8,9 @@ mod secret;
 mod time;
 
 pub use arn::{AccountId, Arn, ArnError};
-pub use ids::{IdKind, new_access_key_id, new_secret_access_key, new_unique_id};
+pub use ids::{
+    IdKind, new_access_key_id, new_certificate_id, new_secret_access_key, new_unique_id,
+};
 pub use secret::SecretKey;
 pub use time::{
     Timestamp, civil_from_days, days_from_civil, days_in_month, format_iso8601,

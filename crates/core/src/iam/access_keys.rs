@@ -11,7 +11,7 @@ use gatehouse_types::Timestamp;
 
 use crate::authz::{Access, Authorized};
 use crate::errors::{Result, limit_exceeded, no_such_access_key, validation};
-use crate::iam::users::Subject;
+use crate::iam::users::{CredentialOwner, Subject};
 use crate::keys::{delete_key, store_key};
 use crate::model::entity;
 use crate::model::pagination::PageRequest;
@@ -24,39 +24,13 @@ use crate::pipeline::{Call, Handler, Operation, operation};
 /// AWS's quota of access keys per user (root included).
 pub const MAX_ACCESS_KEYS: usize = 2;
 
-/// The owner of the keys a call is about, once it is known to exist.
-struct KeyOwner {
-    /// A user id or `ROOT_OWNER`.
-    id: String,
-    /// The user name AWS reports (for root: none).
-    user_name: Option<String>,
-}
-
-impl Subject {
-    fn key_owner(self) -> Result<KeyOwner> {
-        Ok(match self {
-            Subject::Root => KeyOwner {
-                id: ROOT_OWNER.to_string(),
-                user_name: None,
-            },
-            Subject::User(user) => {
-                let user = (*user).existing()?;
-                KeyOwner {
-                    id: user.id,
-                    user_name: Some(user.name),
-                }
-            }
-        })
-    }
-}
-
-fn key_ids_of(call: &mut Call<'_>, owner: &KeyOwner) -> Result<Vec<String>> {
+fn key_ids_of(call: &mut Call<'_>, owner: &CredentialOwner) -> Result<Vec<String>> {
     let under = prefix(call.account(), &[&owner.id]);
     Ok(call.t.child_ids(PRINCIPAL_KEYS, &under)?)
 }
 
 /// A key that must belong to `owner`; AWS reports a key of someone else as missing.
-fn owned_key(call: &mut Call<'_>, owner: &KeyOwner, id: &str) -> Result<AccessKeyRecord> {
+fn owned_key(call: &mut Call<'_>, owner: &CredentialOwner, id: &str) -> Result<AccessKeyRecord> {
     match call.t.get_record::<AccessKeyRecord>(ACCESS_KEYS, id)? {
         Some(key) if key.owner == owner.id && key.account == call.account() => Ok(key),
         _ => Err(no_such_access_key(id)),
@@ -89,7 +63,7 @@ impl Handler for CreateAccessKey {
     ) -> Result<CreateAccessKeyResponse> {
         // The owner is read in this transaction, so a DeleteUser racing this call either sees
         // the new key (and refuses) or deletes the user first (and this call fails).
-        let owner = subject.key_owner()?;
+        let owner = subject.owner()?;
         if key_ids_of(call, &owner)?.len() >= MAX_ACCESS_KEYS {
             return Err(limit_exceeded(format!(
                 "Cannot exceed quota for AccessKeysPerUser: {MAX_ACCESS_KEYS}"
@@ -126,7 +100,7 @@ impl Handler for ListAccessKeys {
         subject: Subject,
         input: &ListAccessKeysRequest,
     ) -> Result<ListAccessKeysResponse> {
-        let owner = subject.key_owner()?;
+        let owner = subject.owner()?;
         let mut keys = Vec::new();
         for id in key_ids_of(call, &owner)? {
             if let Some(key) = call.t.get_record::<AccessKeyRecord>(ACCESS_KEYS, &id)? {
@@ -166,7 +140,7 @@ impl Handler for UpdateAccessKey {
         subject: Subject,
         input: &UpdateAccessKeyRequest,
     ) -> Result<()> {
-        let owner = subject.key_owner()?;
+        let owner = subject.owner()?;
         let mut key = owned_key(call, &owner, &input.access_key_id)?;
         key.status = match input.status {
             StatusType::Active => KeyStatus::Active,
@@ -198,7 +172,7 @@ impl Handler for DeleteAccessKey {
         subject: Subject,
         input: &DeleteAccessKeyRequest,
     ) -> Result<()> {
-        let owner = subject.key_owner()?;
+        let owner = subject.owner()?;
         let key = owned_key(call, &owner, &input.access_key_id)?;
         let account = call.account().to_string();
         delete_key(call.t, &account, &owner.id, &key.id)
@@ -263,7 +237,7 @@ impl Handler for GetAccessKeyLastUsed {
     }
 }
 
-fn status_shape(status: KeyStatus) -> StatusType {
+pub(crate) fn status_shape(status: KeyStatus) -> StatusType {
     match status {
         KeyStatus::Active => StatusType::Active,
         KeyStatus::Inactive => StatusType::Inactive,

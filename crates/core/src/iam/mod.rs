@@ -7,6 +7,7 @@ mod account;
 mod attachments;
 mod authorization_details;
 mod common;
+mod credentials;
 mod groups;
 mod inline_policies;
 mod instance_profiles;
@@ -14,7 +15,11 @@ mod login_profiles;
 mod oidc;
 mod policies;
 mod roles;
+mod server_certificates;
+mod service_credentials;
+mod signing_certificates;
 mod simulate;
+mod ssh_keys;
 mod users;
 
 pub(crate) use attachments::ATTACHMENTS;
@@ -27,6 +32,28 @@ use gatehouse_protocol::iam::IamApi;
 use crate::pipeline::operations;
 
 operations!(IamApi {
+    upload_server_certificate => server_certificates::UploadServerCertificate,
+    get_server_certificate => server_certificates::GetServerCertificate,
+    list_server_certificates => server_certificates::ListServerCertificates,
+    update_server_certificate => server_certificates::UpdateServerCertificate,
+    delete_server_certificate => server_certificates::DeleteServerCertificate,
+    tag_server_certificate => server_certificates::TagServerCertificate,
+    untag_server_certificate => server_certificates::UntagServerCertificate,
+    list_server_certificate_tags => server_certificates::ListServerCertificateTags,
+    upload_ssh_public_key => ssh_keys::UploadSSHPublicKey,
+    get_ssh_public_key => ssh_keys::GetSSHPublicKey,
+    list_ssh_public_keys => ssh_keys::ListSSHPublicKeys,
+    update_ssh_public_key => ssh_keys::UpdateSSHPublicKey,
+    delete_ssh_public_key => ssh_keys::DeleteSSHPublicKey,
+    upload_signing_certificate => signing_certificates::UploadSigningCertificate,
+    list_signing_certificates => signing_certificates::ListSigningCertificates,
+    update_signing_certificate => signing_certificates::UpdateSigningCertificate,
+    delete_signing_certificate => signing_certificates::DeleteSigningCertificate,
+    create_service_specific_credential => service_credentials::CreateServiceSpecificCredential,
+    list_service_specific_credentials => service_credentials::ListServiceSpecificCredentials,
+    reset_service_specific_credential => service_credentials::ResetServiceSpecificCredential,
+    update_service_specific_credential => service_credentials::UpdateServiceSpecificCredential,
+    delete_service_specific_credential => service_credentials::DeleteServiceSpecificCredential,
     add_client_id_to_open_id_connect_provider => oidc::AddClientIDToOpenIDConnectProvider,
     create_open_id_connect_provider => oidc::CreateOpenIDConnectProvider,
     delete_open_id_connect_provider => oidc::DeleteOpenIDConnectProvider,

@@ -18,8 +18,9 @@ use crate::model::entity::{
     self, BoundaryHolder, Dependent, Entity, Named, PolicyHolder, arn_of, checked_tags,
 };
 use crate::model::records::{
-    ATTACHED_POLICIES, INLINE_POLICIES, LOGIN_PROFILES, PRINCIPAL_KEYS, Record, USER_GROUPS,
-    USER_NAMES, USERS, UserRecord,
+    ATTACHED_POLICIES, INLINE_POLICIES, LOGIN_PROFILES, PRINCIPAL_KEYS, ROOT_OWNER, Record,
+    SERVICE_CREDENTIALS, SIGNING_CERTIFICATES, SSH_PUBLIC_KEYS, USER_GROUPS, USER_NAMES, USERS,
+    UserRecord,
 };
 use crate::pipeline::{Call, Handler, Operation, operation};
 
@@ -48,6 +49,18 @@ impl Entity for UserRecord {
         Dependent {
             table: USER_GROUPS,
             what: "remove user from all groups",
+        },
+        Dependent {
+            table: SSH_PUBLIC_KEYS,
+            what: "delete SSH public keys",
+        },
+        Dependent {
+            table: SIGNING_CERTIFICATES,
+            what: "delete signing certificates",
+        },
+        Dependent {
+            table: SERVICE_CREDENTIALS,
+            what: "remove referenced objects",
         },
     ];
     const TAG_QUOTA: (&'static str, usize) = ("TagsPerUser", 50);
@@ -120,6 +133,14 @@ pub(crate) fn find_user(call: &mut Call<'_>, name: &str) -> Result<NamedUser> {
     Named::find(call.t, call.account(), name)
 }
 
+/// Whose credentials (access keys, certificates, …) a call is about.
+pub(crate) struct CredentialOwner {
+    /// A user id or `ROOT_OWNER`.
+    pub id: String,
+    /// The user name AWS reports (for root: none).
+    pub user_name: Option<String>,
+}
+
 /// Who a call that may omit `UserName` is about: the named user, or the caller.
 pub(crate) enum Subject {
     Root,
@@ -139,6 +160,23 @@ impl Subject {
             }
             (None, Principal::Root) => Ok(Subject::Root),
         }
+    }
+
+    /// The owner of the credentials the call is about, once it is known to exist.
+    pub(crate) fn owner(self) -> Result<CredentialOwner> {
+        Ok(match self {
+            Subject::Root => CredentialOwner {
+                id: ROOT_OWNER.to_string(),
+                user_name: None,
+            },
+            Subject::User(user) => {
+                let user = (*user).existing()?;
+                CredentialOwner {
+                    id: user.id,
+                    user_name: Some(user.name),
+                }
+            }
+        })
     }
 
     pub(crate) fn access(&self, call: &Call<'_>, action: &'static str) -> Access {

@@ -374,7 +374,7 @@ mod tests {
         };
         let spki = rsa_subject_public_key_info(modulus, exponent);
         assert_eq!(
-            subject_public_key(&Reader::new(&spki).expect(der::SEQUENCE).unwrap()).unwrap(),
+            subject_public_key(Reader::new(&spki).expect(der::SEQUENCE).unwrap()).unwrap(),
             c.public_key
         );
     }

@@ -29,6 +29,11 @@
 //! | `policy_versions`  | `{account}/{policy id}/{version id}` | [`PolicyVersionRecord`]   |
 //! | `attached_policies`| `{account}/{principal id}/{policy id}` | empty (and the reverse:) |
 //! | `policy_attachments` | `{account}/{policy id}/{principal id}` | empty                 |
+//! | `ssh_public_keys`  | `{account}/{user id}/{key id}`       | [`SshPublicKeyRecord`]    |
+//! | `signing_certificates` | `{account}/{owner id}/{cert id}` | [`SigningCertificateRecord`] |
+//! | `service_credentials` | `{account}/{user id}/{credential id}` | [`ServiceCredentialRecord`] |
+//! | `server_certificates` | `{account}/{certificate id}`      | [`ServerCertificateRecord`] |
+//! | `server_certificate_names` | `{account}/{lower-cased name}` | certificate id        |
 //! | `aws_policy_usage` | `{account}/{AWS policy id}`          | [`AwsPolicyUsage`]        |
 //! | `login_profiles`   | `{account}/{user id}/login`          | [`LoginProfileRecord`]    |
 //! | `password_policies`| `{account}`                          | [`PasswordPolicyRecord`]  |
@@ -72,6 +77,11 @@ pub const POLICY_VERSIONS: Table = "policy_versions";
 pub const ATTACHED_POLICIES: Table = "attached_policies";
 pub const POLICY_ATTACHMENTS: Table = "policy_attachments";
 pub const AWS_POLICY_USAGE: Table = "aws_policy_usage";
+pub const SSH_PUBLIC_KEYS: Table = "ssh_public_keys";
+pub const SERVER_CERTIFICATES: Table = "server_certificates";
+pub const SERVER_CERTIFICATE_NAMES: Table = "server_certificate_names";
+pub const SIGNING_CERTIFICATES: Table = "signing_certificates";
+pub const SERVICE_CREDENTIALS: Table = "service_credentials";
 
 /// Tables whose writes are not changes a cache must see: only last-used dates, which no
 /// authorization reads (the store leaves its change token alone for them and never caches
@@ -337,6 +347,69 @@ pub struct AccessKeyRecord {
     pub sealed_secret: String,
 }
 record!(AccessKeyRecord, 2);
+
+/// An SSH public key of a user (for CodeCommit), as uploaded.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub struct SshPublicKeyRecord {
+    pub v: u32,
+    pub id: String,
+    pub body: String,
+    pub fingerprint: String,
+    pub status: KeyStatus,
+    pub upload_date: i64,
+}
+record!(SshPublicKeyRecord, 1);
+
+/// An X.509 signing certificate of a user or of the account's root.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub struct SigningCertificateRecord {
+    pub v: u32,
+    pub id: String,
+    pub body: String,
+    /// SHA-256 of the certificate's DER, hex: the same certificate twice is refused.
+    pub digest: String,
+    pub status: KeyStatus,
+    pub upload_date: i64,
+}
+record!(SigningCertificateRecord, 1);
+
+/// A service-specific credential (a user name and password for one AWS service).
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub struct ServiceCredentialRecord {
+    pub v: u32,
+    pub id: String,
+    pub service_name: String,
+    pub service_user_name: String,
+    /// The password, sealed under the master key with the credential id as associated data:
+    /// shown once at creation and at each reset, never again.
+    pub sealed_password: String,
+    pub status: KeyStatus,
+    pub create_date: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expiration_date: Option<i64>,
+}
+record!(ServiceCredentialRecord, 1);
+
+/// A server certificate with its chain and private key; the key is sealed under the master
+/// key (the certificate id as associated data) and never returned.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub struct ServerCertificateRecord {
+    pub v: u32,
+    pub account: String,
+    pub id: String,
+    pub name: String,
+    pub path: String,
+    pub body: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chain: Option<String>,
+    pub sealed_private_key: String,
+    pub upload_date: i64,
+    /// The certificate's notAfter.
+    pub expiration: i64,
+    #[serde(default)]
+    pub tags: Vec<(String, String)>,
+}
+record!(ServerCertificateRecord, 1);
 
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
 pub struct InlinePolicyRecord {
