@@ -13,7 +13,8 @@ use crate::model::records::{
     GROUPS, GroupRecord, INLINE_POLICIES, INSTANCE_PROFILES, InstanceProfileRecord, KEY_LAST_USED,
     LOGIN_PROFILES, ManagedPolicyRecord, OidcProviderRecord, POLICIES, POLICY_VERSIONS,
     PRINCIPAL_KEYS, ROLES, ROOT_OWNER, Records, RoleRecord, SERVICE_CREDENTIALS,
-    SIGNING_CERTIFICATES, SSH_PUBLIC_KEYS, ServerCertificateRecord, USERS, UserRecord, key,
+    SIGNING_CERTIFICATES, SSH_PUBLIC_KEYS, SamlProviderRecord, ServerCertificateRecord, USERS,
+    UserRecord, key,
 };
 use crate::model::relation::Relation;
 
@@ -29,6 +30,7 @@ impl Gatehouse {
             check_entities::<InstanceProfileRecord>(t, &mut problems)?;
             check_entities::<OidcProviderRecord>(t, &mut problems)?;
             check_entities::<ServerCertificateRecord>(t, &mut problems)?;
+            check_entities::<SamlProviderRecord>(t, &mut problems)?;
             self.check_keys(t, &mut problems)?;
             check_credentials_have_owners(t, &mut problems)?;
             check_owned_rows(t, INLINE_POLICIES, &mut problems)?;

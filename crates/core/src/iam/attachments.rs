@@ -63,6 +63,7 @@ fn attach<E: PolicyHolder>(
     arn: &str,
 ) -> Result<()> {
     let mut holder = target.holder.existing()?;
+    holder.check_modifiable()?;
     let mut policy = target.policy.record.ok_or_else(|| not_attachable(arn))?;
     // Attaching a policy that is already attached changes nothing, as in AWS.
     if holder.attached().contains(&policy.id) {
@@ -87,6 +88,7 @@ fn detach<E: PolicyHolder>(
     arn: &str,
 ) -> Result<()> {
     let mut holder = target.holder.existing()?;
+    holder.check_modifiable()?;
     let mut policy = target
         .policy
         .record

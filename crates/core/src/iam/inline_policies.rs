@@ -61,6 +61,7 @@ fn put<E: PolicyHolder>(
     name: &str,
     document: &str,
 ) -> Result<()> {
+    holder.check_modifiable()?;
     parse_policy(document, PolicyKind::Identity)?;
     let others: Vec<(String, InlinePolicyRecord)> = call.t.scan_records(
         INLINE_POLICIES,
@@ -99,6 +100,7 @@ fn get<E: Entity>(call: &mut Call<'_>, holder: &E, name: &str) -> Result<InlineP
 }
 
 fn delete<E: PolicyHolder>(call: &mut Call<'_>, mut holder: E, name: &str) -> Result<()> {
+    holder.check_modifiable()?;
     if !call.t.delete(INLINE_POLICIES, &policy_key(&holder, name))? {
         return Err(no_such_policy::<E>(name));
     }

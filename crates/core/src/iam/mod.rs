@@ -7,6 +7,7 @@ mod account;
 mod attachments;
 mod authorization_details;
 mod common;
+mod credential_report;
 mod credentials;
 mod groups;
 mod inline_policies;
@@ -15,8 +16,10 @@ mod login_profiles;
 mod oidc;
 mod policies;
 mod roles;
+mod saml_providers;
 mod server_certificates;
 mod service_credentials;
+mod service_linked_roles;
 mod signing_certificates;
 mod simulate;
 mod ssh_keys;
@@ -32,6 +35,19 @@ use gatehouse_protocol::iam::IamApi;
 use crate::pipeline::operations;
 
 operations!(IamApi {
+    generate_credential_report => credential_report::GenerateCredentialReport,
+    get_credential_report => credential_report::GetCredentialReport,
+    create_service_linked_role => service_linked_roles::CreateServiceLinkedRole,
+    delete_service_linked_role => service_linked_roles::DeleteServiceLinkedRole,
+    get_service_linked_role_deletion_status => service_linked_roles::GetServiceLinkedRoleDeletionStatus,
+    create_saml_provider => saml_providers::CreateSAMLProvider,
+    get_saml_provider => saml_providers::GetSAMLProvider,
+    list_saml_providers => saml_providers::ListSAMLProviders,
+    update_saml_provider => saml_providers::UpdateSAMLProvider,
+    delete_saml_provider => saml_providers::DeleteSAMLProvider,
+    tag_saml_provider => saml_providers::TagSAMLProvider,
+    untag_saml_provider => saml_providers::UntagSAMLProvider,
+    list_saml_provider_tags => saml_providers::ListSAMLProviderTags,
     upload_server_certificate => server_certificates::UploadServerCertificate,
     get_server_certificate => server_certificates::GetServerCertificate,
     list_server_certificates => server_certificates::ListServerCertificates,

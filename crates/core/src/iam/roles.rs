@@ -15,7 +15,9 @@ use gatehouse_types::{IdKind, Timestamp, new_unique_id};
 
 use crate::authz::{Access, Authorized, parse_policy};
 use crate::crypto::random;
-use crate::errors::{Result, limit_exceeded, randomness_unavailable};
+use gatehouse_protocol::error::{ApiError, ErrorCode};
+
+use crate::errors::{Result, invalid_input, limit_exceeded, randomness_unavailable};
 use crate::iam::attachments::{
     HolderAndPolicy, delete_boundary, put_boundary, resolve_delete_boundary, resolve_put_boundary,
 };
@@ -35,6 +37,8 @@ use crate::pipeline::{Call, Handler, Operation, operation};
 pub const DEFAULT_MAX_SESSION_DURATION: i32 = 3600;
 /// AWS's default quota on a trust policy, counted without whitespace.
 pub const MAX_TRUST_POLICY_SIZE: usize = 2048;
+/// Where service-linked roles live; only AWS (here: CreateServiceLinkedRole) puts roles there.
+pub const SERVICE_ROLE_PATH: &str = "/aws-service-role/";
 
 impl Entity for RoleRecord {
     const KIND: &'static str = "role";
@@ -71,6 +75,20 @@ impl PolicyHolder for RoleRecord {
     }
     fn attached_mut(&mut self) -> &mut Vec<String> {
         &mut self.attached_policies
+    }
+    fn check_modifiable(&self) -> Result<()> {
+        if self.path.starts_with(SERVICE_ROLE_PATH) {
+            return Err(ApiError::new(
+                ErrorCode::UnmodifiableEntity,
+                format!(
+                    "Cannot perform the operation on the protected role '{}' - this role is only \
+                     modifiable by AWS",
+                    self.name
+                ),
+            )
+            .into());
+        }
+        Ok(())
     }
 }
 
@@ -150,6 +168,16 @@ impl Handler for CreateRole {
         tags: Self::Target,
         input: &CreateRoleRequest,
     ) -> Result<CreateRoleResponse> {
+        if input
+            .path
+            .as_deref()
+            .is_some_and(|p| p.starts_with(SERVICE_ROLE_PATH))
+        {
+            return Err(invalid_input(format!(
+                "The path prefix {SERVICE_ROLE_PATH} is reserved for service-linked roles; \
+                 create them with CreateServiceLinkedRole."
+            )));
+        }
         checked_trust_policy(&input.assume_role_policy_document)?;
         let boundary = match &input.permissions_boundary {
             Some(arn) => Some(
@@ -300,6 +328,7 @@ impl Handler for UpdateAssumeRolePolicy {
         input: &UpdateAssumeRolePolicyRequest,
     ) -> Result<()> {
         let mut role = role.existing()?;
+        role.check_modifiable()?;
         checked_trust_policy(&input.policy_document)?;
         role.assume_role_policy = input.policy_document.clone();
         role.policies_rev += 1;
@@ -320,6 +349,7 @@ impl Handler for DeleteRole {
         _: &DeleteRoleRequest,
     ) -> Result<()> {
         let role = role.existing()?;
+        role.check_modifiable()?;
         entity::delete(call.t, &role)?;
         if let Some(boundary) = &role.permissions_boundary {
             crate::iam::attachments::release_boundary(call.t, &role.account, boundary)?;

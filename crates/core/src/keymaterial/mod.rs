@@ -2,5 +2,6 @@
 //! SSH public keys — parsed and checked here, with no I/O.
 
 pub mod der;
+pub mod saml;
 pub mod ssh;
 pub mod x509;

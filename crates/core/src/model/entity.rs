@@ -194,6 +194,11 @@ pub trait PolicyHolder: Entity {
     fn policies_rev_mut(&mut self) -> &mut u64;
     fn attached(&self) -> &[String];
     fn attached_mut(&mut self) -> &mut Vec<String>;
+    /// Refuses a change to the holder's policies where only AWS may make one (a
+    /// service-linked role's).
+    fn check_modifiable(&self) -> Result<()> {
+        Ok(())
+    }
 }
 
 /// A policy holder that may have a permissions boundary (users and roles).

@@ -34,6 +34,10 @@
 //! | `service_credentials` | `{account}/{user id}/{credential id}` | [`ServiceCredentialRecord`] |
 //! | `server_certificates` | `{account}/{certificate id}`      | [`ServerCertificateRecord`] |
 //! | `server_certificate_names` | `{account}/{lower-cased name}` | certificate id        |
+//! | `saml_providers`   | `{account}/{provider uuid}`          | [`SamlProviderRecord`]    |
+//! | `saml_provider_names` | `{account}/{lower-cased name}`    | provider uuid             |
+//! | `slr_deletion_tasks` | `{account}/{deletion task id}`    | its outcome               |
+//! | `credential_reports` | `{account}`                       | [`CredentialReportRecord`] |
 //! | `aws_policy_usage` | `{account}/{AWS policy id}`          | [`AwsPolicyUsage`]        |
 //! | `login_profiles`   | `{account}/{user id}/login`          | [`LoginProfileRecord`]    |
 //! | `password_policies`| `{account}`                          | [`PasswordPolicyRecord`]  |
@@ -78,6 +82,10 @@ pub const ATTACHED_POLICIES: Table = "attached_policies";
 pub const POLICY_ATTACHMENTS: Table = "policy_attachments";
 pub const AWS_POLICY_USAGE: Table = "aws_policy_usage";
 pub const SSH_PUBLIC_KEYS: Table = "ssh_public_keys";
+pub const CREDENTIAL_REPORTS: Table = "credential_reports";
+pub const SLR_DELETION_TASKS: Table = "slr_deletion_tasks";
+pub const SAML_PROVIDERS: Table = "saml_providers";
+pub const SAML_PROVIDER_NAMES: Table = "saml_provider_names";
 pub const SERVER_CERTIFICATES: Table = "server_certificates";
 pub const SERVER_CERTIFICATE_NAMES: Table = "server_certificate_names";
 pub const SIGNING_CERTIFICATES: Table = "signing_certificates";
@@ -410,6 +418,55 @@ pub struct ServerCertificateRecord {
     pub tags: Vec<(String, String)>,
 }
 record!(ServerCertificateRecord, 1);
+
+/// A SAML 2.0 identity provider: its metadata document and the keys that decrypt its
+/// assertions (sealed, never returned).
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub struct SamlProviderRecord {
+    pub v: u32,
+    pub account: String,
+    /// The SAMLProviderUUID.
+    pub id: String,
+    pub name: String,
+    pub metadata: String,
+    pub create_date: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub valid_until: Option<i64>,
+    /// `Allowed` or `Required`.
+    pub encryption_mode: String,
+    #[serde(default)]
+    pub private_keys: Vec<SamlPrivateKeyRecord>,
+    #[serde(default)]
+    pub tags: Vec<(String, String)>,
+}
+record!(SamlProviderRecord, 1);
+
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub struct SamlPrivateKeyRecord {
+    pub key_id: String,
+    /// Sealed under the master key with the key id as associated data.
+    pub sealed: String,
+    pub added: i64,
+}
+
+/// A deletion task: deletions finish at once here (no service holds the role), so a task is
+/// only ever `SUCCEEDED`; it is kept so that its status can be asked.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub struct DeletionTaskRecord {
+    pub v: u32,
+    pub role_name: String,
+    pub succeeded: bool,
+}
+record!(DeletionTaskRecord, 1);
+
+/// An account's latest credential report (CSV), as generated.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub struct CredentialReportRecord {
+    pub v: u32,
+    pub generated: i64,
+    pub content: String,
+}
+record!(CredentialReportRecord, 1);
 
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
 pub struct InlinePolicyRecord {
