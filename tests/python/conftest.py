@@ -235,8 +235,21 @@ class Server:
         SigV4Auth(creds, service, REGION).add_auth(req)
         return req
 
-    def send(self, req: AWSRequest) -> "RawResponse":
-        return raw_send(self.port, req.method, "/", dict(req.headers.items()), req.body or b"")
+    def send(self, req: AWSRequest, source_address: str | None = None) -> "RawResponse":
+        return raw_send(self.port, req.method, "/", dict(req.headers.items()), req.body or b"",
+                        source_address=source_address)
+
+    def store_dump(self) -> dict:
+        """Every row of the store, read straight from its SQLite file (not through Gatehouse),
+        except last-used dates, which every authenticated request records, as AWS does."""
+        import sqlite3
+
+        db = sqlite3.connect(f"file:{self.data_dir / 'gatehouse.db'}?mode=ro", uri=True)
+        try:
+            rows = db.execute("SELECT tbl, key, value FROM kv WHERE tbl != 'key_last_used'").fetchall()
+        finally:
+            db.close()
+        return {(tbl, key): bytes(value) for tbl, key, value in rows}
 
 
 def aws_cli_path() -> str:
@@ -279,10 +292,12 @@ def find_child(elem: ET.Element, name: str) -> ET.Element:
     raise AssertionError(f"no <{name}> in <{strip_ns(elem.tag)}>: {ET.tostring(elem)!r}")
 
 
-def raw_send(port: int, method: str, path: str, headers: dict, body: bytes, timeout=30) -> RawResponse:
+def raw_send(port: int, method: str, path: str, headers: dict, body: bytes, timeout=30,
+             source_address: str | None = None) -> RawResponse:
     import http.client
 
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout,
+                                      source_address=(source_address, 0) if source_address else None)
     try:
         conn.putrequest(method, path, skip_host="host" in {k.lower() for k in headers},
                         skip_accept_encoding=True)
