@@ -5,6 +5,7 @@
       Creates USER with boto3 (an existing user is fine).
 
   getuser.py create-caller ENDPOINT KEY_ID SECRET CALLER POLICIES TARGET OUT_FILE
+  getuser.py create-managed-caller ENDPOINT KEY_ID SECRET CALLER TARGET OUT_FILE
       Creates the user CALLER with POLICIES inline policies (the last one allows iam:GetUser
       on TARGET, the others on other paths, so every one is evaluated) and an access key,
       written to OUT_FILE as "KEY_ID SECRET".
@@ -77,6 +78,42 @@ def create_caller(endpoint, key_id, secret, caller, policies, target, out_file):
     print(f"user {caller} with {count} inline policies and key {key['AccessKeyId']} at {endpoint}")
 
 
+def create_managed_caller(endpoint, key_id, secret, caller, target, out_file):
+    """A user with 10 attached customer managed policies (the last allows GetUser on TARGET)
+    and two groups, each with a policy of its own."""
+    check_loopback(endpoint)
+    iam = boto3.client(
+        "iam",
+        endpoint_url=endpoint,
+        region_name=REGION,
+        aws_access_key_id=key_id,
+        aws_secret_access_key=secret,
+        config=Config(retries={"max_attempts": 1}, connect_timeout=5, read_timeout=10),
+    )
+    iam.create_user(UserName=caller)
+    account = iam.get_user(UserName=caller)["User"]["Arn"].split(":")[4]
+
+    def allow(resource):
+        return ('{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"iam:GetUser",'
+                f'"Resource":"{resource}"}}]}}')
+
+    for i in range(10):
+        resource = (f"arn:aws:iam::{account}:user/{target}" if i == 9
+                    else f"arn:aws:iam::{account}:user/team{i}/*")
+        arn = iam.create_policy(PolicyName=f"{caller}-m{i}", PolicyDocument=allow(resource))["Policy"]["Arn"]
+        iam.attach_user_policy(UserName=caller, PolicyArn=arn)
+    for g in range(2):
+        group = f"{caller}-g{g}"
+        iam.create_group(GroupName=group)
+        iam.put_group_policy(GroupName=group, PolicyName="p",
+                             PolicyDocument=allow(f"arn:aws:iam::{account}:user/group{g}/*"))
+        iam.add_user_to_group(GroupName=group, UserName=caller)
+    key = iam.create_access_key(UserName=caller)["AccessKey"]
+    with open(out_file, "w") as f:
+        f.write(f"{key['AccessKeyId']} {key['SecretAccessKey']}\n")
+    print(f"user {caller} with 10 managed policies and 2 groups, key {key['AccessKeyId']} at {endpoint}")
+
+
 def lua_string(s):
     # A Lua long-bracket-free quoted string: escape backslash, quote and control characters.
     out = []
@@ -139,6 +176,8 @@ def main(argv):
         create_user(*argv[2:6])
     elif len(argv) == 9 and argv[1] == "create-caller":
         create_caller(*argv[2:9])
+    elif len(argv) == 8 and argv[1] == "create-managed-caller":
+        create_managed_caller(*argv[2:8])
     elif len(argv) == 7 and argv[1] == "sign":
         sign(*argv[2:7])
     else:

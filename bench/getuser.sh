@@ -14,7 +14,8 @@
 #   3. creates the user `bench` in gatehouse and in moto (boto3), and in gatehouse the user
 #      `caller` with 10 inline policies and an access key (the `gatehouse-user` run: the same
 #      GetUser, signed by that user instead of root, so every request is authorized by the
-#      policy engine against 10 policies);
+#      policy engine against 10 policies), and the user `managed` with 10 attached customer
+#      managed policies and two groups with a policy each (the `gatehouse-managed` run);
 #   4. for each server in turn: signs ONE GetUser request with botocore (SigV4Auth, POST form
 #      body, service iam, region us-east-1, that server's root key), checks it once with curl
 #      (HTTP 200 and a GetUserResponse for user bench), then replays it with
@@ -139,12 +140,15 @@ HELPER=(timeout 60 python3 "$ROOT/bench/getuser.py")
 "${HELPER[@]}" create-user "http://127.0.0.1:$MOTO_PORT" "$MOTO_KEY_ID" "$MOTO_SECRET" "$USER_NAME"
 "${HELPER[@]}" create-caller "http://127.0.0.1:$GH_PORT" "$ROOT_KEY_ID" "$ROOT_SECRET" caller 10 "$USER_NAME" "$WORK/caller.key"
 read -r CALLER_KEY_ID CALLER_SECRET <"$WORK/caller.key"
+"${HELPER[@]}" create-managed-caller "http://127.0.0.1:$GH_PORT" "$ROOT_KEY_ID" "$ROOT_SECRET" managed "$USER_NAME" "$WORK/managed.key"
+read -r MANAGED_KEY_ID MANAGED_SECRET <"$WORK/managed.key"
 
 # --- 4. sign, check, replay ------------------------------------------------------------------
 # name, port, key id, secret, server pid
 TARGETS=(
   "gatehouse $GH_PORT $ROOT_KEY_ID $ROOT_SECRET $GH_PID"
   "gatehouse-user $GH_PORT $CALLER_KEY_ID $CALLER_SECRET $GH_PID"
+  "gatehouse-managed $GH_PORT $MANAGED_KEY_ID $MANAGED_SECRET $GH_PID"
   "moto $MOTO_PORT $MOTO_KEY_ID $MOTO_SECRET $MOTO_PID"
   "ceiling $CEILING_PORT $ROOT_KEY_ID $ROOT_SECRET $CEILING_PID"
 )
@@ -250,6 +254,7 @@ verdict() { awk -v r="$1" -v t="$2" 'BEGIN { print (r >= t ? "met" : "NOT met") 
 MOTO_RATIO=$(ratio "${RPS[gatehouse]}" "${RPS[moto]}")
 CEILING_RATIO=$(ratio "${RPS[gatehouse]}" "${RPS[ceiling]}")
 USER_RATIO=$(ratio "${RPS[gatehouse-user]}" "${RPS[gatehouse]}")
+MANAGED_RATIO=$(ratio "${RPS[gatehouse-managed]}" "${RPS[gatehouse]}")
 if COMMIT=$(git rev-parse --short HEAD 2>/dev/null); then
   git diff --quiet HEAD -- crates Cargo.lock || COMMIT="$COMMIT + uncommitted changes under crates/"
 else
@@ -270,6 +275,7 @@ fi
   echo "gatehouse / moto    = ${MOTO_RATIO}x   (target >= 100: $(verdict "$MOTO_RATIO" 100))"
   echo "gatehouse / ceiling = ${CEILING_RATIO}   (target >= 0.6: $(verdict "$CEILING_RATIO" 0.6))"
   echo "user with 10 policies / root = ${USER_RATIO}   (target >= 0.9: $(verdict "$USER_RATIO" 0.9))"
+  echo "user with 10 managed policies and 2 groups / root = ${MANAGED_RATIO}   (at most 10% more cost, target >= 0.91: $(verdict "$MANAGED_RATIO" 0.91))"
   echo
   echo "raw wrk outputs, signed requests and server logs: $OUT"
 } | tee "$OUT/summary.txt"

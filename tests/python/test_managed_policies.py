@@ -234,3 +234,37 @@ def test_cli_creates_a_policy_from_a_file_and_attaches_it(server, tmp_path):
     assert attached["AttachedPolicies"] == [{"PolicyName": name, "PolicyArn": arn}]
     version = server.cli("iam", "get-policy-version", "--policy-arn", arn, "--version-id", "v1")
     assert version["PolicyVersion"]["Document"]["Statement"][0]["Action"] == "iam:ListUsers"
+
+
+def test_a_new_default_version_reaches_group_members_and_boundary_holders(server):
+    """A principal's compiled policies are cached by one revision number: a managed policy's new
+    default version must reach users who hold it through a group and users who have it as their
+    boundary, on the very next request."""
+    iam = server.iam()
+    via_group, as_member = user_with_key(server, "member")
+    group = iam.create_group(GroupName=unique("grp"))["Group"]["GroupName"]
+    iam.add_user_to_group(GroupName=group, UserName=via_group["UserName"])
+    shared = iam.create_policy(PolicyName=unique("shared"), PolicyDocument=doc(ALLOW_LIST_USERS))["Policy"]["Arn"]
+    iam.attach_group_policy(GroupName=group, PolicyArn=shared)
+    bounded, as_bounded = user_with_key(server, "bounded")
+    iam.put_user_policy(UserName=bounded["UserName"], PolicyName="all", PolicyDocument=doc(
+        {"Effect": "Allow", "Action": "iam:*", "Resource": "*"}))
+    iam.put_user_permissions_boundary(UserName=bounded["UserName"], PermissionsBoundary=shared)
+    as_member.list_users()
+    as_bounded.list_users()
+
+    iam.create_policy_version(PolicyArn=shared, PolicyDocument=doc(ALLOW_GET_USER), SetAsDefault=True)
+    for client in (as_member, as_bounded):
+        with pytest.raises(ClientError) as e:
+            client.list_users()
+        assert error(e)[:2] == ("AccessDenied", 403)
+    iam.set_default_policy_version(PolicyArn=shared, VersionId="v1")
+    as_member.list_users()
+    as_bounded.list_users()
+    # A change to the group's own policies reaches its members as well.
+    iam.detach_group_policy(GroupName=group, PolicyArn=shared)
+    with pytest.raises(ClientError) as e:
+        as_member.list_users()
+    assert error(e)[:2] == ("AccessDenied", 403)
+    iam.put_group_policy(GroupName=group, PolicyName="inline", PolicyDocument=doc(ALLOW_LIST_USERS))
+    as_member.list_users()

@@ -25,7 +25,7 @@ use gatehouse_types::format_iso8601;
 
 use crate::errors::Result;
 use crate::iam::{default_document, policy_by_arn, policy_by_id};
-use crate::model::aws_policies::{self, AWS_ACCOUNT};
+use crate::model::aws_policies::AWS_ACCOUNT;
 use crate::model::entity::{self, Entity};
 use crate::model::records::{
     ACCESS_KEYS, AccessKeyRecord, GroupRecord, INLINE_POLICIES, InlinePolicyRecord, KeyStatus,
@@ -316,14 +316,11 @@ impl CompiledPrincipal {
     }
 }
 
-/// What a principal's policies were compiled from: its `policies_rev`, each of its groups'
-/// `policies_rev`, and the default version of each managed policy it or its groups hold (a
-/// version's document never changes).
+/// What a principal's policies were compiled from: its `policies_rev`, which every change to
+/// them bumps.
 #[derive(Clone, PartialEq, Eq)]
 struct Fingerprint {
     rev: u64,
-    groups: Vec<(String, u64)>,
-    managed: Vec<(String, String)>,
 }
 
 /// A principal's compiled policies, by principal id (unique across accounts), valid while
@@ -351,36 +348,13 @@ impl PolicySetCache {
 }
 
 impl Gatehouse {
-    /// The compiled policies of `user` as they are now: one point read per managed policy it
-    /// holds (to learn its default version) when they are cached.
+    /// The compiled policies of `user` as they are now. Every change to what they are made of
+    /// (its own policies and boundary, its groups and theirs, a managed policy's default
+    /// version) bumps the user's `policies_rev` in the same transaction (`iam::revisions`), so
+    /// the user record read for this request is the only read a cached set needs.
     fn policy_set_of(&self, t: &mut dyn Txn, user: &UserRecord) -> Result<Arc<CompiledPrincipal>> {
-        let mut managed = Vec::with_capacity(user.attached_policies.len() + 1);
-        let mut groups = Vec::with_capacity(user.groups.len());
-        let mut attached: Vec<String> = user.attached_policies.clone();
-        for id in &user.groups {
-            if let Some(group) = entity::by_id::<GroupRecord>(t, &user.account, id)? {
-                attached.extend(group.attached_policies.iter().cloned());
-                groups.push((group.id, group.policies_rev));
-            }
-        }
-        for id in &attached {
-            // An AWS managed policy never changes: its id alone names its document.
-            if aws_policies::by_id(id).is_some() {
-                continue;
-            }
-            if let Some(policy) = entity::by_id::<ManagedPolicyRecord>(t, &user.account, id)? {
-                managed.push((policy.id, policy.default_version));
-            }
-        }
-        if let Some(arn) = &user.permissions_boundary
-            && let Some(policy) = policy_by_arn(t, &user.account, arn)?
-        {
-            managed.push((policy.id, policy.default_version));
-        }
         let fingerprint = Fingerprint {
             rev: user.policies_rev,
-            groups,
-            managed,
         };
         if let Some(set) = self.policy_sets.get(&user.id, &fingerprint) {
             return Ok(set);

@@ -61,6 +61,9 @@ impl Entity for GroupRecord {
 impl PolicyHolder for GroupRecord {
     const INLINE_QUOTA: usize = 5120;
     const MANAGED_QUOTA: (&'static str, usize) = ("PoliciesPerGroup", 10);
+    fn policies_changed_for_others(&self, t: &mut dyn gatehouse_store::Txn) -> Result<()> {
+        crate::iam::revisions::group_changed(t, self)
+    }
     fn policies_rev_mut(&mut self) -> &mut u64 {
         &mut self.policies_rev
     }

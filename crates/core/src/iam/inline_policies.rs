@@ -52,7 +52,8 @@ fn no_such_policy<E: Entity>(policy: &str) -> Failure {
 /// compiled sets cached under the old revision are never used again, on any node.
 pub(crate) fn policies_changed<E: PolicyHolder>(call: &mut Call<'_>, holder: &mut E) -> Result<()> {
     *holder.policies_rev_mut() += 1;
-    entity::save(call.t, holder)
+    entity::save(call.t, holder)?;
+    holder.policies_changed_for_others(call.t)
 }
 
 fn put<E: PolicyHolder>(

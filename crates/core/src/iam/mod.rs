@@ -15,6 +15,7 @@ mod instance_profiles;
 mod login_profiles;
 mod oidc;
 mod policies;
+mod revisions;
 mod roles;
 mod saml_providers;
 mod server_certificates;

@@ -524,6 +524,9 @@ impl Handler for CreatePolicyVersion {
             &version,
         )?;
         entity::save(call.t, &policy)?;
+        if input.set_as_default.unwrap_or(false) {
+            crate::iam::revisions::managed_policy_changed(call.t, &policy)?;
+        }
         Ok(CreatePolicyVersionResponse {
             policy_version: Some(version_shape(&version, &policy.default_version, false)),
         })
@@ -702,9 +705,9 @@ impl Handler for SetDefaultPolicyVersion {
         named_version(call, &policy, &input.policy_arn, &input.version_id)?;
         policy.default_version = input.version_id.clone();
         policy.update_date = call.cx.now.unix_millis;
-        // Every principal the policy is attached to sees the new document on its next request:
-        // authorization keys its compiled set by the default versions it holds.
-        entity::save(call.t, &policy)
+        entity::save(call.t, &policy)?;
+        // Every principal that holds the policy sees the new document on its next request.
+        crate::iam::revisions::managed_policy_changed(call.t, &policy)
     }
 }
 

@@ -199,6 +199,11 @@ pub trait PolicyHolder: Entity {
     fn check_modifiable(&self) -> Result<()> {
         Ok(())
     }
+    /// Carries a change of this holder's policies to the principals it reaches (a group's
+    /// members), once the holder itself is saved.
+    fn policies_changed_for_others(&self, _t: &mut dyn Txn) -> Result<()> {
+        Ok(())
+    }
 }
 
 /// A policy holder that may have a permissions boundary (users and roles).
