@@ -456,8 +456,15 @@ impl Gatehouse {
 
 /// The caller's key and record as this transaction sees them: `None` for the account's root,
 /// the user's current record otherwise; InvalidClientTokenId if the key is no longer active
-/// or its owner is gone (as authentication would now answer).
-fn current_caller(t: &mut dyn Txn, cx: &RequestContext) -> Result<Option<UserRecord>> {
+/// or its owner is gone (as authentication would now answer). When the store has not changed
+/// since authentication read them, they are the ones it read.
+fn current_caller(t: &mut dyn Txn, cx: &RequestContext) -> Result<Option<Arc<UserRecord>>> {
+    if cx.caller.seen_at.is_some() && t.snapshot_token() == cx.caller.seen_at {
+        return Ok(match &cx.caller.principal {
+            Principal::Root => None,
+            Principal::User(user) => Some(user.clone()),
+        });
+    }
     let revoked = || -> crate::errors::Failure {
         ApiError::new(
             ErrorCode::InvalidClientTokenId,
@@ -475,7 +482,7 @@ fn current_caller(t: &mut dyn Txn, cx: &RequestContext) -> Result<Option<UserRec
         Principal::Root if key.owner == ROOT_OWNER => Ok(None),
         Principal::User(user) if key.owner == user.id => {
             let current = entity::by_id::<UserRecord>(t, &user.account, &user.id)?;
-            current.map(Some).ok_or_else(revoked)
+            current.map(|u| Some(Arc::new(u))).ok_or_else(revoked)
         }
         _ => Err(revoked()),
     }
@@ -595,6 +602,7 @@ mod tests {
                 account: gatehouse_types::AccountId::parse("111122223333").unwrap(),
                 principal: Principal::Root,
                 access_key_id: "AKIA".into(),
+                seen_at: None,
             },
             region: region.into(),
             source_ip: None,

@@ -121,6 +121,7 @@ impl Gatehouse {
             if key.status != KeyStatus::Active {
                 return Ok(None);
             }
+            let seen_at = t.snapshot_token();
             let principal = if key.owner == ROOT_OWNER {
                 Principal::Root
             } else {
@@ -129,9 +130,9 @@ impl Gatehouse {
                     None => return Ok(None),
                 }
             };
-            Ok(Some((key, principal)))
+            Ok(Some((key, principal, seen_at)))
         })?;
-        let Some((key, principal)) = found else {
+        let Some((key, principal, seen_at)) = found else {
             return Ok(None);
         };
         let secret = self.secrets.open(&key, self)?;
@@ -143,6 +144,7 @@ impl Gatehouse {
                 account,
                 principal,
                 access_key_id: key.id,
+                seen_at,
             },
             secret,
         }))

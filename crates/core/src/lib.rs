@@ -53,6 +53,9 @@ pub struct Caller {
     pub account: AccountId,
     pub principal: Principal,
     pub access_key_id: String,
+    /// The store's change token when the key and the principal were read, if the store keeps
+    /// one: while it is unchanged they need not be read again.
+    pub seen_at: Option<u64>,
 }
 
 impl Caller {

@@ -57,6 +57,7 @@ fn root() -> RequestContext {
             account: AccountId::parse(ACCOUNT).unwrap(),
             principal: Principal::Root,
             access_key_id: ROOT_KEY.into(),
+            seen_at: None,
         },
         region: "us-east-1".into(),
         source_ip: None,
@@ -173,6 +174,7 @@ fn as_user(node: &Gatehouse, name: &str, key: &str) -> RequestContext {
             account: AccountId::parse(ACCOUNT).unwrap(),
             principal: Principal::User(Arc::new(user)),
             access_key_id: key.to_string(),
+            seen_at: None,
         },
         ..root()
     }

@@ -183,6 +183,10 @@ impl<S: Store> Txn for CachedTxn<'_, S> {
         self.check_snapshot();
         Ok(n)
     }
+
+    fn snapshot_token(&self) -> Option<u64> {
+        Some(self.token)
+    }
 }
 
 impl<S: Store> Store for CachedStore<S> {

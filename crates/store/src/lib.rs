@@ -52,6 +52,12 @@ pub trait Txn {
     ) -> Result<Vec<(String, Vec<u8>)>, StoreError>;
     /// Number of rows whose key starts with `prefix`.
     fn count(&mut self, table: Table, prefix: &str) -> Result<u64, StoreError>;
+    /// The store's change token this transaction reads the state of (see
+    /// [`Store::change_token`]), where the backend keeps one: two transactions with the same
+    /// token read the same state. A body run with a token that turns out stale is run again.
+    fn snapshot_token(&self) -> Option<u64> {
+        None
+    }
 }
 
 /// Marker returned by a transaction body that wants its changes discarded.

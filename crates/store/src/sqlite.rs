@@ -497,6 +497,28 @@ mod tests {
     }
 
     #[test]
+    fn read_transactions_name_the_state_they_read() {
+        let (dir, first) = temp_store();
+        let second = SqliteStore::open(&dir.join("test.db")).unwrap();
+        let cached = crate::CachedStore::new(first, &[]);
+        crate::write(&cached, |t| t.put("users", "bob", b"1")).unwrap();
+        let snapshot =
+            || crate::read(&cached, |t| Ok::<_, StoreError>(t.snapshot_token())).unwrap();
+        let before = snapshot();
+        assert!(before.is_some());
+        assert_eq!(snapshot(), before, "nothing changed: the same state");
+        crate::write(&second, |t| t.put("users", "bob", b"2")).unwrap();
+        assert_ne!(snapshot(), before, "a commit anywhere names a new state");
+        // Write transactions go to the backend, which names no state.
+        assert_eq!(
+            crate::write(&cached, |t| Ok::<_, StoreError>(t.snapshot_token())).unwrap(),
+            None
+        );
+        drop((cached, second));
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
     fn state_survives_reopening_and_migrations_run_once() {
         let (dir, store) = temp_store();
         crate::write(&store, |t| t.put("users", "bob", b"1")).unwrap();
