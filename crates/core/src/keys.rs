@@ -6,7 +6,7 @@
 //! opened secret, keyed by the key id and its sealed text (a key's secret never changes).
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, PoisonError, RwLock};
+use std::sync::{Mutex, PoisonError, RwLock};
 
 use gatehouse_protocol::error::ApiError;
 use gatehouse_store::{Txn, read, write};
@@ -16,10 +16,9 @@ use gatehouse_types::{
 
 use crate::crypto::random;
 use crate::errors::{Failure, Result, internal, randomness_unavailable, sealing_failed};
-use crate::model::entity;
 use crate::model::records::{
     ACCESS_KEYS, ACCOUNTS, AccessKeyRecord, AccountRecord, KEY_LAST_USED, KeyStatus, LastUsed,
-    PRINCIPAL_KEYS, ROOT_OWNER, Record, Records, UserRecord, key,
+    PRINCIPAL_KEYS, ROOT_OWNER, Record, Records, USERS, UserRecord, key,
 };
 use crate::{Caller, Gatehouse, Principal};
 
@@ -115,7 +114,10 @@ impl Gatehouse {
         now: Timestamp,
     ) -> std::result::Result<Option<AuthenticatedKey>, ApiError> {
         let found = read(self.store.as_ref(), |t| {
-            let Some(key) = t.get_record::<AccessKeyRecord>(ACCESS_KEYS, access_key_id)? else {
+            let Some(key) = self
+                .shared
+                .get::<AccessKeyRecord>(t, ACCESS_KEYS, access_key_id)?
+            else {
                 return Ok::<_, Failure>(None);
             };
             if key.status != KeyStatus::Active {
@@ -125,8 +127,9 @@ impl Gatehouse {
             let principal = if key.owner == ROOT_OWNER {
                 Principal::Root
             } else {
-                match entity::by_id::<UserRecord>(t, &key.account, &key.owner)? {
-                    Some(user) => Principal::User(Arc::new(user)),
+                let row = crate::model::records::key(&key.account, &[&key.owner]);
+                match self.shared.get::<UserRecord>(t, USERS, &row)? {
+                    Some(user) => Principal::User(user),
                     None => return Ok(None),
                 }
             };
@@ -143,7 +146,7 @@ impl Gatehouse {
             caller: Caller {
                 account,
                 principal,
-                access_key_id: key.id,
+                access_key_id: key.id.clone(),
                 seen_at,
             },
             secret,

@@ -98,6 +98,8 @@ pub struct Gatehouse {
     policy_sets: authz::PolicySetCache,
     secrets: keys::SecretCache,
     touches: keys::TouchMemo,
+    /// The caller's key and user, decoded once per stored form.
+    shared: model::shared::SharedRecords,
     /// Argon2id hashing of console passwords, a bounded number at a time.
     passwords: passwords::PasswordHasher,
 }
@@ -120,6 +122,7 @@ impl Gatehouse {
             policy_sets: Default::default(),
             secrets: Default::default(),
             touches: Default::default(),
+            shared: Default::default(),
             passwords: Default::default(),
         }
     }

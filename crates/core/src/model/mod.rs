@@ -5,3 +5,4 @@ pub mod entity;
 pub mod pagination;
 pub mod records;
 pub mod relation;
+pub mod shared;

@@ -476,7 +476,7 @@ pub struct InlinePolicyRecord {
 }
 record!(InlinePolicyRecord, 1);
 
-fn decode<T: Record>(table: Table, key: &str, bytes: &[u8]) -> Result<T, StoreError> {
+pub(crate) fn decode<T: Record>(table: Table, key: &str, bytes: &[u8]) -> Result<T, StoreError> {
     let value: T = serde_json::from_slice(bytes)
         .map_err(|e| StoreError::Corrupt(format!("{table}/{key}: {e}")))?;
     let v = value.version();
