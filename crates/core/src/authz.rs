@@ -312,7 +312,11 @@ pub struct CompiledPrincipal {
 
 impl CompiledPrincipal {
     fn uses(&self, key: &str) -> bool {
-        self.keys.contains(&key.to_ascii_lowercase())
+        if key.bytes().any(|b| b.is_ascii_uppercase()) {
+            self.keys.contains(&key.to_ascii_lowercase())
+        } else {
+            self.keys.contains(key)
+        }
     }
 }
 
@@ -499,6 +503,10 @@ fn global_context(
     policies: &CompiledPrincipal,
 ) -> Context {
     let mut context = Context::new();
+    // Most principals' policies name no condition key at all.
+    if policies.keys.is_empty() {
+        return context;
+    }
     let mut add = |key: &str, value: &dyn Fn() -> String| {
         if policies.uses(key) {
             context.insert(key, value());
