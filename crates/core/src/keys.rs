@@ -197,6 +197,7 @@ impl Gatehouse {
                     generated_root_key: None,
                     configured_root_key: None,
                     alias: None,
+                    quotas: Default::default(),
                 },
             };
             let outcome = if let Some((id, secret)) = &configured {

@@ -271,6 +271,7 @@ fn upgrade_from_layout_1(t: &mut dyn Txn, created: &str) -> Result<(), Failure> 
         generated_root_key: generated,
         configured_root_key: configured,
         alias: None,
+        quotas: Default::default(),
     };
     t.put_record(ACCOUNTS, &account, &record)?;
     for old in [

@@ -24,6 +24,8 @@ USAGE:
     gatehouse serve [--listen ADDR:PORT] [--data-dir DIR] [--tls-cert FILE --tls-key FILE]
                     [--header-timeout SECONDS] [--idle-timeout SECONDS] [--max-connections N]
     gatehouse store check [--data-dir DIR]
+    gatehouse account quota [--data-dir DIR]                 the account's adjustable quotas
+    gatehouse account quota set NAME VALUE [--data-dir DIR]  raise one (as AWS lets accounts)
     gatehouse policy check [--kind KIND] FILE...
     gatehouse policy simulate --policy FILE... --action ACTION --resource ARN [...]
                               (see 'gatehouse policy --help')
@@ -103,6 +105,10 @@ fn main() -> ExitCode {
         "store" if words.first().map(String::as_str) == Some("check") => {
             words.remove(0);
             store_check_command(Args { words })
+        }
+        "account" if words.first().map(String::as_str) == Some("quota") => {
+            words.remove(0);
+            quota_command(Args { words })
         }
         "policy" => match words.first().map(String::as_str) {
             Some("check") => {
@@ -202,6 +208,40 @@ fn serve_command(mut args: Args) -> Result<(), String> {
         .build()
         .map_err(|e| format!("cannot start the runtime: {e}"))?;
     runtime.block_on(serve::run(app, listen, tls, limits))
+}
+
+/// `gatehouse account quota [set NAME VALUE]`: reads or raises the account's adjustable
+/// quotas in an existing store (a running server sees the change on its next request).
+fn quota_command(mut args: Args) -> Result<(), String> {
+    let data_dir = data_dir(&mut args)?;
+    let set = match args.words.first().map(String::as_str) {
+        Some("set") => {
+            let [_, name, value] = args.words.as_slice() else {
+                return Err(
+                    "usage: gatehouse account quota set NAME VALUE [--data-dir DIR]".into(),
+                );
+            };
+            let value: u32 = value
+                .parse()
+                .map_err(|_| format!("{name}: '{value}' is not a whole number"))?;
+            let set = Some((name.clone(), value));
+            args.words.clear();
+            set
+        }
+        _ => None,
+    };
+    args.finish()?;
+    let gatehouse = setup::open_existing(&data_dir, &setup::Environment::from_process())?;
+    if let Some((name, value)) = set {
+        gatehouse.set_quota(&name, value)?;
+    }
+    for (quota, value) in gatehouse.quotas()? {
+        println!(
+            "{}\t{value}\t(AWS's default {}, at most {}: {})",
+            quota.name, quota.default, quota.max, quota.what
+        );
+    }
+    Ok(())
 }
 
 fn store_check_command(mut args: Args) -> Result<(), String> {

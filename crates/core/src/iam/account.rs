@@ -11,9 +11,11 @@ use gatehouse_protocol::iam::{
 use crate::authz::{Access, Authorized};
 use crate::errors::{Failure, Result, internal};
 use crate::model::pagination::PageRequest;
+use crate::model::quotas;
 use crate::model::records::{
     ACCOUNT_ALIASES, ACCOUNTS, AccountRecord, GROUPS, INSTANCE_PROFILES, OIDC_PROVIDERS, POLICIES,
-    POLICY_VERSIONS, PRINCIPAL_KEYS, ROLES, ROOT_OWNER, Records, USERS, prefix,
+    POLICY_VERSIONS, PRINCIPAL_KEYS, ROLES, ROOT_OWNER, Records, SAML_PROVIDERS,
+    SERVER_CERTIFICATES, SIGNING_CERTIFICATES, USERS, prefix,
 };
 use crate::pipeline::{Call, Handler, Operation, operation};
 
@@ -118,8 +120,8 @@ impl Handler for GetAccountSummary {
     fn resolve(_: &mut Call<'_>, _: &GetAccountSummaryRequest) -> Result<((), Access)> {
         Ok(((), Access::to(Self::ACTION, "*")))
     }
-    /// Every key AWS sends, with AWS's default quotas. Entities Gatehouse does not hold yet
-    /// (server certificates, providers, MFA devices, passwords) count zero.
+    /// Every key AWS sends, with the account's quotas. Entities Gatehouse does not hold yet
+    /// (MFA devices) count zero.
     fn run(
         call: &mut Call<'_>,
         _: Authorized,
@@ -136,7 +138,17 @@ impl Handler for GetAccountSummary {
         let policies = count(POLICIES)?;
         let versions = count(POLICY_VERSIONS)?;
         let profiles = count(INSTANCE_PROFILES)?;
-        let providers = count(OIDC_PROVIDERS)?;
+        let providers = count(OIDC_PROVIDERS)? + count(SAML_PROVIDERS)?;
+        let server_certificates = count(SERVER_CERTIFICATES)?;
+        let root_certificates = call
+            .t
+            .count(SIGNING_CERTIFICATES, &prefix(call.account(), &[ROOT_OWNER]))?;
+        let raised = call
+            .t
+            .get_record::<AccountRecord>(ACCOUNTS, call.account())?
+            .map(|a| a.quotas)
+            .unwrap_or_default();
+        let quota = |name| i32::try_from(quotas::value(&raised, name)).unwrap_or(i32::MAX);
         let root_keys = call
             .t
             .count(PRINCIPAL_KEYS, &prefix(call.account(), &[ROOT_OWNER]))?;
@@ -146,7 +158,7 @@ impl Handler for GetAccountSummary {
             (K::UsersQuota, 5000),
             (K::Groups, groups),
             (K::GroupsQuota, 300),
-            (K::ServerCertificates, 0),
+            (K::ServerCertificates, server_certificates),
             (K::ServerCertificatesQuota, 20),
             (K::UserPolicySizeQuota, 2048),
             (K::GroupPolicySizeQuota, 5120),
@@ -158,10 +170,19 @@ impl Handler for GetAccountSummary {
             (K::AccountMFAEnabled, 0),
             (K::AccountAccessKeysPresent, i32::from(root_keys > 0)),
             (K::AccountPasswordPresent, 0),
-            (K::AccountSigningCertificatesPresent, 0),
+            (
+                K::AccountSigningCertificatesPresent,
+                i32::from(root_certificates > 0),
+            ),
             (K::AttachedPoliciesPerGroupQuota, 10),
-            (K::AttachedPoliciesPerRoleQuota, 10),
-            (K::AttachedPoliciesPerUserQuota, 10),
+            (
+                K::AttachedPoliciesPerRoleQuota,
+                quota(quotas::MANAGED_POLICIES_PER_ROLE),
+            ),
+            (
+                K::AttachedPoliciesPerUserQuota,
+                quota(quotas::MANAGED_POLICIES_PER_USER),
+            ),
             (K::Policies, policies),
             (K::PoliciesQuota, 1500),
             (K::PolicySizeQuota, 6144),
@@ -169,7 +190,10 @@ impl Handler for GetAccountSummary {
             (K::PolicyVersionsInUseQuota, 10000),
             (K::VersionsPerPolicyQuota, 5),
             (K::GlobalEndpointTokenVersion, 1),
-            (K::AssumeRolePolicySizeQuota, 2048),
+            (
+                K::AssumeRolePolicySizeQuota,
+                quota(quotas::ROLE_TRUST_POLICY_LENGTH),
+            ),
             (K::InstanceProfiles, profiles),
             (K::InstanceProfilesQuota, 1000),
             (K::Providers, providers),

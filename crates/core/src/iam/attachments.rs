@@ -69,7 +69,11 @@ fn attach<E: PolicyHolder>(
     if holder.attached().contains(&policy.id) {
         return Ok(());
     }
-    let (quota, limit) = E::MANAGED_QUOTA;
+    let (quota, default_limit) = E::MANAGED_QUOTA;
+    let limit = match E::ADJUSTABLE_MANAGED_QUOTA {
+        Some(name) => crate::model::quotas::of_account(call.t, holder.account(), name)? as usize,
+        None => default_limit,
+    };
     if holder.attached().len() >= limit {
         return Err(limit_exceeded(format!(
             "Cannot exceed quota for {quota}: {limit}"

@@ -28,6 +28,7 @@ use crate::model::entity::entity_fields;
 use crate::model::entity::{
     self, BoundaryHolder, Dependent, Entity, Named, PolicyHolder, arn_of, checked_tags,
 };
+use crate::model::quotas;
 use crate::model::records::{
     ATTACHED_POLICIES, INLINE_POLICIES, ROLE_NAMES, ROLE_PROFILES, ROLES, Record, RoleRecord,
 };
@@ -36,7 +37,6 @@ use crate::pipeline::{Call, Handler, Operation, operation};
 /// A role's session lasts an hour unless its MaxSessionDuration says otherwise.
 pub const DEFAULT_MAX_SESSION_DURATION: i32 = 3600;
 /// AWS's default quota on a trust policy, counted without whitespace.
-pub const MAX_TRUST_POLICY_SIZE: usize = 2048;
 /// Where service-linked roles live; only AWS (here: CreateServiceLinkedRole) puts roles there.
 pub const SERVICE_ROLE_PATH: &str = "/aws-service-role/";
 
@@ -67,6 +67,8 @@ impl Entity for RoleRecord {
 impl PolicyHolder for RoleRecord {
     const INLINE_QUOTA: usize = 10_240;
     const MANAGED_QUOTA: (&'static str, usize) = ("PoliciesPerRole", 10);
+    const ADJUSTABLE_MANAGED_QUOTA: Option<&'static str> =
+        Some(crate::model::quotas::MANAGED_POLICIES_PER_ROLE);
     fn policies_rev_mut(&mut self) -> &mut u64 {
         &mut self.policies_rev
     }
@@ -128,11 +130,13 @@ pub(crate) fn role_shape(r: &RoleRecord, detail: bool) -> Role {
 }
 
 /// A trust policy as IAM accepts it.
-fn checked_trust_policy(document: &str) -> Result<()> {
+/// A trust policy as IAM accepts it, within the account's `RoleTrustPolicyLength`.
+fn checked_trust_policy(call: &mut Call<'_>, document: &str) -> Result<()> {
     parse_policy(document, PolicyKind::Trust)?;
-    if policy_size(document) > MAX_TRUST_POLICY_SIZE {
+    let limit = quotas::of_account(call.t, call.account(), quotas::ROLE_TRUST_POLICY_LENGTH)?;
+    if policy_size(document) > limit as usize {
         return Err(limit_exceeded(format!(
-            "Cannot exceed quota for ACLSizePerRole: {MAX_TRUST_POLICY_SIZE}"
+            "Cannot exceed quota for ACLSizePerRole: {limit}"
         )));
     }
     Ok(())
@@ -178,7 +182,7 @@ impl Handler for CreateRole {
                  create them with CreateServiceLinkedRole."
             )));
         }
-        checked_trust_policy(&input.assume_role_policy_document)?;
+        checked_trust_policy(call, &input.assume_role_policy_document)?;
         let boundary = match &input.permissions_boundary {
             Some(arn) => Some(
                 crate::iam::policies::policy_by_arn(call.t, call.account(), arn)?
@@ -329,7 +333,7 @@ impl Handler for UpdateAssumeRolePolicy {
     ) -> Result<()> {
         let mut role = role.existing()?;
         role.check_modifiable()?;
-        checked_trust_policy(&input.policy_document)?;
+        checked_trust_policy(call, &input.policy_document)?;
         role.assume_role_policy = input.policy_document.clone();
         role.policies_rev += 1;
         entity::save(call.t, &role)

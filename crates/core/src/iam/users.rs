@@ -71,6 +71,8 @@ impl Entity for UserRecord {
 impl PolicyHolder for UserRecord {
     const INLINE_QUOTA: usize = 2048;
     const MANAGED_QUOTA: (&'static str, usize) = ("PoliciesPerUser", 10);
+    const ADJUSTABLE_MANAGED_QUOTA: Option<&'static str> =
+        Some(crate::model::quotas::MANAGED_POLICIES_PER_USER);
     fn policies_rev_mut(&mut self) -> &mut u64 {
         &mut self.policies_rev
     }

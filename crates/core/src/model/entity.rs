@@ -191,6 +191,9 @@ pub trait PolicyHolder: Entity {
     const INLINE_QUOTA: usize;
     /// AWS's quota of attached managed policies, and its name in the LimitExceeded message.
     const MANAGED_QUOTA: (&'static str, usize);
+    /// The account quota (`model::quotas`) that replaces `MANAGED_QUOTA`'s number, where an
+    /// account may raise it.
+    const ADJUSTABLE_MANAGED_QUOTA: Option<&'static str> = None;
     fn policies_rev_mut(&mut self) -> &mut u64;
     fn attached(&self) -> &[String];
     fn attached_mut(&mut self) -> &mut Vec<String>;

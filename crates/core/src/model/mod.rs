@@ -3,6 +3,7 @@
 pub mod aws_policies;
 pub mod entity;
 pub mod pagination;
+pub mod quotas;
 pub mod records;
 pub mod relation;
 pub mod shared;

@@ -141,6 +141,10 @@ pub struct AccountRecord {
     /// `account_aliases`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub alias: Option<String>,
+    /// Quotas raised for this account (`model::quotas`), by name; the others have AWS's
+    /// default.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub quotas: std::collections::BTreeMap<String, u32>,
 }
 record!(AccountRecord, 1);
 

@@ -1,0 +1,128 @@
+//! The quotas an account may raise, as AWS lets accounts raise them through Service Quotas.
+//! Each account keeps its own values on its record; the rest of AWS's quotas are fixed.
+
+use std::collections::BTreeMap;
+
+use gatehouse_store::Txn;
+
+use crate::errors::Result;
+use crate::model::records::{ACCOUNTS, AccountRecord, Records};
+
+/// A quota an operator may raise for an account: its name, AWS's default, and how far AWS
+/// lets it go.
+pub struct AdjustableQuota {
+    pub name: &'static str,
+    pub default: u32,
+    pub max: u32,
+    pub what: &'static str,
+}
+
+pub const MANAGED_POLICIES_PER_USER: &str = "ManagedPoliciesPerUser";
+pub const MANAGED_POLICIES_PER_ROLE: &str = "ManagedPoliciesPerRole";
+pub const ROLE_TRUST_POLICY_LENGTH: &str = "RoleTrustPolicyLength";
+
+pub const ADJUSTABLE: &[AdjustableQuota] = &[
+    AdjustableQuota {
+        name: MANAGED_POLICIES_PER_USER,
+        default: 10,
+        max: 20,
+        what: "managed policies attached to one user",
+    },
+    AdjustableQuota {
+        name: MANAGED_POLICIES_PER_ROLE,
+        default: 10,
+        max: 20,
+        what: "managed policies attached to one role",
+    },
+    AdjustableQuota {
+        name: ROLE_TRUST_POLICY_LENGTH,
+        default: 2048,
+        max: 4096,
+        what: "characters of a role's trust policy, without whitespace",
+    },
+];
+
+/// The quota `name` of an account whose raised values are `raised`.
+pub fn value(raised: &BTreeMap<String, u32>, name: &str) -> u32 {
+    raised.get(name).copied().unwrap_or_else(|| {
+        ADJUSTABLE
+            .iter()
+            .find(|q| q.name == name)
+            .map_or(0, |q| q.default)
+    })
+}
+
+impl crate::Gatehouse {
+    /// Every adjustable quota of this Gatehouse's account, with its value now.
+    pub fn quotas(&self) -> std::result::Result<Vec<(&'static AdjustableQuota, u32)>, String> {
+        let account = self.account.to_string();
+        let raised = gatehouse_store::read(self.store.as_ref(), |t| {
+            Ok::<_, crate::errors::Failure>(
+                t.get_record::<AccountRecord>(ACCOUNTS, &account)?
+                    .map(|a| a.quotas)
+                    .unwrap_or_default(),
+            )
+        })
+        .map_err(|e| gatehouse_protocol::error::ApiError::from(e).message)?;
+        Ok(ADJUSTABLE
+            .iter()
+            .map(|q| (q, value(&raised, q.name)))
+            .collect())
+    }
+
+    /// Raises (or lowers, down to AWS's default) a quota of this Gatehouse's account.
+    pub fn set_quota(&self, name: &str, new_value: u32) -> std::result::Result<(), String> {
+        checked(name, new_value)?;
+        let account = self.account.to_string();
+        gatehouse_store::write(self.store.as_ref(), |t| {
+            let mut record = t
+                .get_record::<AccountRecord>(ACCOUNTS, &account)?
+                .ok_or_else(|| crate::errors::internal("the account has no record"))?;
+            record.quotas.insert(name.to_string(), new_value);
+            t.put_record(ACCOUNTS, &account, &record)?;
+            Ok::<_, crate::errors::Failure>(())
+        })
+        .map_err(|e| gatehouse_protocol::error::ApiError::from(e).message)
+    }
+}
+
+/// The quota `name` of `account`, as stored (one point read).
+pub fn of_account(t: &mut (impl Txn + ?Sized), account: &str, name: &str) -> Result<u32> {
+    let raised = t
+        .get_record::<AccountRecord>(ACCOUNTS, account)?
+        .map(|a| a.quotas)
+        .unwrap_or_default();
+    Ok(value(&raised, name))
+}
+
+/// Checks a new value for `name`: a known quota, from AWS's default up to AWS's maximum.
+pub fn checked(name: &str, value: u32) -> Result<&'static AdjustableQuota, String> {
+    let quota = ADJUSTABLE.iter().find(|q| q.name == name).ok_or_else(|| {
+        let names: Vec<&str> = ADJUSTABLE.iter().map(|q| q.name).collect();
+        format!("unknown quota '{name}'; adjustable: {}", names.join(", "))
+    })?;
+    if !(quota.default..=quota.max).contains(&value) {
+        return Err(format!(
+            "{name} must be between {} (AWS's default) and {} (AWS's maximum)",
+            quota.default, quota.max
+        ));
+    }
+    Ok(quota)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quotas_rise_within_awss_bounds_only() {
+        let mut raised = BTreeMap::new();
+        assert_eq!(value(&raised, MANAGED_POLICIES_PER_ROLE), 10);
+        raised.insert(MANAGED_POLICIES_PER_ROLE.to_string(), 20);
+        assert_eq!(value(&raised, MANAGED_POLICIES_PER_ROLE), 20);
+        assert!(checked(MANAGED_POLICIES_PER_ROLE, 20).is_ok());
+        assert!(checked(MANAGED_POLICIES_PER_ROLE, 21).is_err());
+        assert!(checked(ROLE_TRUST_POLICY_LENGTH, 1000).is_err());
+        assert!(checked("Nope", 1).is_err());
+    }
+}
