@@ -40,6 +40,9 @@ pub struct App {
     pub signing_keys: SigningKeyCache,
     pub tls: bool,
     pub bodies: BodyBudget,
+    /// Whether the store is reached over the network: authentication's reads then leave the
+    /// async worker thread (`block_in_place`).
+    pub remote_store: bool,
 }
 
 /// The bytes of request bodies being read, bounded (see `MAX_BODY_BYTES_IN_FLIGHT`).
@@ -383,7 +386,13 @@ async fn serve_api(
             }
             let gatehouse = app.gatehouse.clone();
             let key_id = creds.access_key_id.clone();
-            let found = match gatehouse.find_access_key(&key_id, now) {
+            let find = || gatehouse.find_access_key(&key_id, now);
+            let found = if app.remote_store {
+                tokio::task::block_in_place(find)
+            } else {
+                find()
+            };
+            let found = match found {
                 Ok(found) => found,
                 Err(e) => return fail(service, &action, e),
             };
@@ -452,7 +461,15 @@ async fn serve_api(
         source_ip: Some(remote.ip()),
         secure_transport: app.tls,
     };
-    let result = run_operation(app.gatehouse.clone(), service, action.clone(), params, cx).await;
+    let result = run_operation(
+        app.remote_store,
+        app.gatehouse.clone(),
+        service,
+        action.clone(),
+        params,
+        cx,
+    )
+    .await;
     Outcome {
         service,
         operation: action,
@@ -461,9 +478,11 @@ async fn serve_api(
     }
 }
 
-/// Reads run on the async worker (they take microseconds); anything that may write waits for
-/// a durable commit, so it runs on the blocking pool.
+/// Reads run on the async worker (they take microseconds; over a remote store they leave it
+/// with `block_in_place`); anything that may write waits for a durable commit, so it runs on
+/// the blocking pool.
 async fn run_operation(
+    remote_store: bool,
     gatehouse: Arc<Gatehouse>,
     service: Service,
     action: String,
@@ -475,7 +494,9 @@ async fn run_operation(
         Service::Iam => iam::dispatch(gatehouse.as_ref(), &cx, &action, &params, &cx.request_id),
         Service::Sts => sts::dispatch(gatehouse.as_ref(), &cx, &action, &params, &cx.request_id),
     };
-    if read_only {
+    if read_only && remote_store {
+        tokio::task::block_in_place(|| contain_panic(call))
+    } else if read_only {
         contain_panic(call)
     } else {
         tokio::task::spawn_blocking(move || contain_panic(call))

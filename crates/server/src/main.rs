@@ -21,7 +21,8 @@ const USAGE: &str = "\
 gatehouse: AWS IAM and STS, self-hosted
 
 USAGE:
-    gatehouse serve [--listen ADDR:PORT] [--data-dir DIR] [--tls-cert FILE --tls-key FILE]
+    gatehouse serve [--listen ADDR:PORT] [--data-dir DIR] [--store postgres://...]
+                    [--tls-cert FILE --tls-key FILE]
                     [--header-timeout SECONDS] [--idle-timeout SECONDS] [--max-connections N]
     gatehouse store check [--data-dir DIR]
     gatehouse account quota [--data-dir DIR]                 the account's adjustable quotas
@@ -34,6 +35,8 @@ USAGE:
 serve options:
     --listen ADDR:PORT   where to listen (default 127.0.0.1:4599)
     --data-dir DIR       where state lives (default ./gatehouse-data)
+    --store URL          keep the state in PostgreSQL (postgres://user:pass@host:port/db) so that
+                         many nodes share it; the master key must then be given to every node
     --tls-cert FILE      serve HTTPS with this PEM certificate chain ...
     --tls-key FILE       ... and this PEM private key
     --header-timeout S   a request's line and headers must arrive within S seconds (default 10)
@@ -41,6 +44,7 @@ serve options:
     --max-connections N  connections served at once (default 4096)
 
 environment:
+    GATEHOUSE_STORE_URL                 as --store
     GATEHOUSE_ACCOUNT_ID                the account's 12-digit id (default 000000000000)
     GATEHOUSE_ROOT_ACCESS_KEY_ID        the root user's access key id ...
     GATEHOUSE_ROOT_SECRET_ACCESS_KEY    ... and its secret; when unset, one is generated on the
@@ -149,6 +153,7 @@ fn serve_command(mut args: Args) -> Result<(), String> {
         .parse()
         .map_err(|e| format!("--listen: {e}"))?;
     let data_dir = data_dir(&mut args)?;
+    let store_url = args.option("--store")?;
     let tls = match (args.option("--tls-cert")?, args.option("--tls-key")?) {
         (Some(cert), Some(key)) => Some(serve::TlsFiles {
             cert: cert.into(),
@@ -188,7 +193,10 @@ fn serve_command(mut args: Args) -> Result<(), String> {
         },
     };
     args.finish()?;
-    let env = setup::Environment::from_process();
+    let mut env = setup::Environment::from_process();
+    if store_url.is_some() {
+        env.store_url = store_url;
+    }
     let opened = setup::open(&data_dir, &env, http::now())?;
     log::info!("data directory {}", data_dir.display());
     let app = Arc::new(http::App {
@@ -202,6 +210,7 @@ fn serve_command(mut args: Args) -> Result<(), String> {
         signing_keys: SigningKeyCache::new(),
         tls: tls.is_some(),
         bodies: http::BodyBudget::new(http::MAX_BODY_BYTES_IN_FLIGHT),
+        remote_store: opened.remote_store,
     });
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

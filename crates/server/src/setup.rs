@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use gatehouse_core::{Gatehouse, MasterKey, RootKeyInit, VOLATILE_TABLES};
-use gatehouse_store::{CachedStore, SqliteStore, Store};
+use gatehouse_store::{CachedStore, PostgresStore, SqliteStore, Store};
 use gatehouse_types::{AccountId, SecretKey, Timestamp};
 
 pub const DEFAULT_ACCOUNT_ID: &str = "000000000000";
@@ -17,6 +17,8 @@ const ROOT_CREDENTIALS_FILE: &str = "root-credentials";
 
 /// What the environment configures (read once, in `main`).
 pub struct Environment {
+    /// `GATEHOUSE_STORE_URL`: a PostgreSQL URL, for many nodes on one database.
+    pub store_url: Option<String>,
     pub account_id: Option<String>,
     pub root_access_key_id: Option<String>,
     pub root_secret_access_key: Option<SecretKey>,
@@ -27,6 +29,7 @@ impl Environment {
     pub fn from_process() -> Self {
         let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
         Environment {
+            store_url: var("GATEHOUSE_STORE_URL"),
             account_id: var("GATEHOUSE_ACCOUNT_ID"),
             root_access_key_id: var("GATEHOUSE_ROOT_ACCESS_KEY_ID"),
             root_secret_access_key: var("GATEHOUSE_ROOT_SECRET_ACCESS_KEY").map(SecretKey::new),
@@ -37,6 +40,14 @@ impl Environment {
 
 pub struct Opened {
     pub gatehouse: Arc<Gatehouse>,
+    /// Whether the store is reached over the network (its calls must not run on an async
+    /// worker thread).
+    pub remote_store: bool,
+}
+
+/// Whether a store URL names PostgreSQL.
+pub fn is_postgres(url: &str) -> bool {
+    url.starts_with("postgres://") || url.starts_with("postgresql://")
 }
 
 /// Opens the data directory, creating what a first start needs.
@@ -52,7 +63,24 @@ pub fn open(data_dir: &Path, env: &Environment, now: Timestamp) -> Result<Opened
             )
         })?;
     let db_path = data_dir.join(DATABASE_FILE);
-    let master_key = master_key(data_dir, env, db_path.exists(), true)?;
+    let postgres = env.store_url.as_deref().filter(|url| is_postgres(url));
+    if let Some(url) = &env.store_url
+        && postgres.is_none()
+    {
+        return Err(format!(
+            "unsupported store '{url}': give a postgres:// URL, or none for the embedded store"
+        ));
+    }
+    // Every node of a shared database must be given the same master key: none is made up.
+    let master_key = master_key(data_dir, env, db_path.exists(), postgres.is_none()).map_err(
+        |e| match postgres {
+            Some(_) => format!(
+                "{e}: with PostgreSQL every node is given the master key (GATEHOUSE_MASTER_KEY, \
+                 or DATA_DIR/master.key); make one with `openssl rand -hex 32`"
+            ),
+            None => e,
+        },
+    )?;
     let root_key = match (&env.root_access_key_id, &env.root_secret_access_key) {
         (Some(id), Some(secret)) => Some((id.clone(), secret.clone())),
         (None, None) => None,
@@ -60,10 +88,20 @@ pub fn open(data_dir: &Path, env: &Environment, now: Timestamp) -> Result<Opened
             return Err("set both GATEHOUSE_ROOT_ACCESS_KEY_ID and GATEHOUSE_ROOT_SECRET_ACCESS_KEY, or neither".into());
         }
     };
-    let sqlite = SqliteStore::open(&db_path)
-        .map_err(|e| format!("cannot open {}: {e}", db_path.display()))?
-        .with_volatile_tables(VOLATILE_TABLES);
-    let store: Arc<dyn Store> = Arc::new(CachedStore::new(sqlite, VOLATILE_TABLES));
+    let store: Arc<dyn Store> = match postgres {
+        Some(url) => {
+            let pg = PostgresStore::open(url)
+                .map_err(|e| format!("cannot open the PostgreSQL store: {e}"))?
+                .with_volatile_tables(VOLATILE_TABLES);
+            Arc::new(CachedStore::new(pg, VOLATILE_TABLES))
+        }
+        None => {
+            let sqlite = SqliteStore::open(&db_path)
+                .map_err(|e| format!("cannot open {}: {e}", db_path.display()))?
+                .with_volatile_tables(VOLATILE_TABLES);
+            Arc::new(CachedStore::new(sqlite, VOLATILE_TABLES))
+        }
+    };
     let account = account_id(env, store.as_ref())?;
     let gatehouse = Arc::new(Gatehouse::new(store, account, master_key, root_key));
     // Before anything is sealed or created: a wrong master key or account id is refused.
@@ -91,7 +129,10 @@ pub fn open(data_dir: &Path, env: &Environment, now: Timestamp) -> Result<Opened
             );
         }
     }
-    Ok(Opened { gatehouse })
+    Ok(Opened {
+        gatehouse,
+        remote_store: postgres.is_some(),
+    })
 }
 
 /// The account: `GATEHOUSE_ACCOUNT_ID` if set (refused later if the store was created for

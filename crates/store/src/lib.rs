@@ -15,11 +15,13 @@
 mod cached;
 mod changes;
 pub mod conformance;
+mod postgres;
 mod sqlite;
 
 use std::fmt;
 
 pub use cached::CachedStore;
+pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
 
 /// Whether a transaction may change anything.

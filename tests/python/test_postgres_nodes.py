@@ -1,0 +1,146 @@
+"""Three `gatehouse serve` nodes on one PostgreSQL database, driven round-robin with boto3:
+every change made through one node is in force on the others for the very next request, and
+racing creates across nodes keep names unique and quotas. Runs where GATEHOUSE_TEST_POSTGRES_URL
+names a throw-away cluster (`scripts/test` starts one); the databases it makes are dropped.
+"""
+
+import json
+import os
+import secrets
+import subprocess
+import threading
+
+import pytest
+from botocore.exceptions import ClientError
+
+from conftest import new_server, random_account_id, unique
+
+BASE_URL = os.environ.get("GATEHOUSE_TEST_POSTGRES_URL")
+pytestmark = pytest.mark.skipif(not BASE_URL, reason="GATEHOUSE_TEST_POSTGRES_URL is not set "
+                                                     "(scripts/test starts a PostgreSQL cluster)")
+
+
+def doc(*statements):
+    return json.dumps({"Version": "2012-10-17", "Statement": list(statements)})
+
+
+def psql(sql):
+    subprocess.run(["psql", BASE_URL, "-v", "ON_ERROR_STOP=1", "-qc", sql], check=True, capture_output=True)
+
+
+def error(excinfo):
+    resp = excinfo.value.response
+    return resp["Error"]["Code"], resp["ResponseMetadata"]["HTTPStatusCode"]
+
+
+@pytest.fixture(scope="module")
+def nodes(tmp_path_factory):
+    database = f"gatehouse_nodes_{secrets.token_hex(4)}"
+    psql(f"CREATE DATABASE {database}")
+    url = BASE_URL.rsplit("/", 1)[0] + "/" + database
+    master_key = secrets.token_hex(32)
+    account = random_account_id()
+    first = new_server(tmp_path_factory, "pg0", account_id=account,
+                       extra_env={"GATEHOUSE_MASTER_KEY": master_key}, extra_args=["--store", url])
+    started = [first.start()]
+    for i in (1, 2):
+        node = new_server(tmp_path_factory, f"pg{i}", account_id=account,
+                          extra_env={"GATEHOUSE_MASTER_KEY": master_key}, extra_args=["--store", url])
+        node.root_key_id, node.root_secret = first.root_key_id, first.root_secret
+        started.append(node.start())
+    try:
+        yield started
+    finally:
+        for node in started:
+            if node.proc is not None:
+                assert node.stop() == 0, node.stderr()
+        psql(f"DROP DATABASE IF EXISTS {database}")
+
+
+def test_every_change_through_one_node_is_in_force_on_the_others(nodes):
+    a, b, c = (n.iam() for n in nodes)
+    name = unique("alice")
+    a.create_user(UserName=name)
+    key = b.create_access_key(UserName=name)["AccessKey"]
+    as_user = [n.iam(key["AccessKeyId"], key["SecretAccessKey"]) for n in nodes]
+
+    # A policy put through one node allows on every node at once.
+    with pytest.raises(ClientError) as e:
+        as_user[2].list_users()
+    assert error(e) == ("AccessDenied", 403)
+    policy = c.create_policy(PolicyName=unique("p"), PolicyDocument=doc(
+        {"Effect": "Allow", "Action": "iam:ListUsers", "Resource": "*"}))["Policy"]["Arn"]
+    group = a.create_group(GroupName=unique("g"))["Group"]["GroupName"]
+    b.attach_group_policy(GroupName=group, PolicyArn=policy)
+    c.add_user_to_group(GroupName=group, UserName=name)
+    for client in as_user:
+        client.list_users()
+
+    # A new default version set through one node is in force on the others.
+    a.create_policy_version(PolicyArn=policy, PolicyDocument=doc(
+        {"Effect": "Allow", "Action": "iam:GetUser", "Resource": "*"}), SetAsDefault=True)
+    for client in as_user:
+        with pytest.raises(ClientError) as e:
+            client.list_users()
+        assert error(e) == ("AccessDenied", 403)
+    b.set_default_policy_version(PolicyArn=policy, VersionId="v1")
+    as_user[0].list_users()
+
+    # Removed from the group through one node: denied on the others.
+    c.remove_user_from_group(GroupName=group, UserName=name)
+    for client in as_user:
+        with pytest.raises(ClientError) as e:
+            client.list_users()
+        assert error(e) == ("AccessDenied", 403)
+
+    # A boundary put through one node holds on the others.
+    a.put_user_policy(UserName=name, PolicyName="all", PolicyDocument=doc(
+        {"Effect": "Allow", "Action": "iam:*", "Resource": "*"}))
+    as_user[1].list_users()
+    b.put_user_permissions_boundary(UserName=name, PermissionsBoundary="arn:aws:iam::aws:policy/ReadOnlyAccess")
+    as_user[2].list_users()
+    with pytest.raises(ClientError) as e:
+        as_user[0].create_user(UserName=unique("nope"))
+    assert error(e) == ("AccessDenied", 403)
+
+    # A key deactivated through one node stops working on every node.
+    c.update_access_key(UserName=name, AccessKeyId=key["AccessKeyId"], Status="Inactive")
+    for client in as_user:
+        with pytest.raises(ClientError) as e:
+            client.get_user(UserName=name)
+        assert error(e)[0] == "InvalidClientTokenId"
+
+
+def race(calls):
+    results = [None] * len(calls)
+    barrier = threading.Barrier(len(calls))
+
+    def run(i):
+        barrier.wait()
+        try:
+            results[i] = ("ok", calls[i]())
+        except ClientError as exc:
+            results[i] = (exc.response["Error"]["Code"], None)
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(calls))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return results
+
+
+def test_racing_creates_across_nodes_keep_names_unique_and_quotas(nodes):
+    clients = [n.iam() for n in nodes]
+    name = unique("racer")
+    # The same name in different letter case, through every node at once.
+    spellings = [name, name.upper(), name.capitalize(), name, name.upper(), name.capitalize()]
+    results = race([lambda c=clients[i % 3], n=spellings[i]: c.create_user(UserName=n) for i in range(6)])
+    assert [r[0] for r in results].count("ok") == 1, results
+    assert all(r[0] in ("ok", "EntityAlreadyExists") for r in results), results
+
+    owner = unique("keys")
+    clients[0].create_user(UserName=owner)
+    results = race([lambda c=clients[i % 3]: c.create_access_key(UserName=owner) for i in range(6)])
+    assert [r[0] for r in results].count("ok") == 2, results
+    assert len(clients[1].list_access_keys(UserName=owner)["AccessKeyMetadata"]) == 2
