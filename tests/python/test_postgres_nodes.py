@@ -144,3 +144,35 @@ def test_racing_creates_across_nodes_keep_names_unique_and_quotas(nodes):
     results = race([lambda c=clients[i % 3]: c.create_access_key(UserName=owner) for i in range(6)])
     assert [r[0] for r in results].count("ok") == 2, results
     assert len(clients[1].list_access_keys(UserName=owner)["AccessKeyMetadata"]) == 2
+
+
+PG_DIR = os.environ.get("GATEHOUSE_TEST_PG_DIR")
+PG_PORT = os.environ.get("GATEHOUSE_TEST_PG_PORT")
+CLUSTER = os.path.join(os.path.dirname(__file__), "..", "..", "scripts", "pg-test-cluster")
+
+
+@pytest.mark.skipif(not PG_DIR, reason="GATEHOUSE_TEST_PG_DIR is not set: the test cluster is not ours to stop")
+def test_a_stopped_database_means_503_and_the_nodes_recover_by_themselves(nodes):
+    from urllib.parse import urlencode
+
+    node = nodes[0]
+    body = urlencode({"Action": "ListUsers", "Version": "2010-05-08"})
+    assert node.send(node.signed_request(body)).status == 200
+    subprocess.run([CLUSTER, "stop", PG_DIR], check=True, capture_output=True)
+    try:
+        for _ in range(3):
+            answer = node.send(node.signed_request(body))
+            assert answer.status == 503, answer.text
+            assert answer.error()["Code"] == "ServiceUnavailable"
+        import urllib.request
+        with pytest.raises(urllib.error.HTTPError) as e:
+            urllib.request.urlopen(f"{node.endpoint}/ready", timeout=30)
+        assert e.value.code == 503
+        assert urllib.request.urlopen(f"{node.endpoint}/health", timeout=30).status == 200
+    finally:
+        subprocess.run([CLUSTER, "start", PG_DIR, PG_PORT], check=True, capture_output=True)
+    # Back without a restart: new connections replace the broken ones.
+    for n in nodes:
+        assert n.send(n.signed_request(body)).status == 200
+        import urllib.request
+        assert urllib.request.urlopen(f"{n.endpoint}/ready", timeout=30).status == 200

@@ -27,6 +27,13 @@ impl From<Failure> for ApiError {
     fn from(f: Failure) -> Self {
         match f {
             Failure::Api(e) => e,
+            Failure::Store(e @ StoreError::Unavailable(_)) => {
+                log::error!("{e}");
+                ApiError::new(
+                    ErrorCode::ServiceUnavailable,
+                    "The service is unavailable. Please retry shortly.",
+                )
+            }
             Failure::Store(e) => {
                 log::error!("storage failure: {e}");
                 ApiError::internal()

@@ -130,4 +130,13 @@ impl Gatehouse {
     pub fn account(&self) -> &AccountId {
         &self.account
     }
+
+    /// Whether the store answers now (a read of the account's record): what `/ready` reports.
+    pub fn ready(&self) -> std::result::Result<(), String> {
+        let account = self.account.to_string();
+        gatehouse_store::read(self.store.as_ref(), |t| {
+            t.get(model::records::ACCOUNTS, &account).map(|_| ())
+        })
+        .map_err(|e| e.to_string())
+    }
 }

@@ -129,6 +129,29 @@ pub async fn handle(
             "text/plain; charset=utf-8",
             "ok\n".to_string(),
         ),
+        // Ready: the store answers (and its migrations ran: the server started). A node whose
+        // database is down is alive (`/health`) but not ready.
+        (&Method::GET, "/ready") => {
+            let gatehouse = app.gatehouse.clone();
+            let ready = tokio::task::spawn_blocking(move || gatehouse.ready())
+                .await
+                .unwrap_or_else(|e| Err(e.to_string()));
+            match ready {
+                Ok(()) => plain(
+                    StatusCode::OK,
+                    "text/plain; charset=utf-8",
+                    "ready\n".to_string(),
+                ),
+                Err(e) => {
+                    log::warn!("not ready: {e}");
+                    plain(
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        "text/plain; charset=utf-8",
+                        "not ready\n".to_string(),
+                    )
+                }
+            }
+        }
         (&Method::GET, "/metrics") => plain(
             StatusCode::OK,
             "text/plain; version=0.0.4; charset=utf-8",

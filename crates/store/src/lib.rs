@@ -94,6 +94,9 @@ pub trait Store: Send + Sync {
 #[derive(Debug)]
 pub enum StoreError {
     Backend(String),
+    /// The backend cannot be reached now (a database server down or unreachable): the request
+    /// may succeed later, so callers answer 503, not 500.
+    Unavailable(String),
     Corrupt(String),
     Io(std::io::Error),
 }
@@ -102,6 +105,7 @@ impl fmt::Display for StoreError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             StoreError::Backend(e) => write!(f, "storage backend error: {e}"),
+            StoreError::Unavailable(e) => write!(f, "storage unavailable: {e}"),
             StoreError::Corrupt(e) => write!(f, "storage integrity check failed: {e}"),
             StoreError::Io(e) => write!(f, "storage i/o error: {e}"),
         }

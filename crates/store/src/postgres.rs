@@ -53,7 +53,17 @@ pub struct PostgresStore {
 
 impl From<postgres::Error> for StoreError {
     fn from(e: postgres::Error) -> Self {
-        StoreError::Backend(e.to_string())
+        // No SQL state: the connection failed or broke, not the statement. Classes 08
+        // (connection exception) and 57 (operator intervention: a shutdown, a restart) say the
+        // same from the server's side.
+        let connection = e
+            .code()
+            .is_none_or(|c| c.code().starts_with("08") || c.code().starts_with("57"));
+        if connection || e.is_closed() {
+            StoreError::Unavailable(e.to_string())
+        } else {
+            StoreError::Backend(e.to_string())
+        }
     }
 }
 
@@ -330,13 +340,36 @@ impl Store for PostgresStore {
         body: &mut dyn FnMut(&mut dyn Txn) -> Result<(), Rollback>,
     ) -> Result<(), StoreError> {
         let mut client = self.client()?;
-        for _ in 0..MAX_ATTEMPTS {
+        let mut reconnected = false;
+        let mut conflicts = 0;
+        loop {
             match attempt(&mut client, mode, self.volatile, body) {
                 Ok(true) => {
                     self.give_back(client);
                     return Ok(());
                 }
-                Ok(false) => continue,
+                Ok(false) => {
+                    conflicts += 1;
+                    if conflicts >= MAX_ATTEMPTS {
+                        self.give_back(client);
+                        return Err(StoreError::Backend(format!(
+                            "a transaction met {MAX_ATTEMPTS} serialization conflicts in a row"
+                        )));
+                    }
+                }
+                // A pooled connection broken by a database restart: every idle one is, so they
+                // all go, and the body runs once more on a new connection (nothing of it was
+                // committed: the connection broke before the commit answered, or at it — then
+                // PostgreSQL rolled it back or it is durable and a retry meets its effects).
+                Err(StoreError::Unavailable(_)) if !reconnected => {
+                    reconnected = true;
+                    if let Ok(mut idle) = self.idle.lock() {
+                        let stale = std::mem::take(&mut *idle);
+                        drop(idle);
+                        let _ = std::thread::spawn(move || drop(stale)).join();
+                    }
+                    client = connect(&self.url)?;
+                }
                 Err(e) => {
                     // A broken connection is not given back; a healthy one is.
                     self.give_back(client);
@@ -344,10 +377,6 @@ impl Store for PostgresStore {
                 }
             }
         }
-        self.give_back(client);
-        Err(StoreError::Backend(format!(
-            "a transaction met {MAX_ATTEMPTS} serialization conflicts in a row"
-        )))
     }
 
     fn change_token(&self) -> Option<u64> {
