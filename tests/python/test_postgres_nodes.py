@@ -48,6 +48,8 @@ def nodes(tmp_path_factory):
                           extra_env={"GATEHOUSE_MASTER_KEY": master_key}, extra_args=["--store", url])
         node.root_key_id, node.root_secret = first.root_key_id, first.root_secret
         started.append(node.start())
+    for node in started:
+        node.store_url, node.master_key = url, master_key
     try:
         yield started
     finally:
@@ -144,6 +146,20 @@ def test_racing_creates_across_nodes_keep_names_unique_and_quotas(nodes):
     results = race([lambda c=clients[i % 3]: c.create_access_key(UserName=owner) for i in range(6)])
     assert [r[0] for r in results].count("ok") == 2, results
     assert len(clients[1].list_access_keys(UserName=owner)["AccessKeyMetadata"]) == 2
+
+
+def test_quotas_raised_on_the_database_hold_on_every_node(nodes):
+    from conftest import gatehouse_bin
+
+    node = nodes[0]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GATEHOUSE_")}
+    env.update(GATEHOUSE_ACCOUNT_ID=node.account_id, GATEHOUSE_MASTER_KEY=node.master_key)
+    result = subprocess.run([str(gatehouse_bin()), "account", "quota", "set", "ManagedPoliciesPerRole", "20",
+                             "--store", node.store_url, "--data-dir", str(node.data_dir)],
+                            env=env, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    for n in nodes:
+        assert n.iam().get_account_summary()["SummaryMap"]["AttachedPoliciesPerRoleQuota"] == 20
 
 
 PG_DIR = os.environ.get("GATEHOUSE_TEST_PG_DIR")

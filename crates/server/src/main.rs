@@ -25,8 +25,9 @@ USAGE:
                     [--tls-cert FILE --tls-key FILE]
                     [--header-timeout SECONDS] [--idle-timeout SECONDS] [--max-connections N]
     gatehouse store check [--data-dir DIR]
-    gatehouse account quota [--data-dir DIR]                 the account's adjustable quotas
-    gatehouse account quota set NAME VALUE [--data-dir DIR]  raise one (as AWS lets accounts)
+    gatehouse account quota [--data-dir DIR] [--store URL]    the account's adjustable quotas
+    gatehouse account quota set NAME VALUE [--data-dir DIR] [--store URL]
+                                                             raise one (as AWS lets accounts)
     gatehouse policy check [--kind KIND] FILE...
     gatehouse policy simulate --policy FILE... --action ACTION --resource ARN [...]
                               (see 'gatehouse policy --help')
@@ -223,6 +224,7 @@ fn serve_command(mut args: Args) -> Result<(), String> {
 /// quotas in an existing store (a running server sees the change on its next request).
 fn quota_command(mut args: Args) -> Result<(), String> {
     let data_dir = data_dir(&mut args)?;
+    let store_url = args.option("--store")?;
     let set = match args.words.first().map(String::as_str) {
         Some("set") => {
             let [_, name, value] = args.words.as_slice() else {
@@ -240,7 +242,11 @@ fn quota_command(mut args: Args) -> Result<(), String> {
         _ => None,
     };
     args.finish()?;
-    let gatehouse = setup::open_existing(&data_dir, &setup::Environment::from_process())?;
+    let mut env = setup::Environment::from_process();
+    if store_url.is_some() {
+        env.store_url = store_url;
+    }
+    let gatehouse = setup::open_existing(&data_dir, &env)?;
     if let Some((name, value)) = set {
         gatehouse.set_quota(&name, value)?;
     }

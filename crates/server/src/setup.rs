@@ -217,16 +217,26 @@ fn write_private(path: &PathBuf, contents: &str) -> Result<(), String> {
 /// Opens an existing store for an administrative command, with the checks `serve` makes
 /// (master key, account id); creates nothing.
 pub fn open_existing(data_dir: &Path, env: &Environment) -> Result<Arc<Gatehouse>, String> {
-    let db_path = data_dir.join(DATABASE_FILE);
-    if !db_path.exists() {
-        return Err(format!("no database at {}", db_path.display()));
-    }
+    let store: Arc<dyn Store> = match env.store_url.as_deref() {
+        Some(url) if is_postgres(url) => Arc::new(
+            PostgresStore::open(url)
+                .map_err(|e| format!("cannot open the PostgreSQL store: {e}"))?
+                .with_volatile_tables(VOLATILE_TABLES),
+        ),
+        Some(url) => return Err(format!("unsupported store '{url}'")),
+        None => {
+            let db_path = data_dir.join(DATABASE_FILE);
+            if !db_path.exists() {
+                return Err(format!("no database at {}", db_path.display()));
+            }
+            Arc::new(
+                SqliteStore::open(&db_path)
+                    .map_err(|e| format!("cannot open {}: {e}", db_path.display()))?
+                    .with_volatile_tables(VOLATILE_TABLES),
+            )
+        }
+    };
     let master_key = master_key(data_dir, env, true, false)?;
-    let store: Arc<dyn Store> = Arc::new(
-        SqliteStore::open(&db_path)
-            .map_err(|e| format!("cannot open {}: {e}", db_path.display()))?
-            .with_volatile_tables(VOLATILE_TABLES),
-    );
     let account = account_id(env, store.as_ref())?;
     let gatehouse = Gatehouse::new(store, account, master_key, None);
     gatehouse.verify_store().map_err(|e| e.to_string())?;
