@@ -11,6 +11,7 @@ use gatehouse_types::Timestamp;
 
 use crate::authz::{Access, Authorized};
 use crate::errors::{Result, limit_exceeded, no_such_access_key, validation};
+use crate::iam::credentials::resolve_owner;
 use crate::iam::users::{CredentialOwner, Subject};
 use crate::keys::{delete_key, store_key};
 use crate::model::entity;
@@ -37,22 +38,12 @@ fn owned_key(call: &mut Call<'_>, owner: &CredentialOwner, id: &str) -> Result<A
     }
 }
 
-fn resolve_subject(
-    call: &mut Call<'_>,
-    user_name: Option<&str>,
-    action: &'static str,
-) -> Result<(Subject, Access)> {
-    let subject = Subject::find(call, user_name)?;
-    let access = subject.access(call, action);
-    Ok((subject, access))
-}
-
 operation!(CreateAccessKey, Iam, writes, CreateAccessKeyRequest => CreateAccessKeyResponse);
 impl Handler for CreateAccessKey {
     type Target = Subject;
 
     fn resolve(call: &mut Call<'_>, input: &CreateAccessKeyRequest) -> Result<(Subject, Access)> {
-        resolve_subject(call, input.user_name.as_deref(), Self::ACTION)
+        resolve_owner(call, input.user_name.as_deref(), Self::ACTION)
     }
 
     fn run(
@@ -91,7 +82,7 @@ impl Handler for ListAccessKeys {
     type Target = Subject;
 
     fn resolve(call: &mut Call<'_>, input: &ListAccessKeysRequest) -> Result<(Subject, Access)> {
-        resolve_subject(call, input.user_name.as_deref(), Self::ACTION)
+        resolve_owner(call, input.user_name.as_deref(), Self::ACTION)
     }
 
     fn run(
@@ -131,7 +122,7 @@ impl Handler for UpdateAccessKey {
     type Target = Subject;
 
     fn resolve(call: &mut Call<'_>, input: &UpdateAccessKeyRequest) -> Result<(Subject, Access)> {
-        resolve_subject(call, input.user_name.as_deref(), Self::ACTION)
+        resolve_owner(call, input.user_name.as_deref(), Self::ACTION)
     }
 
     fn run(
@@ -163,7 +154,7 @@ impl Handler for DeleteAccessKey {
     type Target = Subject;
 
     fn resolve(call: &mut Call<'_>, input: &DeleteAccessKeyRequest) -> Result<(Subject, Access)> {
-        resolve_subject(call, input.user_name.as_deref(), Self::ACTION)
+        resolve_owner(call, input.user_name.as_deref(), Self::ACTION)
     }
 
     fn run(

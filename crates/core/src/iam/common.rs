@@ -40,3 +40,17 @@ pub(crate) fn list_by_path<E: Entity>(
     let account = call.account();
     entity::list::<E>(call.t, account, path_prefix.unwrap_or("/"), page)
 }
+
+/// Looks up an entity a call names by its ARN in the caller's account (identity providers),
+/// stating `action` on that ARN with the entity's tags.
+pub(crate) fn named_by_arn<E: Entity>(
+    call: &mut Call<'_>,
+    arn: &str,
+    action: &'static str,
+) -> Result<(Named<E>, Access)> {
+    let own = format!("arn:aws:iam::{}:{}/", call.account(), E::KIND);
+    let name = arn.strip_prefix(&own).unwrap_or("");
+    let entity = Named::<E>::find(call.t, call.account(), name)?;
+    let access = Access::to(action, arn.to_string()).with_resource_tags(entity.tags());
+    Ok((entity, access))
+}

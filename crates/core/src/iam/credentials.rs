@@ -7,10 +7,57 @@ use gatehouse_protocol::iam::StatusType;
 use gatehouse_store::Table;
 
 use crate::authz::Access;
-use crate::errors::{Result, validation};
+use crate::errors::{Failure, Result, validation};
 use crate::iam::users::{CredentialOwner, Subject};
 use crate::model::records::{KeyStatus, Record, Records, key, prefix};
 use crate::pipeline::Call;
+
+/// A credential kept under its owner: SSH public keys, signing certificates, service-specific
+/// credentials.
+pub(crate) trait Credential: Record {
+    const TABLE: Table;
+    fn id(&self) -> &str;
+    fn status_mut(&mut self) -> &mut KeyStatus;
+    /// AWS's NoSuchEntity for an id the owner does not have.
+    fn not_found(id: &str) -> Failure;
+}
+
+/// The credential `id` of `owner`; NoSuchEntity otherwise (another user's is "not found" too).
+pub(crate) fn owned<R: Credential>(
+    call: &mut Call<'_>,
+    owner: &CredentialOwner,
+    id: &str,
+) -> Result<R> {
+    one_of(call, R::TABLE, owner, id)?.ok_or_else(|| R::not_found(id))
+}
+
+pub(crate) fn save<R: Credential>(
+    call: &mut Call<'_>,
+    owner: &CredentialOwner,
+    credential: &R,
+) -> Result<()> {
+    put(call, R::TABLE, owner, credential.id(), credential)
+}
+
+/// The body of every `Update…` of a credential's status.
+pub(crate) fn update_status<R: Credential>(
+    call: &mut Call<'_>,
+    subject: Subject,
+    id: &str,
+    status: &StatusType,
+) -> Result<()> {
+    let owner = subject.owner()?;
+    let mut credential = owned::<R>(call, &owner, id)?;
+    *credential.status_mut() = settable(status)?;
+    save(call, &owner, &credential)
+}
+
+/// The body of every `Delete…` of a credential.
+pub(crate) fn delete<R: Credential>(call: &mut Call<'_>, subject: Subject, id: &str) -> Result<()> {
+    let owner = subject.owner()?;
+    let credential = owned::<R>(call, &owner, id)?;
+    remove(call, R::TABLE, &owner, credential.id())
+}
 
 /// The subject a call names (or the caller), with `action` stated on it.
 pub(crate) fn resolve_owner(

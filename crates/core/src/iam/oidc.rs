@@ -19,7 +19,7 @@ use crate::authz::{Access, Authorized};
 use crate::crypto::random;
 use crate::errors::{Failure, Result, invalid_input, limit_exceeded, randomness_unavailable};
 use crate::iam::users::tags_shape;
-use crate::model::entity::{self, Dependent, Entity, Named, arn_of, checked_tags};
+use crate::model::entity::{self, Dependent, Entity, Named, arn_of, checked_tags, entity_fields};
 use crate::model::records::{
     OIDC_PROVIDER_NAMES, OIDC_PROVIDERS, OidcProviderRecord, Record, Records, prefix,
 };
@@ -38,27 +38,7 @@ impl Entity for OidcProviderRecord {
     const DEPENDENTS: &'static [Dependent] = &[];
     const TAG_QUOTA: (&'static str, usize) = ("TagsPerOpenIdConnectProvider", 50);
 
-    fn account(&self) -> &str {
-        &self.account
-    }
-    fn id(&self) -> &str {
-        &self.id
-    }
-    fn name(&self) -> &str {
-        &self.name
-    }
-    fn path(&self) -> &str {
-        "/"
-    }
-    fn tags(&self) -> &[(String, String)] {
-        &self.tags
-    }
-    fn set_name_and_path(&mut self, name: String, _path: String) {
-        self.name = name;
-    }
-    fn tags_mut(&mut self) -> Option<&mut Vec<(String, String)>> {
-        Some(&mut self.tags)
-    }
+    entity_fields!(pathless);
 
     fn already_exists(name: &str) -> Failure {
         ApiError::new(
@@ -83,11 +63,7 @@ fn find(
     arn: &str,
     action: &'static str,
 ) -> Result<(Named<OidcProviderRecord>, Access)> {
-    let own = format!("arn:aws:iam::{}:oidc-provider/", call.account());
-    let name = arn.strip_prefix(&own).unwrap_or("");
-    let provider = Named::<OidcProviderRecord>::find(call.t, call.account(), name)?;
-    let access = Access::to(action, arn.to_string()).with_resource_tags(provider.tags());
-    Ok((provider, access))
+    crate::iam::common::named_by_arn(call, arn, action)
 }
 
 fn existing(provider: Named<OidcProviderRecord>, arn: &str) -> Result<OidcProviderRecord> {

@@ -20,7 +20,7 @@ use crate::errors::{
 use crate::iam::users::tags_shape;
 use crate::keymaterial::saml::parse_metadata;
 use crate::keymaterial::x509::{parse_private_key, pem_blocks};
-use crate::model::entity::{self, Dependent, Entity, Named, arn_of, checked_tags};
+use crate::model::entity::{self, Dependent, Entity, Named, arn_of, checked_tags, entity_fields};
 use crate::model::records::{
     Record, Records, SAML_PROVIDER_NAMES, SAML_PROVIDERS, SamlPrivateKeyRecord, SamlProviderRecord,
     prefix,
@@ -39,27 +39,7 @@ impl Entity for SamlProviderRecord {
     const DEPENDENTS: &'static [Dependent] = &[];
     const TAG_QUOTA: (&'static str, usize) = ("TagsPerSamlProvider", 50);
 
-    fn account(&self) -> &str {
-        &self.account
-    }
-    fn id(&self) -> &str {
-        &self.id
-    }
-    fn name(&self) -> &str {
-        &self.name
-    }
-    fn path(&self) -> &str {
-        "/"
-    }
-    fn tags(&self) -> &[(String, String)] {
-        &self.tags
-    }
-    fn set_name_and_path(&mut self, name: String, _path: String) {
-        self.name = name;
-    }
-    fn tags_mut(&mut self) -> Option<&mut Vec<(String, String)>> {
-        Some(&mut self.tags)
-    }
+    entity_fields!(pathless);
     fn already_exists(name: &str) -> Failure {
         ApiError::new(
             ErrorCode::EntityAlreadyExists,
@@ -83,11 +63,7 @@ fn find(
     arn: &str,
     action: &'static str,
 ) -> Result<(Named<SamlProviderRecord>, Access)> {
-    let own = format!("arn:aws:iam::{}:saml-provider/", call.account());
-    let name = arn.strip_prefix(&own).unwrap_or("");
-    let provider = Named::<SamlProviderRecord>::find(call.t, call.account(), name)?;
-    let access = Access::to(action, arn.to_string()).with_resource_tags(provider.tags());
-    Ok((provider, access))
+    crate::iam::common::named_by_arn(call, arn, action)
 }
 
 fn existing(provider: Named<SamlProviderRecord>, arn: &str) -> Result<SamlProviderRecord> {

@@ -21,7 +21,9 @@ use crate::errors::{
 };
 use crate::iam::access_keys::status_shape;
 use crate::iam::common::listing;
-use crate::iam::credentials::{all_of, one_of, put, remove, resolve_owner, settable};
+use crate::iam::credentials::{
+    Credential, all_of, delete, owned, put, resolve_owner, update_status,
+};
 use crate::iam::users::{CredentialOwner, Subject};
 use crate::model::entity;
 use crate::model::pagination::PageRequest;
@@ -64,12 +66,17 @@ fn no_such_credential(id: &str) -> Failure {
     .into()
 }
 
-fn owned(
-    call: &mut Call<'_>,
-    owner: &CredentialOwner,
-    id: &str,
-) -> Result<ServiceCredentialRecord> {
-    one_of(call, SERVICE_CREDENTIALS, owner, id)?.ok_or_else(|| no_such_credential(id))
+impl Credential for ServiceCredentialRecord {
+    const TABLE: gatehouse_store::Table = SERVICE_CREDENTIALS;
+    fn id(&self) -> &str {
+        &self.id
+    }
+    fn status_mut(&mut self) -> &mut KeyStatus {
+        &mut self.status
+    }
+    fn not_found(id: &str) -> Failure {
+        no_such_credential(id)
+    }
 }
 
 /// A fresh password: 32 random bytes in base 64 (44 characters, as AWS's look).
@@ -294,7 +301,8 @@ impl Handler for ResetServiceSpecificCredential {
         input: &ResetServiceSpecificCredentialRequest,
     ) -> Result<ResetServiceSpecificCredentialResponse> {
         let owner = subject.owner()?;
-        let mut c = owned(call, &owner, &input.service_specific_credential_id)?;
+        let mut c =
+            owned::<ServiceCredentialRecord>(call, &owner, &input.service_specific_credential_id)?;
         let secret = new_password()?;
         c.sealed_password = seal(call, &secret, &c.id)?;
         put(call, SERVICE_CREDENTIALS, &owner, &c.id.clone(), &c)?;
@@ -324,10 +332,12 @@ impl Handler for UpdateServiceSpecificCredential {
         subject: Subject,
         input: &UpdateServiceSpecificCredentialRequest,
     ) -> Result<()> {
-        let owner = subject.owner()?;
-        let mut c = owned(call, &owner, &input.service_specific_credential_id)?;
-        c.status = settable(&input.status)?;
-        put(call, SERVICE_CREDENTIALS, &owner, &c.id.clone(), &c)
+        update_status::<ServiceCredentialRecord>(
+            call,
+            subject,
+            &input.service_specific_credential_id,
+            &input.status,
+        )
     }
 }
 
@@ -346,8 +356,6 @@ impl Handler for DeleteServiceSpecificCredential {
         subject: Subject,
         input: &DeleteServiceSpecificCredentialRequest,
     ) -> Result<()> {
-        let owner = subject.owner()?;
-        let c = owned(call, &owner, &input.service_specific_credential_id)?;
-        remove(call, SERVICE_CREDENTIALS, &owner, &c.id)
+        delete::<ServiceCredentialRecord>(call, subject, &input.service_specific_credential_id)
     }
 }

@@ -15,7 +15,7 @@ use crate::authz::{Access, Authorized};
 use crate::crypto::random;
 use crate::errors::{Failure, Result, limit_exceeded, randomness_unavailable};
 use crate::iam::access_keys::status_shape;
-use crate::iam::credentials::{all_of, one_of, put, remove, resolve_owner, settable};
+use crate::iam::credentials::{Credential, all_of, delete, put, resolve_owner, update_status};
 use crate::iam::users::{CredentialOwner, Subject};
 use crate::keymaterial::x509::{Certificate, parse_certificate, pem_blocks};
 use crate::model::pagination::PageRequest;
@@ -33,6 +33,19 @@ fn no_such_certificate(id: &str) -> Failure {
         format!("The Certificate with id {id} cannot be found."),
     )
     .into()
+}
+
+impl Credential for SigningCertificateRecord {
+    const TABLE: gatehouse_store::Table = SIGNING_CERTIFICATES;
+    fn id(&self) -> &str {
+        &self.id
+    }
+    fn status_mut(&mut self) -> &mut KeyStatus {
+        &mut self.status
+    }
+    fn not_found(id: &str) -> Failure {
+        no_such_certificate(id)
+    }
 }
 
 /// The single certificate a PEM body holds, parsed; AWS's MalformedCertificate otherwise.
@@ -70,14 +83,6 @@ pub(crate) fn currently_valid(cert: &Certificate, now_millis: i64) -> Result<()>
         .into());
     }
     Ok(())
-}
-
-fn owned(
-    call: &mut Call<'_>,
-    owner: &CredentialOwner,
-    id: &str,
-) -> Result<SigningCertificateRecord> {
-    one_of(call, SIGNING_CERTIFICATES, owner, id)?.ok_or_else(|| no_such_certificate(id))
 }
 
 fn shape(owner: &CredentialOwner, c: &SigningCertificateRecord) -> SigningCertificate {
@@ -189,10 +194,12 @@ impl Handler for UpdateSigningCertificate {
         subject: Subject,
         input: &UpdateSigningCertificateRequest,
     ) -> Result<()> {
-        let owner = subject.owner()?;
-        let mut cert = owned(call, &owner, &input.certificate_id)?;
-        cert.status = settable(&input.status)?;
-        put(call, SIGNING_CERTIFICATES, &owner, &cert.id.clone(), &cert)
+        update_status::<SigningCertificateRecord>(
+            call,
+            subject,
+            &input.certificate_id,
+            &input.status,
+        )
     }
 }
 
@@ -211,8 +218,6 @@ impl Handler for DeleteSigningCertificate {
         subject: Subject,
         input: &DeleteSigningCertificateRequest,
     ) -> Result<()> {
-        let owner = subject.owner()?;
-        let cert = owned(call, &owner, &input.certificate_id)?;
-        remove(call, SIGNING_CERTIFICATES, &owner, &cert.id)
+        delete::<SigningCertificateRecord>(call, subject, &input.certificate_id)
     }
 }

@@ -14,7 +14,9 @@ use crate::authz::{Access, Authorized};
 use crate::crypto::random;
 use crate::errors::{Failure, Result, limit_exceeded, randomness_unavailable};
 use crate::iam::access_keys::status_shape;
-use crate::iam::credentials::{all_of, one_of, put, remove, resolve_owner, settable};
+use crate::iam::credentials::{
+    Credential, all_of, delete, owned, put, resolve_owner, update_status,
+};
 use crate::iam::users::{CredentialOwner, Subject};
 use crate::keymaterial::ssh::{SshKeyError, SshPublicKey};
 use crate::model::pagination::PageRequest;
@@ -32,8 +34,17 @@ fn no_such_key(id: &str) -> Failure {
     .into()
 }
 
-fn owned(call: &mut Call<'_>, owner: &CredentialOwner, id: &str) -> Result<SshPublicKeyRecord> {
-    one_of(call, SSH_PUBLIC_KEYS, owner, id)?.ok_or_else(|| no_such_key(id))
+impl Credential for SshPublicKeyRecord {
+    const TABLE: gatehouse_store::Table = SSH_PUBLIC_KEYS;
+    fn id(&self) -> &str {
+        &self.id
+    }
+    fn status_mut(&mut self) -> &mut KeyStatus {
+        &mut self.status
+    }
+    fn not_found(id: &str) -> Failure {
+        no_such_key(id)
+    }
 }
 
 fn key_shape(
@@ -130,7 +141,7 @@ impl Handler for GetSSHPublicKey {
         input: &GetSSHPublicKeyRequest,
     ) -> Result<GetSSHPublicKeyResponse> {
         let owner = subject.owner()?;
-        let key = owned(call, &owner, &input.ssh_public_key_id)?;
+        let key = owned::<SshPublicKeyRecord>(call, &owner, &input.ssh_public_key_id)?;
         Ok(GetSSHPublicKeyResponse {
             ssh_public_key: Some(key_shape(&owner, &key, &input.encoding)?),
         })
@@ -186,10 +197,7 @@ impl Handler for UpdateSSHPublicKey {
         subject: Subject,
         input: &UpdateSSHPublicKeyRequest,
     ) -> Result<()> {
-        let owner = subject.owner()?;
-        let mut key = owned(call, &owner, &input.ssh_public_key_id)?;
-        key.status = settable(&input.status)?;
-        put(call, SSH_PUBLIC_KEYS, &owner, &key.id.clone(), &key)
+        update_status::<SshPublicKeyRecord>(call, subject, &input.ssh_public_key_id, &input.status)
     }
 }
 
@@ -208,8 +216,6 @@ impl Handler for DeleteSSHPublicKey {
         subject: Subject,
         input: &DeleteSSHPublicKeyRequest,
     ) -> Result<()> {
-        let owner = subject.owner()?;
-        let key = owned(call, &owner, &input.ssh_public_key_id)?;
-        remove(call, SSH_PUBLIC_KEYS, &owner, &key.id)
+        delete::<SshPublicKeyRecord>(call, subject, &input.ssh_public_key_id)
     }
 }

@@ -86,6 +86,30 @@ macro_rules! entity_fields {
             None
         }
     };
+    // Entities named by their ARN alone, with no path (identity providers).
+    (pathless) => {
+        fn account(&self) -> &str {
+            &self.account
+        }
+        fn id(&self) -> &str {
+            &self.id
+        }
+        fn name(&self) -> &str {
+            &self.name
+        }
+        fn path(&self) -> &str {
+            "/"
+        }
+        fn tags(&self) -> &[(String, String)] {
+            &self.tags
+        }
+        fn set_name_and_path(&mut self, name: String, _path: String) {
+            self.name = name;
+        }
+        fn tags_mut(&mut self) -> Option<&mut Vec<(String, String)>> {
+            Some(&mut self.tags)
+        }
+    };
     (@common) => {
         fn account(&self) -> &str {
             &self.account
