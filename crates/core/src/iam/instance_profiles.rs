@@ -20,6 +20,7 @@ use crate::crypto::random;
 use crate::errors::{Result, limit_exceeded, randomness_unavailable};
 use crate::iam::common::{list_by_path, listing, named};
 use crate::iam::roles::role_shape;
+use crate::iam::tagging::{ByName, tag_operations};
 use crate::iam::users::tags_shape;
 use crate::model::entity::entity_fields;
 use crate::model::entity::{self, Dependent, Entity, Named, arn_of, checked_tags};
@@ -341,70 +342,9 @@ impl Handler for ListInstanceProfilesForRole {
     }
 }
 
-operation!(TagInstanceProfile, Iam, writes, TagInstanceProfileRequest => ());
-impl Handler for TagInstanceProfile {
-    type Target = (Named<InstanceProfileRecord>, Vec<(String, String)>);
-    fn resolve(
-        call: &mut Call<'_>,
-        input: &TagInstanceProfileRequest,
-    ) -> Result<(Self::Target, Access)> {
-        let tags = checked_tags(input.tags.iter().map(|t| (t.key.clone(), t.value.clone())))?;
-        let (profile, access) =
-            named::<InstanceProfileRecord>(call, &input.instance_profile_name, Self::ACTION)?;
-        Ok(((profile, tags.clone()), access.with_request_tags(&tags)))
-    }
-    fn run(
-        call: &mut Call<'_>,
-        _: Authorized,
-        (profile, tags): Self::Target,
-        _: &TagInstanceProfileRequest,
-    ) -> Result<()> {
-        entity::add_tags(call.t, profile.existing()?, tags)
-    }
-}
-
-operation!(UntagInstanceProfile, Iam, writes, UntagInstanceProfileRequest => ());
-impl Handler for UntagInstanceProfile {
-    type Target = Named<InstanceProfileRecord>;
-    fn resolve(
-        call: &mut Call<'_>,
-        input: &UntagInstanceProfileRequest,
-    ) -> Result<(Self::Target, Access)> {
-        let (profile, access) =
-            named::<InstanceProfileRecord>(call, &input.instance_profile_name, Self::ACTION)?;
-        Ok((profile, access.with("aws:TagKeys", input.tag_keys.clone())))
-    }
-    fn run(
-        call: &mut Call<'_>,
-        _: Authorized,
-        profile: Self::Target,
-        input: &UntagInstanceProfileRequest,
-    ) -> Result<()> {
-        entity::remove_tags(call.t, profile.existing()?, &input.tag_keys)
-    }
-}
-
-operation!(ListInstanceProfileTags, Iam, reads, ListInstanceProfileTagsRequest => ListInstanceProfileTagsResponse);
-impl Handler for ListInstanceProfileTags {
-    type Target = Named<InstanceProfileRecord>;
-    fn resolve(
-        call: &mut Call<'_>,
-        input: &ListInstanceProfileTagsRequest,
-    ) -> Result<(Self::Target, Access)> {
-        named(call, &input.instance_profile_name, Self::ACTION)
-    }
-    fn run(
-        _: &mut Call<'_>,
-        _: Authorized,
-        profile: Self::Target,
-        input: &ListInstanceProfileTagsRequest,
-    ) -> Result<ListInstanceProfileTagsResponse> {
-        let profile = profile.existing()?;
-        let page = entity::tags_page(&profile, input.marker.as_deref(), input.max_items)?;
-        Ok(ListInstanceProfileTagsResponse {
-            is_truncated: Some(page.is_truncated()),
-            marker: page.next_marker,
-            tags: page.items,
-        })
-    }
-}
+tag_operations!(
+    ByName<InstanceProfileRecord>, instance_profile_name,
+    TagInstanceProfile(TagInstanceProfileRequest),
+    UntagInstanceProfile(UntagInstanceProfileRequest),
+    ListInstanceProfileTags(ListInstanceProfileTagsRequest => ListInstanceProfileTagsResponse)
+);

@@ -24,6 +24,7 @@ mod service_linked_roles;
 mod signing_certificates;
 mod simulate;
 mod ssh_keys;
+mod tagging;
 mod users;
 
 pub(crate) use attachments::ATTACHMENTS;

@@ -18,6 +18,7 @@ use gatehouse_types::Timestamp;
 use crate::authz::{Access, Authorized};
 use crate::crypto::random;
 use crate::errors::{Failure, Result, invalid_input, limit_exceeded, randomness_unavailable};
+use crate::iam::tagging::{ByArn, tag_operations};
 use crate::iam::users::tags_shape;
 use crate::model::entity::{self, Dependent, Entity, Named, arn_of, checked_tags, entity_fields};
 use crate::model::records::{
@@ -64,6 +65,16 @@ fn find(
     action: &'static str,
 ) -> Result<(Named<OidcProviderRecord>, Access)> {
     crate::iam::common::named_by_arn(call, arn, action)
+}
+
+impl crate::iam::tagging::NamedByArn for OidcProviderRecord {
+    fn not_found_by_arn(arn: &str) -> Failure {
+        ApiError::new(
+            ErrorCode::NoSuchEntity,
+            format!("OpenIDConnect Provider not found for arn {arn}"),
+        )
+        .into()
+    }
 }
 
 fn existing(provider: Named<OidcProviderRecord>, arn: &str) -> Result<OidcProviderRecord> {
@@ -326,76 +337,9 @@ impl Handler for UpdateOpenIDConnectProviderThumbprint {
     }
 }
 
-operation!(TagOpenIDConnectProvider, Iam, writes, TagOpenIDConnectProviderRequest => ());
-impl Handler for TagOpenIDConnectProvider {
-    type Target = (Named<OidcProviderRecord>, Vec<(String, String)>);
-    fn resolve(
-        call: &mut Call<'_>,
-        input: &TagOpenIDConnectProviderRequest,
-    ) -> Result<(Self::Target, Access)> {
-        let tags = checked_tags(input.tags.iter().map(|t| (t.key.clone(), t.value.clone())))?;
-        let (provider, access) = find(call, &input.open_id_connect_provider_arn, Self::ACTION)?;
-        Ok(((provider, tags.clone()), access.with_request_tags(&tags)))
-    }
-    fn run(
-        call: &mut Call<'_>,
-        _: Authorized,
-        (provider, tags): Self::Target,
-        input: &TagOpenIDConnectProviderRequest,
-    ) -> Result<()> {
-        entity::add_tags(
-            call.t,
-            existing(provider, &input.open_id_connect_provider_arn)?,
-            tags,
-        )
-    }
-}
-
-operation!(UntagOpenIDConnectProvider, Iam, writes, UntagOpenIDConnectProviderRequest => ());
-impl Handler for UntagOpenIDConnectProvider {
-    type Target = Named<OidcProviderRecord>;
-    fn resolve(
-        call: &mut Call<'_>,
-        input: &UntagOpenIDConnectProviderRequest,
-    ) -> Result<(Self::Target, Access)> {
-        let (provider, access) = find(call, &input.open_id_connect_provider_arn, Self::ACTION)?;
-        Ok((provider, access.with("aws:TagKeys", input.tag_keys.clone())))
-    }
-    fn run(
-        call: &mut Call<'_>,
-        _: Authorized,
-        provider: Self::Target,
-        input: &UntagOpenIDConnectProviderRequest,
-    ) -> Result<()> {
-        entity::remove_tags(
-            call.t,
-            existing(provider, &input.open_id_connect_provider_arn)?,
-            &input.tag_keys,
-        )
-    }
-}
-
-operation!(ListOpenIDConnectProviderTags, Iam, reads, ListOpenIDConnectProviderTagsRequest => ListOpenIDConnectProviderTagsResponse);
-impl Handler for ListOpenIDConnectProviderTags {
-    type Target = Named<OidcProviderRecord>;
-    fn resolve(
-        call: &mut Call<'_>,
-        input: &ListOpenIDConnectProviderTagsRequest,
-    ) -> Result<(Self::Target, Access)> {
-        find(call, &input.open_id_connect_provider_arn, Self::ACTION)
-    }
-    fn run(
-        _: &mut Call<'_>,
-        _: Authorized,
-        provider: Self::Target,
-        input: &ListOpenIDConnectProviderTagsRequest,
-    ) -> Result<ListOpenIDConnectProviderTagsResponse> {
-        let p = existing(provider, &input.open_id_connect_provider_arn)?;
-        let page = entity::tags_page(&p, input.marker.as_deref(), input.max_items)?;
-        Ok(ListOpenIDConnectProviderTagsResponse {
-            is_truncated: Some(page.is_truncated()),
-            marker: page.next_marker,
-            tags: page.items,
-        })
-    }
-}
+tag_operations!(
+    ByArn<OidcProviderRecord>, open_id_connect_provider_arn,
+    TagOpenIDConnectProvider(TagOpenIDConnectProviderRequest),
+    UntagOpenIDConnectProvider(UntagOpenIDConnectProviderRequest),
+    ListOpenIDConnectProviderTags(ListOpenIDConnectProviderTagsRequest => ListOpenIDConnectProviderTagsResponse)
+);

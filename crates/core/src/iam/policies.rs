@@ -20,6 +20,7 @@ use crate::authz::{Access, Authorized, parse_policy};
 use crate::crypto::random;
 use crate::errors::{Failure, Result, invalid_input, limit_exceeded, randomness_unavailable};
 use crate::iam::inline_policies::url_encode;
+use crate::iam::tagging::{TagTarget, tag_operations};
 use crate::iam::users::tags_shape;
 use crate::model::aws_policies::{self, AWS_ACCOUNT, is_aws_policy_arn};
 use crate::model::entity::entity_fields;
@@ -98,6 +99,21 @@ impl NamedPolicy {
     fn access(&self, action: &'static str) -> Access {
         let tags = self.record.as_ref().map_or(&[][..], |p| p.tags.as_slice());
         Access::to(action, self.arn.clone()).with_resource_tags(tags)
+    }
+}
+
+impl TagTarget for NamedPolicy {
+    type Entity = ManagedPolicyRecord;
+    fn find(call: &mut Call<'_>, arn: &str, action: &'static str) -> Result<(Self, Access)> {
+        let policy = NamedPolicy::find(call, arn)?;
+        let access = policy.access(action);
+        Ok((policy, access))
+    }
+    fn existing(self, _arn: &str) -> Result<ManagedPolicyRecord> {
+        NamedPolicy::existing(self)
+    }
+    fn changing(self, _arn: &str) -> Result<ManagedPolicyRecord> {
+        self.modifiable()
     }
 }
 
@@ -711,74 +727,9 @@ impl Handler for SetDefaultPolicyVersion {
     }
 }
 
-operation!(TagPolicy, Iam, writes, TagPolicyRequest => ());
-impl Handler for TagPolicy {
-    type Target = (NamedPolicy, Vec<(String, String)>);
-
-    fn resolve(call: &mut Call<'_>, input: &TagPolicyRequest) -> Result<(Self::Target, Access)> {
-        let tags = request_tags(&input.tags)?;
-        let policy = NamedPolicy::find(call, &input.policy_arn)?;
-        let access = policy.access(Self::ACTION).with_request_tags(&tags);
-        Ok(((policy, tags), access))
-    }
-
-    fn run(
-        call: &mut Call<'_>,
-        _: Authorized,
-        (policy, tags): Self::Target,
-        _: &TagPolicyRequest,
-    ) -> Result<()> {
-        entity::add_tags(call.t, policy.modifiable()?, tags)
-    }
-}
-
-operation!(UntagPolicy, Iam, writes, UntagPolicyRequest => ());
-impl Handler for UntagPolicy {
-    type Target = NamedPolicy;
-
-    fn resolve(call: &mut Call<'_>, input: &UntagPolicyRequest) -> Result<(NamedPolicy, Access)> {
-        let policy = NamedPolicy::find(call, &input.policy_arn)?;
-        let access = policy
-            .access(Self::ACTION)
-            .with("aws:TagKeys", input.tag_keys.clone());
-        Ok((policy, access))
-    }
-
-    fn run(
-        call: &mut Call<'_>,
-        _: Authorized,
-        policy: NamedPolicy,
-        input: &UntagPolicyRequest,
-    ) -> Result<()> {
-        entity::remove_tags(call.t, policy.modifiable()?, &input.tag_keys)
-    }
-}
-
-operation!(ListPolicyTags, Iam, reads, ListPolicyTagsRequest => ListPolicyTagsResponse);
-impl Handler for ListPolicyTags {
-    type Target = NamedPolicy;
-
-    fn resolve(
-        call: &mut Call<'_>,
-        input: &ListPolicyTagsRequest,
-    ) -> Result<(NamedPolicy, Access)> {
-        let policy = NamedPolicy::find(call, &input.policy_arn)?;
-        let access = policy.access(Self::ACTION);
-        Ok((policy, access))
-    }
-
-    fn run(
-        _: &mut Call<'_>,
-        _: Authorized,
-        policy: NamedPolicy,
-        input: &ListPolicyTagsRequest,
-    ) -> Result<ListPolicyTagsResponse> {
-        let policy = policy.existing()?;
-        let page = entity::tags_page(&policy, input.marker.as_deref(), input.max_items)?;
-        Ok(ListPolicyTagsResponse {
-            is_truncated: Some(page.is_truncated()),
-            marker: page.next_marker,
-            tags: page.items,
-        })
-    }
-}
+tag_operations!(
+    NamedPolicy, policy_arn,
+    TagPolicy(TagPolicyRequest),
+    UntagPolicy(UntagPolicyRequest),
+    ListPolicyTags(ListPolicyTagsRequest => ListPolicyTagsResponse)
+);

@@ -23,6 +23,7 @@ use crate::iam::attachments::{
 };
 use crate::iam::common::{list_by_path, listing, named};
 use crate::iam::inline_policies::url_encode;
+use crate::iam::tagging::{ByName, tag_operations};
 use crate::iam::users::tags_shape;
 use crate::model::entity::entity_fields;
 use crate::model::entity::{
@@ -362,63 +363,12 @@ impl Handler for DeleteRole {
     }
 }
 
-operation!(TagRole, Iam, writes, TagRoleRequest => ());
-impl Handler for TagRole {
-    type Target = (Named<RoleRecord>, Vec<(String, String)>);
-    fn resolve(call: &mut Call<'_>, input: &TagRoleRequest) -> Result<(Self::Target, Access)> {
-        let tags = checked_tags(input.tags.iter().map(|t| (t.key.clone(), t.value.clone())))?;
-        let (role, access) = named::<RoleRecord>(call, &input.role_name, Self::ACTION)?;
-        Ok(((role, tags.clone()), access.with_request_tags(&tags)))
-    }
-    fn run(
-        call: &mut Call<'_>,
-        _: Authorized,
-        (role, tags): Self::Target,
-        _: &TagRoleRequest,
-    ) -> Result<()> {
-        entity::add_tags(call.t, role.existing()?, tags)
-    }
-}
-
-operation!(UntagRole, Iam, writes, UntagRoleRequest => ());
-impl Handler for UntagRole {
-    type Target = Named<RoleRecord>;
-    fn resolve(call: &mut Call<'_>, input: &UntagRoleRequest) -> Result<(Self::Target, Access)> {
-        let (role, access) = named::<RoleRecord>(call, &input.role_name, Self::ACTION)?;
-        Ok((role, access.with("aws:TagKeys", input.tag_keys.clone())))
-    }
-    fn run(
-        call: &mut Call<'_>,
-        _: Authorized,
-        role: Self::Target,
-        input: &UntagRoleRequest,
-    ) -> Result<()> {
-        entity::remove_tags(call.t, role.existing()?, &input.tag_keys)
-    }
-}
-
-operation!(ListRoleTags, Iam, reads, ListRoleTagsRequest => ListRoleTagsResponse);
-impl Handler for ListRoleTags {
-    type Target = Named<RoleRecord>;
-    fn resolve(call: &mut Call<'_>, input: &ListRoleTagsRequest) -> Result<(Self::Target, Access)> {
-        named(call, &input.role_name, Self::ACTION)
-    }
-    fn run(
-        call: &mut Call<'_>,
-        _: Authorized,
-        role: Self::Target,
-        input: &ListRoleTagsRequest,
-    ) -> Result<ListRoleTagsResponse> {
-        let _ = call;
-        let role = role.existing()?;
-        let page = entity::tags_page(&role, input.marker.as_deref(), input.max_items)?;
-        Ok(ListRoleTagsResponse {
-            is_truncated: Some(page.is_truncated()),
-            marker: page.next_marker,
-            tags: page.items,
-        })
-    }
-}
+tag_operations!(
+    ByName<RoleRecord>, role_name,
+    TagRole(TagRoleRequest),
+    UntagRole(UntagRoleRequest),
+    ListRoleTags(ListRoleTagsRequest => ListRoleTagsResponse)
+);
 
 operation!(PutRolePermissionsBoundary, Iam, writes, PutRolePermissionsBoundaryRequest => ());
 impl Handler for PutRolePermissionsBoundary {

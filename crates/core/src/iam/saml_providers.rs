@@ -17,6 +17,7 @@ use crate::crypto::random;
 use crate::errors::{
     Failure, Result, invalid_input, limit_exceeded, randomness_unavailable, sealing_failed,
 };
+use crate::iam::tagging::{ByArn, tag_operations};
 use crate::iam::users::tags_shape;
 use crate::keymaterial::saml::parse_metadata;
 use crate::keymaterial::x509::{parse_private_key, pem_blocks};
@@ -64,6 +65,12 @@ fn find(
     action: &'static str,
 ) -> Result<(Named<SamlProviderRecord>, Access)> {
     crate::iam::common::named_by_arn(call, arn, action)
+}
+
+impl crate::iam::tagging::NamedByArn for SamlProviderRecord {
+    fn not_found_by_arn(arn: &str) -> Failure {
+        not_found(arn)
+    }
 }
 
 fn existing(provider: Named<SamlProviderRecord>, arn: &str) -> Result<SamlProviderRecord> {
@@ -334,72 +341,9 @@ impl Handler for DeleteSAMLProvider {
     }
 }
 
-operation!(TagSAMLProvider, Iam, writes, TagSAMLProviderRequest => ());
-impl Handler for TagSAMLProvider {
-    type Target = (Named<SamlProviderRecord>, Vec<(String, String)>);
-    fn resolve(
-        call: &mut Call<'_>,
-        input: &TagSAMLProviderRequest,
-    ) -> Result<(Self::Target, Access)> {
-        let tags = checked_tags(input.tags.iter().map(|t| (t.key.clone(), t.value.clone())))?;
-        let (provider, access) = find(call, &input.saml_provider_arn, Self::ACTION)?;
-        Ok(((provider, tags.clone()), access.with_request_tags(&tags)))
-    }
-    fn run(
-        call: &mut Call<'_>,
-        _: Authorized,
-        (provider, tags): Self::Target,
-        input: &TagSAMLProviderRequest,
-    ) -> Result<()> {
-        entity::add_tags(call.t, existing(provider, &input.saml_provider_arn)?, tags)
-    }
-}
-
-operation!(UntagSAMLProvider, Iam, writes, UntagSAMLProviderRequest => ());
-impl Handler for UntagSAMLProvider {
-    type Target = Named<SamlProviderRecord>;
-    fn resolve(
-        call: &mut Call<'_>,
-        input: &UntagSAMLProviderRequest,
-    ) -> Result<(Self::Target, Access)> {
-        let (provider, access) = find(call, &input.saml_provider_arn, Self::ACTION)?;
-        Ok((provider, access.with("aws:TagKeys", input.tag_keys.clone())))
-    }
-    fn run(
-        call: &mut Call<'_>,
-        _: Authorized,
-        provider: Self::Target,
-        input: &UntagSAMLProviderRequest,
-    ) -> Result<()> {
-        entity::remove_tags(
-            call.t,
-            existing(provider, &input.saml_provider_arn)?,
-            &input.tag_keys,
-        )
-    }
-}
-
-operation!(ListSAMLProviderTags, Iam, reads, ListSAMLProviderTagsRequest => ListSAMLProviderTagsResponse);
-impl Handler for ListSAMLProviderTags {
-    type Target = Named<SamlProviderRecord>;
-    fn resolve(
-        call: &mut Call<'_>,
-        input: &ListSAMLProviderTagsRequest,
-    ) -> Result<(Self::Target, Access)> {
-        find(call, &input.saml_provider_arn, Self::ACTION)
-    }
-    fn run(
-        _: &mut Call<'_>,
-        _: Authorized,
-        provider: Self::Target,
-        input: &ListSAMLProviderTagsRequest,
-    ) -> Result<ListSAMLProviderTagsResponse> {
-        let p = existing(provider, &input.saml_provider_arn)?;
-        let page = entity::tags_page(&p, input.marker.as_deref(), input.max_items)?;
-        Ok(ListSAMLProviderTagsResponse {
-            is_truncated: Some(page.is_truncated()),
-            marker: page.next_marker,
-            tags: page.items,
-        })
-    }
-}
+tag_operations!(
+    ByArn<SamlProviderRecord>, saml_provider_arn,
+    TagSAMLProvider(TagSAMLProviderRequest),
+    UntagSAMLProvider(UntagSAMLProviderRequest),
+    ListSAMLProviderTags(ListSAMLProviderTagsRequest => ListSAMLProviderTagsResponse)
+);

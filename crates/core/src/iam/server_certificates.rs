@@ -18,6 +18,7 @@ use crate::crypto::random;
 use crate::errors::{Failure, Result, limit_exceeded, randomness_unavailable, sealing_failed};
 use crate::iam::common::{list_by_path, listing, named};
 use crate::iam::signing_certificates::{currently_valid, one_certificate};
+use crate::iam::tagging::{ByName, tag_operations};
 use crate::iam::users::tags_shape;
 use crate::keymaterial::x509::{
     PublicKey, key_pair_matches, parse_certificate, parse_private_key, pem_blocks,
@@ -318,68 +319,9 @@ impl Handler for DeleteServerCertificate {
     }
 }
 
-operation!(TagServerCertificate, Iam, writes, TagServerCertificateRequest => ());
-impl Handler for TagServerCertificate {
-    type Target = (NamedCertificate, Vec<(String, String)>);
-    fn resolve(
-        call: &mut Call<'_>,
-        input: &TagServerCertificateRequest,
-    ) -> Result<(Self::Target, Access)> {
-        let tags = checked_tags(input.tags.iter().map(|t| (t.key.clone(), t.value.clone())))?;
-        let (cert, access) = named(call, &input.server_certificate_name, Self::ACTION)?;
-        Ok(((cert, tags.clone()), access.with_request_tags(&tags)))
-    }
-    fn run(
-        call: &mut Call<'_>,
-        _: Authorized,
-        (cert, tags): Self::Target,
-        _: &TagServerCertificateRequest,
-    ) -> Result<()> {
-        entity::add_tags(call.t, cert.existing()?, tags)
-    }
-}
-
-operation!(UntagServerCertificate, Iam, writes, UntagServerCertificateRequest => ());
-impl Handler for UntagServerCertificate {
-    type Target = NamedCertificate;
-    fn resolve(
-        call: &mut Call<'_>,
-        input: &UntagServerCertificateRequest,
-    ) -> Result<(Self::Target, Access)> {
-        let (cert, access) = named(call, &input.server_certificate_name, Self::ACTION)?;
-        Ok((cert, access.with("aws:TagKeys", input.tag_keys.clone())))
-    }
-    fn run(
-        call: &mut Call<'_>,
-        _: Authorized,
-        cert: Self::Target,
-        input: &UntagServerCertificateRequest,
-    ) -> Result<()> {
-        entity::remove_tags(call.t, cert.existing()?, &input.tag_keys)
-    }
-}
-
-operation!(ListServerCertificateTags, Iam, reads, ListServerCertificateTagsRequest => ListServerCertificateTagsResponse);
-impl Handler for ListServerCertificateTags {
-    type Target = NamedCertificate;
-    fn resolve(
-        call: &mut Call<'_>,
-        input: &ListServerCertificateTagsRequest,
-    ) -> Result<(Self::Target, Access)> {
-        named(call, &input.server_certificate_name, Self::ACTION)
-    }
-    fn run(
-        _: &mut Call<'_>,
-        _: Authorized,
-        cert: Self::Target,
-        input: &ListServerCertificateTagsRequest,
-    ) -> Result<ListServerCertificateTagsResponse> {
-        let c = cert.existing()?;
-        let page = entity::tags_page(&c, input.marker.as_deref(), input.max_items)?;
-        Ok(ListServerCertificateTagsResponse {
-            is_truncated: Some(page.is_truncated()),
-            marker: page.next_marker,
-            tags: page.items,
-        })
-    }
-}
+tag_operations!(
+    ByName<ServerCertificateRecord>, server_certificate_name,
+    TagServerCertificate(TagServerCertificateRequest),
+    UntagServerCertificate(UntagServerCertificateRequest),
+    ListServerCertificateTags(ListServerCertificateTagsRequest => ListServerCertificateTagsResponse)
+);

@@ -13,6 +13,7 @@ use crate::authz::{Access, Authorized};
 use crate::crypto::random;
 use crate::errors::{Result, randomness_unavailable};
 use crate::iam::common::{list_by_path, listing};
+use crate::iam::tagging::{ByName, tag_operations};
 use crate::model::entity::entity_fields;
 use crate::model::entity::{
     self, BoundaryHolder, Dependent, Entity, Named, PolicyHolder, arn_of, checked_tags,
@@ -385,73 +386,9 @@ impl Handler for DeleteUser {
     }
 }
 
-operation!(TagUser, Iam, writes, TagUserRequest => ());
-impl Handler for TagUser {
-    type Target = (NamedUser, Vec<(String, String)>);
-
-    fn resolve(call: &mut Call<'_>, input: &TagUserRequest) -> Result<(Self::Target, Access)> {
-        let tags = request_tags(&Some(input.tags.clone()))?;
-        let user = find_user(call, &input.user_name)?;
-        let access = user
-            .access(call.account(), Self::ACTION)
-            .with_request_tags(&tags);
-        Ok(((user, tags), access))
-    }
-
-    fn run(
-        call: &mut Call<'_>,
-        _: Authorized,
-        (user, tags): Self::Target,
-        _: &TagUserRequest,
-    ) -> Result<()> {
-        entity::add_tags(call.t, user.existing()?, tags)
-    }
-}
-
-operation!(UntagUser, Iam, writes, UntagUserRequest => ());
-impl Handler for UntagUser {
-    type Target = NamedUser;
-
-    fn resolve(call: &mut Call<'_>, input: &UntagUserRequest) -> Result<(NamedUser, Access)> {
-        let user = find_user(call, &input.user_name)?;
-        let access = user
-            .access(call.account(), Self::ACTION)
-            .with("aws:TagKeys", input.tag_keys.clone());
-        Ok((user, access))
-    }
-
-    fn run(
-        call: &mut Call<'_>,
-        _: Authorized,
-        user: NamedUser,
-        input: &UntagUserRequest,
-    ) -> Result<()> {
-        entity::remove_tags(call.t, user.existing()?, &input.tag_keys)
-    }
-}
-
-operation!(ListUserTags, Iam, reads, ListUserTagsRequest => ListUserTagsResponse);
-impl Handler for ListUserTags {
-    type Target = NamedUser;
-
-    fn resolve(call: &mut Call<'_>, input: &ListUserTagsRequest) -> Result<(NamedUser, Access)> {
-        let user = find_user(call, &input.user_name)?;
-        let access = user.access(call.account(), Self::ACTION);
-        Ok((user, access))
-    }
-
-    fn run(
-        _: &mut Call<'_>,
-        _: Authorized,
-        user: NamedUser,
-        input: &ListUserTagsRequest,
-    ) -> Result<ListUserTagsResponse> {
-        let user = user.existing()?;
-        let page = entity::tags_page(&user, input.marker.as_deref(), input.max_items)?;
-        Ok(ListUserTagsResponse {
-            is_truncated: Some(page.is_truncated()),
-            marker: page.next_marker,
-            tags: page.items,
-        })
-    }
-}
+tag_operations!(
+    ByName<UserRecord>, user_name,
+    TagUser(TagUserRequest),
+    UntagUser(UntagUserRequest),
+    ListUserTags(ListUserTagsRequest => ListUserTagsResponse)
+);
