@@ -12,6 +12,7 @@ use gatehouse_types::{IdKind, Timestamp, new_unique_id};
 use crate::authz::{Access, Authorized};
 use crate::crypto::random;
 use crate::errors::{Result, limit_exceeded, randomness_unavailable};
+use crate::iam::common::renaming;
 use crate::iam::common::{list_by_path, listing, named};
 use crate::iam::users::user_shape;
 use crate::model::entity::entity_fields;
@@ -54,6 +55,7 @@ impl Entity for GroupRecord {
     ];
     /// Groups cannot be tagged in AWS.
     const TAG_QUOTA: (&'static str, usize) = ("TagsPerGroup", 0);
+    const TAG_ACTION: &'static str = "";
 
     entity_fields!(untagged);
 }
@@ -186,20 +188,13 @@ impl Handler for UpdateGroup {
 
     /// AWS needs the permission on the group as it is and as it will be.
     fn resolve(call: &mut Call<'_>, input: &UpdateGroupRequest) -> Result<(Self::Target, Access)> {
-        let (group, mut access) = named::<GroupRecord>(call, &input.group_name, Self::ACTION)?;
-        if input.new_path.is_some() || input.new_group_name.is_some() {
-            let (path, name) = match &group.record {
-                Some(g) => (g.path.as_str(), g.name.as_str()),
-                None => ("/", input.group_name.as_str()),
-            };
-            let target = arn_of::<GroupRecord>(
-                call.account(),
-                input.new_path.as_deref().unwrap_or(path),
-                input.new_group_name.as_deref().unwrap_or(name),
-            );
-            access = access.and(Self::ACTION, target);
-        }
-        Ok((group, access))
+        renaming::<GroupRecord>(
+            call,
+            &input.group_name,
+            input.new_group_name.as_deref(),
+            input.new_path.as_deref(),
+            Self::ACTION,
+        )
     }
 
     fn run(

@@ -18,12 +18,13 @@ use gatehouse_types::{IdKind, Timestamp, new_unique_id};
 use crate::authz::{Access, Authorized};
 use crate::crypto::random;
 use crate::errors::{Result, limit_exceeded, randomness_unavailable};
+use crate::iam::common::creating;
 use crate::iam::common::{list_by_path, listing, named};
 use crate::iam::roles::role_shape;
 use crate::iam::tagging::{ByName, tag_operations};
 use crate::iam::users::tags_shape;
 use crate::model::entity::entity_fields;
-use crate::model::entity::{self, Dependent, Entity, Named, arn_of, checked_tags};
+use crate::model::entity::{self, Dependent, Entity, Named};
 use crate::model::pagination::PageRequest;
 use crate::model::records::{
     INSTANCE_PROFILE_NAMES, INSTANCE_PROFILES, InstanceProfileRecord, PROFILE_ROLES, ROLE_PROFILES,
@@ -51,6 +52,7 @@ impl Entity for InstanceProfileRecord {
         what: "remove roles from instance profile",
     }];
     const TAG_QUOTA: (&'static str, usize) = ("TagsPerInstanceProfile", 50);
+    const TAG_ACTION: &'static str = "iam:TagInstanceProfile";
 
     entity_fields!();
 
@@ -93,21 +95,14 @@ impl Handler for CreateInstanceProfile {
         call: &mut Call<'_>,
         input: &CreateInstanceProfileRequest,
     ) -> Result<(Self::Target, Access)> {
-        let tags = checked_tags(
-            input
-                .tags
-                .iter()
-                .flatten()
-                .map(|t| (t.key.clone(), t.value.clone())),
-        )?;
         let path = input.path.as_deref().unwrap_or("/");
-        let arn =
-            arn_of::<InstanceProfileRecord>(call.account(), path, &input.instance_profile_name);
-        let mut access = Access::to(Self::ACTION, arn.clone());
-        if !tags.is_empty() {
-            access = access.and("iam:TagInstanceProfile", arn);
-        }
-        Ok((tags.clone(), access.with_request_tags(&tags)))
+        creating::<InstanceProfileRecord>(
+            call,
+            path,
+            &input.instance_profile_name,
+            input.tags.as_deref(),
+            Self::ACTION,
+        )
     }
 
     fn run(

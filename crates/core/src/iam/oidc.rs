@@ -18,9 +18,10 @@ use gatehouse_types::Timestamp;
 use crate::authz::{Access, Authorized};
 use crate::crypto::random;
 use crate::errors::{Failure, Result, invalid_input, limit_exceeded, randomness_unavailable};
+use crate::iam::common::creating;
 use crate::iam::tagging::{ByArn, tag_operations};
 use crate::iam::users::tags_shape;
-use crate::model::entity::{self, Dependent, Entity, Named, arn_of, checked_tags, entity_fields};
+use crate::model::entity::{self, Dependent, Entity, Named, entity_fields};
 use crate::model::records::{
     OIDC_PROVIDER_NAMES, OIDC_PROVIDERS, OidcProviderRecord, Record, Records, prefix,
 };
@@ -38,6 +39,7 @@ impl Entity for OidcProviderRecord {
     const NAMES: gatehouse_store::Table = OIDC_PROVIDER_NAMES;
     const DEPENDENTS: &'static [Dependent] = &[];
     const TAG_QUOTA: (&'static str, usize) = ("TagsPerOpenIdConnectProvider", 50);
+    const TAG_ACTION: &'static str = "iam:TagOpenIDConnectProvider";
 
     entity_fields!(pathless);
 
@@ -125,19 +127,13 @@ impl Handler for CreateOpenIDConnectProvider {
         input: &CreateOpenIDConnectProviderRequest,
     ) -> Result<(Self::Target, Access)> {
         let name = input.url.strip_prefix("https://").unwrap_or(&input.url);
-        let tags = checked_tags(
-            input
-                .tags
-                .iter()
-                .flatten()
-                .map(|t| (t.key.clone(), t.value.clone())),
-        )?;
-        let arn = arn_of::<OidcProviderRecord>(call.account(), "/", name.trim_end_matches('/'));
-        let mut access = Access::to(Self::ACTION, arn.clone());
-        if !tags.is_empty() {
-            access = access.and("iam:TagOpenIDConnectProvider", arn);
-        }
-        Ok((tags.clone(), access.with_request_tags(&tags)))
+        creating::<OidcProviderRecord>(
+            call,
+            "/",
+            name.trim_end_matches('/'),
+            input.tags.as_deref(),
+            Self::ACTION,
+        )
     }
 
     fn run(

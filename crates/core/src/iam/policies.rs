@@ -11,7 +11,7 @@ use gatehouse_protocol::iam::{
     GetPolicyResponse, GetPolicyVersionRequest, GetPolicyVersionResponse, ListPoliciesRequest,
     ListPoliciesResponse, ListPolicyTagsRequest, ListPolicyTagsResponse, ListPolicyVersionsRequest,
     ListPolicyVersionsResponse, Policy, PolicyScopeType, PolicyUsageType, PolicyVersion,
-    SetDefaultPolicyVersionRequest, Tag, TagPolicyRequest, UntagPolicyRequest,
+    SetDefaultPolicyVersionRequest, TagPolicyRequest, UntagPolicyRequest,
 };
 use gatehouse_store::Txn;
 use gatehouse_types::{IdKind, Timestamp, new_unique_id};
@@ -19,12 +19,13 @@ use gatehouse_types::{IdKind, Timestamp, new_unique_id};
 use crate::authz::{Access, Authorized, parse_policy};
 use crate::crypto::random;
 use crate::errors::{Failure, Result, invalid_input, limit_exceeded, randomness_unavailable};
+use crate::iam::common::creating;
 use crate::iam::inline_policies::url_encode;
 use crate::iam::tagging::{TagTarget, tag_operations};
 use crate::iam::users::tags_shape;
 use crate::model::aws_policies::{self, AWS_ACCOUNT, is_aws_policy_arn};
 use crate::model::entity::entity_fields;
-use crate::model::entity::{self, Dependent, Entity, arn_of, checked_tags};
+use crate::model::entity::{self, Dependent, Entity};
 use crate::model::pagination::PageRequest;
 use crate::model::records::{
     AWS_POLICY_USAGE, AwsPolicyUsage, ManagedPolicyRecord, POLICIES, POLICY_NAMES, POLICY_VERSIONS,
@@ -47,6 +48,7 @@ impl Entity for ManagedPolicyRecord {
     /// DeletePolicy checks attachments and versions itself, with AWS's own messages.
     const DEPENDENTS: &'static [Dependent] = &[];
     const TAG_QUOTA: (&'static str, usize) = ("TagsPerPolicy", 50);
+    const TAG_ACTION: &'static str = "iam:TagPolicy";
 
     entity_fields!();
 
@@ -288,23 +290,19 @@ fn version_key(p: &ManagedPolicyRecord, version: &str) -> String {
     key(&p.account, &[&p.id, version])
 }
 
-fn request_tags(tags: &[Tag]) -> Result<Vec<(String, String)>> {
-    checked_tags(tags.iter().map(|t| (t.key.clone(), t.value.clone())))
-}
-
 operation!(CreatePolicy, Iam, writes, CreatePolicyRequest => CreatePolicyResponse);
 impl Handler for CreatePolicy {
     type Target = Vec<(String, String)>;
 
     fn resolve(call: &mut Call<'_>, input: &CreatePolicyRequest) -> Result<(Self::Target, Access)> {
-        let tags = request_tags(input.tags.as_deref().unwrap_or_default())?;
         let path = input.path.as_deref().unwrap_or("/");
-        let arn = arn_of::<ManagedPolicyRecord>(call.account(), path, &input.policy_name);
-        let mut access = Access::to(Self::ACTION, arn.clone());
-        if !tags.is_empty() {
-            access = access.and("iam:TagPolicy", arn);
-        }
-        Ok((tags.clone(), access.with_request_tags(&tags)))
+        creating::<ManagedPolicyRecord>(
+            call,
+            path,
+            &input.policy_name,
+            input.tags.as_deref(),
+            Self::ACTION,
+        )
     }
 
     fn run(

@@ -21,14 +21,13 @@ use crate::errors::{Result, invalid_input, limit_exceeded, randomness_unavailabl
 use crate::iam::attachments::{
     HolderAndPolicy, delete_boundary, put_boundary, resolve_delete_boundary, resolve_put_boundary,
 };
+use crate::iam::common::creating;
 use crate::iam::common::{list_by_path, listing, named};
 use crate::iam::inline_policies::url_encode;
 use crate::iam::tagging::{ByName, tag_operations};
 use crate::iam::users::tags_shape;
 use crate::model::entity::entity_fields;
-use crate::model::entity::{
-    self, BoundaryHolder, Dependent, Entity, Named, PolicyHolder, arn_of, checked_tags,
-};
+use crate::model::entity::{self, BoundaryHolder, Dependent, Entity, Named, PolicyHolder};
 use crate::model::quotas;
 use crate::model::records::{
     ATTACHED_POLICIES, INLINE_POLICIES, ROLE_NAMES, ROLE_PROFILES, ROLES, Record, RoleRecord,
@@ -61,6 +60,7 @@ impl Entity for RoleRecord {
         },
     ];
     const TAG_QUOTA: (&'static str, usize) = ("TagsPerRole", 50);
+    const TAG_ACTION: &'static str = "iam:TagRole";
 
     entity_fields!();
 }
@@ -148,23 +148,18 @@ impl Handler for CreateRole {
     type Target = Vec<(String, String)>;
 
     fn resolve(call: &mut Call<'_>, input: &CreateRoleRequest) -> Result<(Self::Target, Access)> {
-        let tags = checked_tags(
-            input
-                .tags
-                .iter()
-                .flatten()
-                .map(|t| (t.key.clone(), t.value.clone())),
-        )?;
         let path = input.path.as_deref().unwrap_or("/");
-        let arn = arn_of::<RoleRecord>(call.account(), path, &input.role_name);
-        let mut access = Access::to(Self::ACTION, arn.clone());
-        if !tags.is_empty() {
-            access = access.and("iam:TagRole", arn);
-        }
+        let (tags, mut access) = creating::<RoleRecord>(
+            call,
+            path,
+            &input.role_name,
+            input.tags.as_deref(),
+            Self::ACTION,
+        )?;
         if let Some(boundary) = &input.permissions_boundary {
             access = access.with("iam:PermissionsBoundary", vec![boundary.clone()]);
         }
-        Ok((tags.clone(), access.with_request_tags(&tags)))
+        Ok((tags, access))
     }
 
     fn run(

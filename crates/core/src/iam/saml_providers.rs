@@ -17,11 +17,12 @@ use crate::crypto::random;
 use crate::errors::{
     Failure, Result, invalid_input, limit_exceeded, randomness_unavailable, sealing_failed,
 };
+use crate::iam::common::creating;
 use crate::iam::tagging::{ByArn, tag_operations};
 use crate::iam::users::tags_shape;
 use crate::keymaterial::saml::parse_metadata;
 use crate::keymaterial::x509::{parse_private_key, pem_blocks};
-use crate::model::entity::{self, Dependent, Entity, Named, arn_of, checked_tags, entity_fields};
+use crate::model::entity::{self, Dependent, Entity, Named, entity_fields};
 use crate::model::records::{
     Record, Records, SAML_PROVIDER_NAMES, SAML_PROVIDERS, SamlPrivateKeyRecord, SamlProviderRecord,
     prefix,
@@ -39,6 +40,7 @@ impl Entity for SamlProviderRecord {
     const NAMES: gatehouse_store::Table = SAML_PROVIDER_NAMES;
     const DEPENDENTS: &'static [Dependent] = &[];
     const TAG_QUOTA: (&'static str, usize) = ("TagsPerSamlProvider", 50);
+    const TAG_ACTION: &'static str = "iam:TagSAMLProvider";
 
     entity_fields!(pathless);
     fn already_exists(name: &str) -> Failure {
@@ -140,19 +142,7 @@ impl Handler for CreateSAMLProvider {
         call: &mut Call<'_>,
         input: &CreateSAMLProviderRequest,
     ) -> Result<(Self::Target, Access)> {
-        let tags = checked_tags(
-            input
-                .tags
-                .iter()
-                .flatten()
-                .map(|t| (t.key.clone(), t.value.clone())),
-        )?;
-        let arn = arn_of::<SamlProviderRecord>(call.account(), "/", &input.name);
-        let mut access = Access::to(Self::ACTION, arn.clone());
-        if !tags.is_empty() {
-            access = access.and("iam:TagSAMLProvider", arn);
-        }
-        Ok((tags.clone(), access.with_request_tags(&tags)))
+        creating::<SamlProviderRecord>(call, "/", &input.name, input.tags.as_deref(), Self::ACTION)
     }
     fn run(
         call: &mut Call<'_>,

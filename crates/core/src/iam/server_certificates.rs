@@ -16,6 +16,8 @@ use gatehouse_types::{IdKind, SecretKey, Timestamp, new_unique_id};
 use crate::authz::{Access, Authorized};
 use crate::crypto::random;
 use crate::errors::{Failure, Result, limit_exceeded, randomness_unavailable, sealing_failed};
+use crate::iam::common::creating;
+use crate::iam::common::renaming;
 use crate::iam::common::{list_by_path, listing, named};
 use crate::iam::signing_certificates::{currently_valid, one_certificate};
 use crate::iam::tagging::{ByName, tag_operations};
@@ -23,7 +25,7 @@ use crate::iam::users::tags_shape;
 use crate::keymaterial::x509::{
     PublicKey, key_pair_matches, parse_certificate, parse_private_key, pem_blocks,
 };
-use crate::model::entity::{self, Dependent, Entity, Named, arn_of, checked_tags, entity_fields};
+use crate::model::entity::{self, Dependent, Entity, Named, entity_fields};
 use crate::model::records::{
     Record, SERVER_CERTIFICATE_NAMES, SERVER_CERTIFICATES, ServerCertificateRecord, prefix,
 };
@@ -39,6 +41,7 @@ impl Entity for ServerCertificateRecord {
     const NAMES: gatehouse_store::Table = SERVER_CERTIFICATE_NAMES;
     const DEPENDENTS: &'static [Dependent] = &[];
     const TAG_QUOTA: (&'static str, usize) = ("TagsPerServerCertificate", 50);
+    const TAG_ACTION: &'static str = "iam:TagServerCertificate";
 
     entity_fields!();
 
@@ -139,21 +142,14 @@ impl Handler for UploadServerCertificate {
         call: &mut Call<'_>,
         input: &UploadServerCertificateRequest,
     ) -> Result<(Self::Target, Access)> {
-        let tags = checked_tags(
-            input
-                .tags
-                .iter()
-                .flatten()
-                .map(|t| (t.key.clone(), t.value.clone())),
-        )?;
         let path = input.path.as_deref().unwrap_or("/");
-        let arn =
-            arn_of::<ServerCertificateRecord>(call.account(), path, &input.server_certificate_name);
-        let mut access = Access::to(Self::ACTION, arn.clone());
-        if !tags.is_empty() {
-            access = access.and("iam:TagServerCertificate", arn);
-        }
-        Ok((tags.clone(), access.with_request_tags(&tags)))
+        creating::<ServerCertificateRecord>(
+            call,
+            path,
+            &input.server_certificate_name,
+            input.tags.as_deref(),
+            Self::ACTION,
+        )
     }
     fn run(
         call: &mut Call<'_>,
@@ -268,21 +264,13 @@ impl Handler for UpdateServerCertificate {
         call: &mut Call<'_>,
         input: &UpdateServerCertificateRequest,
     ) -> Result<(Self::Target, Access)> {
-        let (cert, mut access) =
-            named::<ServerCertificateRecord>(call, &input.server_certificate_name, Self::ACTION)?;
-        if input.new_path.is_some() || input.new_server_certificate_name.is_some() {
-            let (path, name) = match &cert.record {
-                Some(c) => (c.path.as_str(), c.name.as_str()),
-                None => ("/", input.server_certificate_name.as_str()),
-            };
-            let target = arn_of::<ServerCertificateRecord>(
-                call.account(),
-                input.new_path.as_deref().unwrap_or(path),
-                input.new_server_certificate_name.as_deref().unwrap_or(name),
-            );
-            access = access.and(Self::ACTION, target);
-        }
-        Ok((cert, access))
+        renaming::<ServerCertificateRecord>(
+            call,
+            &input.server_certificate_name,
+            input.new_server_certificate_name.as_deref(),
+            input.new_path.as_deref(),
+            Self::ACTION,
+        )
     }
     fn run(
         call: &mut Call<'_>,

@@ -12,12 +12,12 @@ use crate::Principal;
 use crate::authz::{Access, Authorized};
 use crate::crypto::random;
 use crate::errors::{Result, randomness_unavailable};
+use crate::iam::common::creating;
+use crate::iam::common::renaming;
 use crate::iam::common::{list_by_path, listing};
 use crate::iam::tagging::{ByName, tag_operations};
 use crate::model::entity::entity_fields;
-use crate::model::entity::{
-    self, BoundaryHolder, Dependent, Entity, Named, PolicyHolder, arn_of, checked_tags,
-};
+use crate::model::entity::{self, BoundaryHolder, Dependent, Entity, Named, PolicyHolder};
 use crate::model::records::{
     ATTACHED_POLICIES, INLINE_POLICIES, LOGIN_PROFILES, PRINCIPAL_KEYS, ROOT_OWNER, Record,
     SERVICE_CREDENTIALS, SIGNING_CERTIFICATES, SSH_PUBLIC_KEYS, USER_GROUPS, USER_NAMES, USERS,
@@ -65,6 +65,7 @@ impl Entity for UserRecord {
         },
     ];
     const TAG_QUOTA: (&'static str, usize) = ("TagsPerUser", 50);
+    const TAG_ACTION: &'static str = "iam:TagUser";
 
     entity_fields!();
 }
@@ -118,14 +119,6 @@ pub(crate) fn tags_shape(tags: &[(String, String)]) -> Vec<Tag> {
             value: value.clone(),
         })
         .collect()
-}
-
-fn request_tags(tags: &Option<Vec<Tag>>) -> Result<Vec<(String, String)>> {
-    checked_tags(
-        tags.iter()
-            .flatten()
-            .map(|t| (t.key.clone(), t.value.clone())),
-    )
 }
 
 /// A user a call names, as found (or not) in the caller's account.
@@ -195,18 +188,18 @@ impl Handler for CreateUser {
     type Target = Vec<(String, String)>;
 
     fn resolve(call: &mut Call<'_>, input: &CreateUserRequest) -> Result<(Self::Target, Access)> {
-        let tags = request_tags(&input.tags)?;
         let path = input.path.as_deref().unwrap_or("/");
-        let arn = arn_of::<UserRecord>(call.account(), path, &input.user_name);
-        let mut access = Access::to(Self::ACTION, arn.clone());
-        // AWS: creating a user with tags also needs permission to tag it.
-        if !tags.is_empty() {
-            access = access.and("iam:TagUser", arn);
-        }
+        let (tags, mut access) = creating::<UserRecord>(
+            call,
+            path,
+            &input.user_name,
+            input.tags.as_deref(),
+            Self::ACTION,
+        )?;
         if let Some(boundary) = &input.permissions_boundary {
             access = access.with("iam:PermissionsBoundary", vec![boundary.clone()]);
         }
-        Ok((tags.clone(), access.with_request_tags(&tags)))
+        Ok((tags, access))
     }
 
     fn run(
@@ -327,21 +320,13 @@ impl Handler for UpdateUser {
     /// AWS needs the permission on the user as it is and as it will be: a caller allowed
     /// `user/dept/*` cannot move a user out of `/dept/` or rename it out of its scope.
     fn resolve(call: &mut Call<'_>, input: &UpdateUserRequest) -> Result<(NamedUser, Access)> {
-        let user = find_user(call, &input.user_name)?;
-        let mut access = user.access(call.account(), Self::ACTION);
-        if input.new_path.is_some() || input.new_user_name.is_some() {
-            let (path, name) = match &user.record {
-                Some(u) => (u.path.as_str(), u.name.as_str()),
-                None => ("/", input.user_name.as_str()),
-            };
-            let target = arn_of::<UserRecord>(
-                call.account(),
-                input.new_path.as_deref().unwrap_or(path),
-                input.new_user_name.as_deref().unwrap_or(name),
-            );
-            access = access.and(Self::ACTION, target);
-        }
-        Ok((user, access))
+        renaming::<UserRecord>(
+            call,
+            &input.user_name,
+            input.new_user_name.as_deref(),
+            input.new_path.as_deref(),
+            Self::ACTION,
+        )
     }
 
     fn run(

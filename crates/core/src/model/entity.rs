@@ -33,6 +33,9 @@ pub trait Entity: Record {
     const DEPENDENTS: &'static [Dependent];
     /// AWS's quota of tags on one entity, and its name in the LimitExceeded message.
     const TAG_QUOTA: (&'static str, usize);
+    /// The action that tags this type (creating one with tags needs it too); empty for types
+    /// AWS does not let anyone tag.
+    const TAG_ACTION: &'static str;
 
     fn account(&self) -> &str;
     fn id(&self) -> &str;
