@@ -317,8 +317,26 @@ def raw_send(port: int, method: str, path: str, headers: dict, body: bytes, time
         conn.close()
 
 
+def postgres_store(name: str) -> tuple[list, dict]:
+    """With GATEHOUSE_E2E_STORE=postgres (scripts/test sets it for a second pass of a subset),
+    every server keeps its state in a fresh database of the test cluster: the `serve` arguments
+    and environment for that."""
+    if os.environ.get("GATEHOUSE_E2E_STORE") != "postgres":
+        return [], {}
+    base = os.environ["GATEHOUSE_TEST_POSTGRES_URL"]
+    database = f"gatehouse_e2e_{name.replace('-', '_')}_{secrets.token_hex(4)}".lower()
+    subprocess.run(["psql", base, "-v", "ON_ERROR_STOP=1", "-qc", f"CREATE DATABASE {database}"],
+                   check=True, capture_output=True)
+    url = base.rsplit("/", 1)[0] + "/" + database
+    return ["--store", url], {"GATEHOUSE_MASTER_KEY": secrets.token_hex(32)}
+
+
 def new_server(tmp_path_factory, name: str, with_root_key: bool = True, **kwargs) -> Server:
     base = tmp_path_factory.mktemp(name)
+    store_args, store_env = postgres_store(name)
+    if store_args and "--store" not in kwargs.get("extra_args", []):
+        kwargs["extra_args"] = [*store_args, *kwargs.get("extra_args", [])]
+        kwargs["extra_env"] = {**store_env, **kwargs.get("extra_env", {})}
     server = Server(data_dir=base / "data", log_dir=base / "logs", **kwargs)
     if with_root_key:
         server.root_key_id = random_access_key_id()

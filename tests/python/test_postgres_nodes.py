@@ -162,6 +162,24 @@ def test_quotas_raised_on_the_database_hold_on_every_node(nodes):
         assert n.iam().get_account_summary()["SummaryMap"]["AttachedPoliciesPerRoleQuota"] == 20
 
 
+def test_store_check_reads_the_shared_database(nodes):
+    from conftest import gatehouse_bin
+
+    node = nodes[0]
+    node.iam().create_user(UserName=unique("checked"))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GATEHOUSE_")}
+    env.update(GATEHOUSE_ACCOUNT_ID=node.account_id, GATEHOUSE_MASTER_KEY=node.master_key)
+    result = subprocess.run([str(gatehouse_bin()), "store", "check", "--store", node.store_url,
+                             "--data-dir", str(node.data_dir)], env=env, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert "consistent" in result.stdout
+    # A wrong master key is refused, as at start-up.
+    env["GATEHOUSE_MASTER_KEY"] = secrets.token_hex(32)
+    result = subprocess.run([str(gatehouse_bin()), "store", "check", "--store", node.store_url,
+                             "--data-dir", str(node.data_dir)], env=env, capture_output=True, text=True, timeout=60)
+    assert result.returncode != 0
+
+
 PG_DIR = os.environ.get("GATEHOUSE_TEST_PG_DIR")
 PG_PORT = os.environ.get("GATEHOUSE_TEST_PG_PORT")
 CLUSTER = os.path.join(os.path.dirname(__file__), "..", "..", "scripts", "pg-test-cluster")

@@ -24,7 +24,7 @@ USAGE:
     gatehouse serve [--listen ADDR:PORT] [--data-dir DIR] [--store postgres://...]
                     [--tls-cert FILE --tls-key FILE]
                     [--header-timeout SECONDS] [--idle-timeout SECONDS] [--max-connections N]
-    gatehouse store check [--data-dir DIR]
+    gatehouse store check [--data-dir DIR] [--store URL]
     gatehouse account quota [--data-dir DIR] [--store URL]    the account's adjustable quotas
     gatehouse account quota set NAME VALUE [--data-dir DIR] [--store URL]
                                                              raise one (as AWS lets accounts)
@@ -261,8 +261,16 @@ fn quota_command(mut args: Args) -> Result<(), String> {
 
 fn store_check_command(mut args: Args) -> Result<(), String> {
     let data_dir = data_dir(&mut args)?;
+    let store_url = args.option("--store")?;
     args.finish()?;
-    setup::check(&data_dir, &setup::Environment::from_process())?;
-    println!("store at {} is consistent", data_dir.display());
+    let mut env = setup::Environment::from_process();
+    if store_url.is_some() {
+        env.store_url = store_url;
+    }
+    setup::check(&data_dir, &env)?;
+    match &env.store_url {
+        Some(_) => println!("the PostgreSQL store is consistent"),
+        None => println!("store at {} is consistent", data_dir.display()),
+    }
     Ok(())
 }

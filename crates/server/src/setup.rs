@@ -246,17 +246,26 @@ pub fn open_existing(data_dir: &Path, env: &Environment) -> Result<Arc<Gatehouse
 /// `gatehouse store check`: the backend's integrity check, then the entities' consistency.
 /// It opens the store read-only and creates nothing: no directory, key, account or file.
 pub fn check(data_dir: &Path, env: &Environment) -> Result<(), String> {
-    let db_path = data_dir.join(DATABASE_FILE);
-    if !db_path.exists() {
-        return Err(format!("no database at {}", db_path.display()));
-    }
+    let store: Arc<dyn Store> = match env.store_url.as_deref() {
+        Some(url) if is_postgres(url) => Arc::new(
+            PostgresStore::open_existing(url)
+                .map_err(|e| format!("cannot open the PostgreSQL store: {e}"))?,
+        ),
+        Some(url) => return Err(format!("unsupported store '{url}'")),
+        None => {
+            let db_path = data_dir.join(DATABASE_FILE);
+            if !db_path.exists() {
+                return Err(format!("no database at {}", db_path.display()));
+            }
+            Arc::new(
+                SqliteStore::open_read_only(&db_path)
+                    .map_err(|e| format!("cannot open {}: {e}", db_path.display()))?,
+            )
+        }
+    };
     let master_key = master_key(data_dir, env, true, false)?;
-    let store = Arc::new(
-        SqliteStore::open_read_only(&db_path)
-            .map_err(|e| format!("cannot open {}: {e}", db_path.display()))?,
-    );
     let account = account_id(env, store.as_ref())?;
-    let gatehouse = Gatehouse::new(store.clone() as Arc<dyn Store>, account, master_key, None);
+    let gatehouse = Gatehouse::new(store.clone(), account, master_key, None);
     gatehouse.verify_store().map_err(|e| e.to_string())?;
     store.check_integrity().map_err(|e| e.to_string())?;
     let problems = gatehouse.check_consistency().map_err(|e| e.to_string())?;

@@ -90,6 +90,19 @@ impl PostgresStore {
         })
     }
 
+    /// Connects to an existing Gatehouse database without migrating or writing anything (for
+    /// `gatehouse store check`); refuses one whose schema is not this build's.
+    pub fn open_existing(url: &str) -> Result<Self, StoreError> {
+        let client = connect(url)?;
+        let store = PostgresStore {
+            url: url.to_string(),
+            idle: Mutex::new(vec![client]),
+            volatile: &[],
+        };
+        store.check_integrity()?;
+        Ok(store)
+    }
+
     /// Declares tables whose writes are not changes (see [`Store::change_token`]).
     pub fn with_volatile_tables(mut self, tables: &'static [Table]) -> Self {
         self.volatile = tables;

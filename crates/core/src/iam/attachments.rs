@@ -129,209 +129,92 @@ fn list_attached<E: PolicyHolder>(
         .of_list(attached, |p| p.policy_arn.clone().unwrap_or_default())
 }
 
-operation!(AttachUserPolicy, Iam, writes, AttachUserPolicyRequest => ());
-impl Handler for AttachUserPolicy {
-    type Target = HolderAndPolicy<UserRecord>;
-    fn resolve(
-        call: &mut Call<'_>,
-        input: &AttachUserPolicyRequest,
-    ) -> Result<(Self::Target, Access)> {
-        resolve(call, &input.user_name, &input.policy_arn, Self::ACTION)
-    }
-    fn run(
-        call: &mut Call<'_>,
-        _: Authorized,
-        target: Self::Target,
-        input: &AttachUserPolicyRequest,
-    ) -> Result<()> {
-        attach(call, target, &input.policy_arn)
-    }
+/// Declares `Attach…Policy`, `Detach…Policy` and `ListAttached…Policies` for one policy holder:
+/// its record type, the request field naming it, then each operation with its shapes.
+macro_rules! attachment_operations {
+    ($holder:ty, $key:ident,
+     $attach:ident($attach_req:ty),
+     $detach:ident($detach_req:ty),
+     $list:ident($list_req:ty => $list_resp:ident)) => {
+        operation!($attach, Iam, writes, $attach_req => ());
+        impl Handler for $attach {
+            type Target = HolderAndPolicy<$holder>;
+            fn resolve(call: &mut Call<'_>, input: &$attach_req) -> Result<(Self::Target, Access)> {
+                resolve(call, &input.$key, &input.policy_arn, Self::ACTION)
+            }
+            fn run(
+                call: &mut Call<'_>,
+                _: Authorized,
+                target: Self::Target,
+                input: &$attach_req,
+            ) -> Result<()> {
+                attach(call, target, &input.policy_arn)
+            }
+        }
+
+        operation!($detach, Iam, writes, $detach_req => ());
+        impl Handler for $detach {
+            type Target = HolderAndPolicy<$holder>;
+            fn resolve(call: &mut Call<'_>, input: &$detach_req) -> Result<(Self::Target, Access)> {
+                resolve(call, &input.$key, &input.policy_arn, Self::ACTION)
+            }
+            fn run(
+                call: &mut Call<'_>,
+                _: Authorized,
+                target: Self::Target,
+                input: &$detach_req,
+            ) -> Result<()> {
+                detach(call, target, &input.policy_arn)
+            }
+        }
+
+        operation!($list, Iam, reads, $list_req => $list_resp);
+        impl Handler for $list {
+            type Target = Named<$holder>;
+            fn resolve(call: &mut Call<'_>, input: &$list_req) -> Result<(Self::Target, Access)> {
+                named(call, &input.$key, Self::ACTION)
+            }
+            fn run(
+                call: &mut Call<'_>,
+                _: Authorized,
+                holder: Self::Target,
+                input: &$list_req,
+            ) -> Result<$list_resp> {
+                let page = list_attached(
+                    call,
+                    holder,
+                    input.path_prefix.as_deref(),
+                    input.marker.as_deref(),
+                    input.max_items,
+                )?;
+                Ok($list_resp {
+                    is_truncated: Some(page.is_truncated()),
+                    marker: page.next_marker,
+                    attached_policies: Some(page.items),
+                })
+            }
+        }
+    };
 }
 
-operation!(DetachUserPolicy, Iam, writes, DetachUserPolicyRequest => ());
-impl Handler for DetachUserPolicy {
-    type Target = HolderAndPolicy<UserRecord>;
-    fn resolve(
-        call: &mut Call<'_>,
-        input: &DetachUserPolicyRequest,
-    ) -> Result<(Self::Target, Access)> {
-        resolve(call, &input.user_name, &input.policy_arn, Self::ACTION)
-    }
-    fn run(
-        call: &mut Call<'_>,
-        _: Authorized,
-        target: Self::Target,
-        input: &DetachUserPolicyRequest,
-    ) -> Result<()> {
-        detach(call, target, &input.policy_arn)
-    }
-}
-
-operation!(ListAttachedUserPolicies, Iam, reads, ListAttachedUserPoliciesRequest => ListAttachedUserPoliciesResponse);
-impl Handler for ListAttachedUserPolicies {
-    type Target = Named<UserRecord>;
-    fn resolve(
-        call: &mut Call<'_>,
-        input: &ListAttachedUserPoliciesRequest,
-    ) -> Result<(Self::Target, Access)> {
-        named(call, &input.user_name, Self::ACTION)
-    }
-    fn run(
-        call: &mut Call<'_>,
-        _: Authorized,
-        user: Self::Target,
-        input: &ListAttachedUserPoliciesRequest,
-    ) -> Result<ListAttachedUserPoliciesResponse> {
-        let page = list_attached(
-            call,
-            user,
-            input.path_prefix.as_deref(),
-            input.marker.as_deref(),
-            input.max_items,
-        )?;
-        Ok(ListAttachedUserPoliciesResponse {
-            is_truncated: Some(page.is_truncated()),
-            marker: page.next_marker,
-            attached_policies: Some(page.items),
-        })
-    }
-}
-
-operation!(AttachGroupPolicy, Iam, writes, AttachGroupPolicyRequest => ());
-impl Handler for AttachGroupPolicy {
-    type Target = HolderAndPolicy<GroupRecord>;
-    fn resolve(
-        call: &mut Call<'_>,
-        input: &AttachGroupPolicyRequest,
-    ) -> Result<(Self::Target, Access)> {
-        resolve(call, &input.group_name, &input.policy_arn, Self::ACTION)
-    }
-    fn run(
-        call: &mut Call<'_>,
-        _: Authorized,
-        target: Self::Target,
-        input: &AttachGroupPolicyRequest,
-    ) -> Result<()> {
-        attach(call, target, &input.policy_arn)
-    }
-}
-
-operation!(DetachGroupPolicy, Iam, writes, DetachGroupPolicyRequest => ());
-impl Handler for DetachGroupPolicy {
-    type Target = HolderAndPolicy<GroupRecord>;
-    fn resolve(
-        call: &mut Call<'_>,
-        input: &DetachGroupPolicyRequest,
-    ) -> Result<(Self::Target, Access)> {
-        resolve(call, &input.group_name, &input.policy_arn, Self::ACTION)
-    }
-    fn run(
-        call: &mut Call<'_>,
-        _: Authorized,
-        target: Self::Target,
-        input: &DetachGroupPolicyRequest,
-    ) -> Result<()> {
-        detach(call, target, &input.policy_arn)
-    }
-}
-
-operation!(ListAttachedGroupPolicies, Iam, reads, ListAttachedGroupPoliciesRequest => ListAttachedGroupPoliciesResponse);
-impl Handler for ListAttachedGroupPolicies {
-    type Target = Named<GroupRecord>;
-    fn resolve(
-        call: &mut Call<'_>,
-        input: &ListAttachedGroupPoliciesRequest,
-    ) -> Result<(Self::Target, Access)> {
-        named(call, &input.group_name, Self::ACTION)
-    }
-    fn run(
-        call: &mut Call<'_>,
-        _: Authorized,
-        group: Self::Target,
-        input: &ListAttachedGroupPoliciesRequest,
-    ) -> Result<ListAttachedGroupPoliciesResponse> {
-        let page = list_attached(
-            call,
-            group,
-            input.path_prefix.as_deref(),
-            input.marker.as_deref(),
-            input.max_items,
-        )?;
-        Ok(ListAttachedGroupPoliciesResponse {
-            is_truncated: Some(page.is_truncated()),
-            marker: page.next_marker,
-            attached_policies: Some(page.items),
-        })
-    }
-}
-
-operation!(AttachRolePolicy, Iam, writes, AttachRolePolicyRequest => ());
-impl Handler for AttachRolePolicy {
-    type Target = HolderAndPolicy<RoleRecord>;
-    fn resolve(
-        call: &mut Call<'_>,
-        input: &AttachRolePolicyRequest,
-    ) -> Result<(Self::Target, Access)> {
-        resolve(call, &input.role_name, &input.policy_arn, Self::ACTION)
-    }
-    fn run(
-        call: &mut Call<'_>,
-        _: Authorized,
-        target: Self::Target,
-        input: &AttachRolePolicyRequest,
-    ) -> Result<()> {
-        attach(call, target, &input.policy_arn)
-    }
-}
-
-operation!(DetachRolePolicy, Iam, writes, DetachRolePolicyRequest => ());
-impl Handler for DetachRolePolicy {
-    type Target = HolderAndPolicy<RoleRecord>;
-    fn resolve(
-        call: &mut Call<'_>,
-        input: &DetachRolePolicyRequest,
-    ) -> Result<(Self::Target, Access)> {
-        resolve(call, &input.role_name, &input.policy_arn, Self::ACTION)
-    }
-    fn run(
-        call: &mut Call<'_>,
-        _: Authorized,
-        target: Self::Target,
-        input: &DetachRolePolicyRequest,
-    ) -> Result<()> {
-        detach(call, target, &input.policy_arn)
-    }
-}
-
-operation!(ListAttachedRolePolicies, Iam, reads, ListAttachedRolePoliciesRequest => ListAttachedRolePoliciesResponse);
-impl Handler for ListAttachedRolePolicies {
-    type Target = Named<RoleRecord>;
-    fn resolve(
-        call: &mut Call<'_>,
-        input: &ListAttachedRolePoliciesRequest,
-    ) -> Result<(Self::Target, Access)> {
-        named(call, &input.role_name, Self::ACTION)
-    }
-    fn run(
-        call: &mut Call<'_>,
-        _: Authorized,
-        role: Self::Target,
-        input: &ListAttachedRolePoliciesRequest,
-    ) -> Result<ListAttachedRolePoliciesResponse> {
-        let page = list_attached(
-            call,
-            role,
-            input.path_prefix.as_deref(),
-            input.marker.as_deref(),
-            input.max_items,
-        )?;
-        Ok(ListAttachedRolePoliciesResponse {
-            is_truncated: Some(page.is_truncated()),
-            marker: page.next_marker,
-            attached_policies: Some(page.items),
-        })
-    }
-}
+attachment_operations!(
+    UserRecord, user_name,
+    AttachUserPolicy(AttachUserPolicyRequest),
+    DetachUserPolicy(DetachUserPolicyRequest),
+    ListAttachedUserPolicies(ListAttachedUserPoliciesRequest => ListAttachedUserPoliciesResponse)
+);
+attachment_operations!(
+    GroupRecord, group_name,
+    AttachGroupPolicy(AttachGroupPolicyRequest),
+    DetachGroupPolicy(DetachGroupPolicyRequest),
+    ListAttachedGroupPolicies(ListAttachedGroupPoliciesRequest => ListAttachedGroupPoliciesResponse)
+);
+attachment_operations!(
+    RoleRecord, role_name,
+    AttachRolePolicy(AttachRolePolicyRequest),
+    DetachRolePolicy(DetachRolePolicyRequest),
+    ListAttachedRolePolicies(ListAttachedRolePoliciesRequest => ListAttachedRolePoliciesResponse)
+);
 
 /// Sets (or clears) a user's or role's boundary, keeping the policies' usage counts.
 pub(crate) fn set_boundary<E: BoundaryHolder>(

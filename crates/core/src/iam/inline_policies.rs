@@ -125,296 +125,123 @@ fn list<E: Entity>(
     })
 }
 
-operation!(PutUserPolicy, Iam, writes, PutUserPolicyRequest => ());
-impl Handler for PutUserPolicy {
-    type Target = Named<UserRecord>;
-    fn resolve(
-        call: &mut Call<'_>,
-        input: &PutUserPolicyRequest,
-    ) -> Result<(Self::Target, Access)> {
-        named(call, &input.user_name, Self::ACTION)
-    }
-    fn run(
-        call: &mut Call<'_>,
-        _: Authorized,
-        user: Self::Target,
-        input: &PutUserPolicyRequest,
-    ) -> Result<()> {
-        put(
-            call,
-            user.existing()?,
-            &input.policy_name,
-            &input.policy_document,
-        )
-    }
+/// Declares `Put…Policy`, `Get…Policy`, `Delete…Policy` and `List…Policies` for one policy
+/// holder: its record type, the field naming it (in requests and in Get's response), then each
+/// operation with its shapes.
+macro_rules! inline_policy_operations {
+    ($holder:ty, $key:ident,
+     $put:ident($put_req:ty),
+     $get:ident($get_req:ty => $get_resp:ident),
+     $delete:ident($delete_req:ty),
+     $list:ident($list_req:ty => $list_resp:ident)) => {
+        operation!($put, Iam, writes, $put_req => ());
+        impl Handler for $put {
+            type Target = Named<$holder>;
+            fn resolve(call: &mut Call<'_>, input: &$put_req) -> Result<(Self::Target, Access)> {
+                named(call, &input.$key, Self::ACTION)
+            }
+            fn run(
+                call: &mut Call<'_>,
+                _: Authorized,
+                holder: Self::Target,
+                input: &$put_req,
+            ) -> Result<()> {
+                put(
+                    call,
+                    holder.existing()?,
+                    &input.policy_name,
+                    &input.policy_document,
+                )
+            }
+        }
+
+        operation!($get, Iam, reads, $get_req => $get_resp);
+        impl Handler for $get {
+            type Target = Named<$holder>;
+            fn resolve(call: &mut Call<'_>, input: &$get_req) -> Result<(Self::Target, Access)> {
+                named(call, &input.$key, Self::ACTION)
+            }
+            fn run(
+                call: &mut Call<'_>,
+                _: Authorized,
+                holder: Self::Target,
+                input: &$get_req,
+            ) -> Result<$get_resp> {
+                let holder = holder.existing()?;
+                let policy = get(call, &holder, &input.policy_name)?;
+                Ok($get_resp {
+                    $key: holder.name,
+                    policy_name: policy.name,
+                    policy_document: url_encode(&policy.document),
+                })
+            }
+        }
+
+        operation!($delete, Iam, writes, $delete_req => ());
+        impl Handler for $delete {
+            type Target = Named<$holder>;
+            fn resolve(call: &mut Call<'_>, input: &$delete_req) -> Result<(Self::Target, Access)> {
+                named(call, &input.$key, Self::ACTION)
+            }
+            fn run(
+                call: &mut Call<'_>,
+                _: Authorized,
+                holder: Self::Target,
+                input: &$delete_req,
+            ) -> Result<()> {
+                delete(call, holder.existing()?, &input.policy_name)
+            }
+        }
+
+        operation!($list, Iam, reads, $list_req => $list_resp);
+        impl Handler for $list {
+            type Target = Named<$holder>;
+            fn resolve(call: &mut Call<'_>, input: &$list_req) -> Result<(Self::Target, Access)> {
+                named(call, &input.$key, Self::ACTION)
+            }
+            fn run(
+                call: &mut Call<'_>,
+                _: Authorized,
+                holder: Self::Target,
+                input: &$list_req,
+            ) -> Result<$list_resp> {
+                let page = list(
+                    call,
+                    &holder.existing()?,
+                    input.marker.as_deref(),
+                    input.max_items,
+                )?;
+                Ok($list_resp {
+                    is_truncated: Some(page.is_truncated()),
+                    marker: page.next_marker,
+                    policy_names: page.items,
+                })
+            }
+        }
+    };
 }
 
-operation!(GetUserPolicy, Iam, reads, GetUserPolicyRequest => GetUserPolicyResponse);
-impl Handler for GetUserPolicy {
-    type Target = Named<UserRecord>;
-    fn resolve(
-        call: &mut Call<'_>,
-        input: &GetUserPolicyRequest,
-    ) -> Result<(Self::Target, Access)> {
-        named(call, &input.user_name, Self::ACTION)
-    }
-    fn run(
-        call: &mut Call<'_>,
-        _: Authorized,
-        user: Self::Target,
-        input: &GetUserPolicyRequest,
-    ) -> Result<GetUserPolicyResponse> {
-        let user = user.existing()?;
-        let policy = get(call, &user, &input.policy_name)?;
-        Ok(GetUserPolicyResponse {
-            user_name: user.name,
-            policy_name: policy.name,
-            policy_document: url_encode(&policy.document),
-        })
-    }
-}
-
-operation!(DeleteUserPolicy, Iam, writes, DeleteUserPolicyRequest => ());
-impl Handler for DeleteUserPolicy {
-    type Target = Named<UserRecord>;
-    fn resolve(
-        call: &mut Call<'_>,
-        input: &DeleteUserPolicyRequest,
-    ) -> Result<(Self::Target, Access)> {
-        named(call, &input.user_name, Self::ACTION)
-    }
-    fn run(
-        call: &mut Call<'_>,
-        _: Authorized,
-        user: Self::Target,
-        input: &DeleteUserPolicyRequest,
-    ) -> Result<()> {
-        delete(call, user.existing()?, &input.policy_name)
-    }
-}
-
-operation!(ListUserPolicies, Iam, reads, ListUserPoliciesRequest => ListUserPoliciesResponse);
-impl Handler for ListUserPolicies {
-    type Target = Named<UserRecord>;
-    fn resolve(
-        call: &mut Call<'_>,
-        input: &ListUserPoliciesRequest,
-    ) -> Result<(Self::Target, Access)> {
-        named(call, &input.user_name, Self::ACTION)
-    }
-    fn run(
-        call: &mut Call<'_>,
-        _: Authorized,
-        user: Self::Target,
-        input: &ListUserPoliciesRequest,
-    ) -> Result<ListUserPoliciesResponse> {
-        let page = list(
-            call,
-            &user.existing()?,
-            input.marker.as_deref(),
-            input.max_items,
-        )?;
-        Ok(ListUserPoliciesResponse {
-            is_truncated: Some(page.is_truncated()),
-            marker: page.next_marker,
-            policy_names: page.items,
-        })
-    }
-}
-
-operation!(PutGroupPolicy, Iam, writes, PutGroupPolicyRequest => ());
-impl Handler for PutGroupPolicy {
-    type Target = Named<GroupRecord>;
-    fn resolve(
-        call: &mut Call<'_>,
-        input: &PutGroupPolicyRequest,
-    ) -> Result<(Self::Target, Access)> {
-        named(call, &input.group_name, Self::ACTION)
-    }
-    fn run(
-        call: &mut Call<'_>,
-        _: Authorized,
-        group: Self::Target,
-        input: &PutGroupPolicyRequest,
-    ) -> Result<()> {
-        put(
-            call,
-            group.existing()?,
-            &input.policy_name,
-            &input.policy_document,
-        )
-    }
-}
-
-operation!(GetGroupPolicy, Iam, reads, GetGroupPolicyRequest => GetGroupPolicyResponse);
-impl Handler for GetGroupPolicy {
-    type Target = Named<GroupRecord>;
-    fn resolve(
-        call: &mut Call<'_>,
-        input: &GetGroupPolicyRequest,
-    ) -> Result<(Self::Target, Access)> {
-        named(call, &input.group_name, Self::ACTION)
-    }
-    fn run(
-        call: &mut Call<'_>,
-        _: Authorized,
-        group: Self::Target,
-        input: &GetGroupPolicyRequest,
-    ) -> Result<GetGroupPolicyResponse> {
-        let group = group.existing()?;
-        let policy = get(call, &group, &input.policy_name)?;
-        Ok(GetGroupPolicyResponse {
-            group_name: group.name,
-            policy_name: policy.name,
-            policy_document: url_encode(&policy.document),
-        })
-    }
-}
-
-operation!(DeleteGroupPolicy, Iam, writes, DeleteGroupPolicyRequest => ());
-impl Handler for DeleteGroupPolicy {
-    type Target = Named<GroupRecord>;
-    fn resolve(
-        call: &mut Call<'_>,
-        input: &DeleteGroupPolicyRequest,
-    ) -> Result<(Self::Target, Access)> {
-        named(call, &input.group_name, Self::ACTION)
-    }
-    fn run(
-        call: &mut Call<'_>,
-        _: Authorized,
-        group: Self::Target,
-        input: &DeleteGroupPolicyRequest,
-    ) -> Result<()> {
-        delete(call, group.existing()?, &input.policy_name)
-    }
-}
-
-operation!(ListGroupPolicies, Iam, reads, ListGroupPoliciesRequest => ListGroupPoliciesResponse);
-impl Handler for ListGroupPolicies {
-    type Target = Named<GroupRecord>;
-    fn resolve(
-        call: &mut Call<'_>,
-        input: &ListGroupPoliciesRequest,
-    ) -> Result<(Self::Target, Access)> {
-        named(call, &input.group_name, Self::ACTION)
-    }
-    fn run(
-        call: &mut Call<'_>,
-        _: Authorized,
-        group: Self::Target,
-        input: &ListGroupPoliciesRequest,
-    ) -> Result<ListGroupPoliciesResponse> {
-        let page = list(
-            call,
-            &group.existing()?,
-            input.marker.as_deref(),
-            input.max_items,
-        )?;
-        Ok(ListGroupPoliciesResponse {
-            is_truncated: Some(page.is_truncated()),
-            marker: page.next_marker,
-            policy_names: page.items,
-        })
-    }
-}
-
-operation!(PutRolePolicy, Iam, writes, PutRolePolicyRequest => ());
-impl Handler for PutRolePolicy {
-    type Target = Named<RoleRecord>;
-    fn resolve(
-        call: &mut Call<'_>,
-        input: &PutRolePolicyRequest,
-    ) -> Result<(Self::Target, Access)> {
-        named(call, &input.role_name, Self::ACTION)
-    }
-    fn run(
-        call: &mut Call<'_>,
-        _: Authorized,
-        role: Self::Target,
-        input: &PutRolePolicyRequest,
-    ) -> Result<()> {
-        put(
-            call,
-            role.existing()?,
-            &input.policy_name,
-            &input.policy_document,
-        )
-    }
-}
-
-operation!(GetRolePolicy, Iam, reads, GetRolePolicyRequest => GetRolePolicyResponse);
-impl Handler for GetRolePolicy {
-    type Target = Named<RoleRecord>;
-    fn resolve(
-        call: &mut Call<'_>,
-        input: &GetRolePolicyRequest,
-    ) -> Result<(Self::Target, Access)> {
-        named(call, &input.role_name, Self::ACTION)
-    }
-    fn run(
-        call: &mut Call<'_>,
-        _: Authorized,
-        role: Self::Target,
-        input: &GetRolePolicyRequest,
-    ) -> Result<GetRolePolicyResponse> {
-        let role = role.existing()?;
-        let policy = get(call, &role, &input.policy_name)?;
-        Ok(GetRolePolicyResponse {
-            role_name: role.name,
-            policy_name: policy.name,
-            policy_document: url_encode(&policy.document),
-        })
-    }
-}
-
-operation!(DeleteRolePolicy, Iam, writes, DeleteRolePolicyRequest => ());
-impl Handler for DeleteRolePolicy {
-    type Target = Named<RoleRecord>;
-    fn resolve(
-        call: &mut Call<'_>,
-        input: &DeleteRolePolicyRequest,
-    ) -> Result<(Self::Target, Access)> {
-        named(call, &input.role_name, Self::ACTION)
-    }
-    fn run(
-        call: &mut Call<'_>,
-        _: Authorized,
-        role: Self::Target,
-        input: &DeleteRolePolicyRequest,
-    ) -> Result<()> {
-        delete(call, role.existing()?, &input.policy_name)
-    }
-}
-
-operation!(ListRolePolicies, Iam, reads, ListRolePoliciesRequest => ListRolePoliciesResponse);
-impl Handler for ListRolePolicies {
-    type Target = Named<RoleRecord>;
-    fn resolve(
-        call: &mut Call<'_>,
-        input: &ListRolePoliciesRequest,
-    ) -> Result<(Self::Target, Access)> {
-        named(call, &input.role_name, Self::ACTION)
-    }
-    fn run(
-        call: &mut Call<'_>,
-        _: Authorized,
-        role: Self::Target,
-        input: &ListRolePoliciesRequest,
-    ) -> Result<ListRolePoliciesResponse> {
-        let page = list(
-            call,
-            &role.existing()?,
-            input.marker.as_deref(),
-            input.max_items,
-        )?;
-        Ok(ListRolePoliciesResponse {
-            is_truncated: Some(page.is_truncated()),
-            marker: page.next_marker,
-            policy_names: page.items,
-        })
-    }
-}
+inline_policy_operations!(
+    UserRecord, user_name,
+    PutUserPolicy(PutUserPolicyRequest),
+    GetUserPolicy(GetUserPolicyRequest => GetUserPolicyResponse),
+    DeleteUserPolicy(DeleteUserPolicyRequest),
+    ListUserPolicies(ListUserPoliciesRequest => ListUserPoliciesResponse)
+);
+inline_policy_operations!(
+    GroupRecord, group_name,
+    PutGroupPolicy(PutGroupPolicyRequest),
+    GetGroupPolicy(GetGroupPolicyRequest => GetGroupPolicyResponse),
+    DeleteGroupPolicy(DeleteGroupPolicyRequest),
+    ListGroupPolicies(ListGroupPoliciesRequest => ListGroupPoliciesResponse)
+);
+inline_policy_operations!(
+    RoleRecord, role_name,
+    PutRolePolicy(PutRolePolicyRequest),
+    GetRolePolicy(GetRolePolicyRequest => GetRolePolicyResponse),
+    DeleteRolePolicy(DeleteRolePolicyRequest),
+    ListRolePolicies(ListRolePoliciesRequest => ListRolePoliciesResponse)
+);
 
 #[cfg(test)]
 mod tests {
