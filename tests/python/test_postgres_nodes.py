@@ -210,3 +210,50 @@ def test_a_stopped_database_means_503_and_the_nodes_recover_by_themselves(nodes)
         assert n.send(n.signed_request(body)).status == 200
         import urllib.request
         assert urllib.request.urlopen(f"{n.endpoint}/ready", timeout=30).status == 200
+
+
+def test_a_running_embedded_installation_migrates_to_postgres(tmp_path_factory):
+    """`gatehouse store migrate` copies a serving SQLite installation into an empty database and
+    verifies it; a node started on that database has every entity, and keys created before the
+    move still sign (their secrets stay sealed under the same master key)."""
+    from conftest import gatehouse_bin
+
+    old = new_server(tmp_path_factory, "embedded", account_id=random_account_id()).start()
+    iam = old.iam()
+    name = unique("moved")
+    iam.create_user(UserName=name, Tags=[{"Key": "team", "Value": "blue"}])
+    key = iam.create_access_key(UserName=name)["AccessKey"]
+    policy = iam.create_policy(PolicyName=unique("p"), PolicyDocument=doc(
+        {"Effect": "Allow", "Action": "iam:ListUsers", "Resource": "*"}))["Policy"]["Arn"]
+    iam.attach_user_policy(UserName=name, PolicyArn=policy)
+    iam.attach_user_policy(UserName=name, PolicyArn="arn:aws:iam::aws:policy/IAMReadOnlyAccess")
+    master_key = (old.data_dir / "master.key").read_text().strip()
+
+    database = f"gatehouse_migrated_{secrets.token_hex(4)}"
+    psql(f"CREATE DATABASE {database}")
+    url = BASE_URL.rsplit("/", 1)[0] + "/" + database
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GATEHOUSE_")}
+    env["GATEHOUSE_ACCOUNT_ID"] = old.account_id
+    migrate = [str(gatehouse_bin()), "store", "migrate", "--from", f"sqlite:{old.data_dir}", "--to", url]
+    result = subprocess.run(migrate, env=env, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert "verified" in result.stdout
+    # Only into an empty database.
+    again = subprocess.run(migrate, env=env, capture_output=True, text=True, timeout=120)
+    assert again.returncode != 0 and "not empty" in again.stderr
+    assert old.stop() == 0
+
+    new = new_server(tmp_path_factory, "migrated", account_id=old.account_id,
+                     extra_env={"GATEHOUSE_MASTER_KEY": master_key}, extra_args=["--store", url])
+    new.root_key_id, new.root_secret = old.root_key_id, old.root_secret
+    new.start()
+    try:
+        user = new.iam().get_user(UserName=name)["User"]
+        assert user["Tags"] == [{"Key": "team", "Value": "blue"}]
+        as_user = new.iam(key["AccessKeyId"], key["SecretAccessKey"])
+        assert name in [u["UserName"] for u in as_user.list_users()["Users"]]
+        attached = {p["PolicyArn"] for p in new.iam().list_attached_user_policies(UserName=name)["AttachedPolicies"]}
+        assert attached == {policy, "arn:aws:iam::aws:policy/IAMReadOnlyAccess"}
+    finally:
+        assert new.stop() == 0
+        psql(f"DROP DATABASE IF EXISTS {database}")

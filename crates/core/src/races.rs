@@ -232,6 +232,13 @@ impl gatehouse_store::Txn for SnapshotTxn<'_> {
     ) -> Result<u64, gatehouse_store::StoreError> {
         gatehouse_store::read(self.0.store.as_ref(), |t| t.count(table, prefix))
     }
+    fn scan_all(
+        &mut self,
+        after: Option<(&str, &str)>,
+        limit: usize,
+    ) -> Result<Vec<gatehouse_store::Row>, gatehouse_store::StoreError> {
+        gatehouse_store::read(self.0.store.as_ref(), |t| t.scan_all(after, limit))
+    }
 }
 
 #[test]

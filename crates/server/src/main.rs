@@ -25,6 +25,7 @@ USAGE:
                     [--tls-cert FILE --tls-key FILE]
                     [--header-timeout SECONDS] [--idle-timeout SECONDS] [--max-connections N]
     gatehouse store check [--data-dir DIR] [--store URL]
+    gatehouse store migrate --from [sqlite:]DIR --to postgres://...   copy into PostgreSQL
     gatehouse account quota [--data-dir DIR] [--store URL]    the account's adjustable quotas
     gatehouse account quota set NAME VALUE [--data-dir DIR] [--store URL]
                                                              raise one (as AWS lets accounts)
@@ -110,6 +111,10 @@ fn main() -> ExitCode {
         "store" if words.first().map(String::as_str) == Some("check") => {
             words.remove(0);
             store_check_command(Args { words })
+        }
+        "store" if words.first().map(String::as_str) == Some("migrate") => {
+            words.remove(0);
+            store_migrate_command(Args { words })
         }
         "account" if words.first().map(String::as_str) == Some("quota") => {
             words.remove(0);
@@ -256,6 +261,24 @@ fn quota_command(mut args: Args) -> Result<(), String> {
             quota.name, quota.default, quota.max, quota.what
         );
     }
+    Ok(())
+}
+
+/// `gatehouse store migrate --from DIR --to postgres://…`
+fn store_migrate_command(mut args: Args) -> Result<(), String> {
+    let from = args
+        .option("--from")?
+        .ok_or("--from DIR (the data directory of the embedded store) is required")?;
+    let to = args
+        .option("--to")?
+        .ok_or("--to postgres://… (an empty database) is required")?;
+    args.finish()?;
+    let from = PathBuf::from(from.strip_prefix("sqlite:").unwrap_or(&from));
+    let copied = setup::migrate_store(&from, &to, &setup::Environment::from_process())?;
+    println!(
+        "copied {copied} rows from {} into PostgreSQL and verified the copy",
+        from.display()
+    );
     Ok(())
 }
 

@@ -243,6 +243,46 @@ pub fn open_existing(data_dir: &Path, env: &Environment) -> Result<Arc<Gatehouse
     Ok(Arc::new(gatehouse))
 }
 
+/// `gatehouse store migrate`: copies the embedded store of `from_dir` (it may be serving: the
+/// copy is one snapshot) into the empty PostgreSQL database at `to_url`, then checks the copy
+/// row for row and, with the same master key, as a Gatehouse store. Returns the rows copied.
+pub fn migrate_store(from_dir: &Path, to_url: &str, env: &Environment) -> Result<usize, String> {
+    if !is_postgres(to_url) {
+        return Err(format!("--to must be a postgres:// URL, not '{to_url}'"));
+    }
+    let db_path = from_dir.join(DATABASE_FILE);
+    if !db_path.exists() {
+        return Err(format!("no database at {}", db_path.display()));
+    }
+    let master_key = || master_key(from_dir, env, true, false);
+    let source: Arc<dyn Store> = Arc::new(
+        SqliteStore::open_read_only(&db_path)
+            .map_err(|e| format!("cannot open {}: {e}", db_path.display()))?,
+    );
+    let account = account_id(env, source.as_ref())?;
+    Gatehouse::new(source.clone(), account.clone(), master_key()?, None)
+        .verify_store()
+        .map_err(|e| format!("the source: {e}"))?;
+    let target: Arc<dyn Store> = Arc::new(
+        PostgresStore::open(to_url)
+            .map_err(|e| format!("cannot open the PostgreSQL store: {e}"))?,
+    );
+    let copied = gatehouse_store::copy(source.as_ref(), target.as_ref())
+        .map_err(|e| format!("the copy failed: {e}"))?;
+    let copy = Gatehouse::new(target, account, master_key()?, None);
+    copy.verify_store().map_err(|e| format!("the copy: {e}"))?;
+    let problems = copy
+        .check_consistency()
+        .map_err(|e| format!("the copy: {e}"))?;
+    if !problems.is_empty() {
+        return Err(format!(
+            "the copy is not consistent:\n{}",
+            problems.join("\n")
+        ));
+    }
+    Ok(copied)
+}
+
 /// `gatehouse store check`: the backend's integrity check, then the entities' consistency.
 /// It opens the store read-only and creates nothing: no directory, key, account or file.
 pub fn check(data_dir: &Path, env: &Environment) -> Result<(), String> {

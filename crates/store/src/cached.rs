@@ -184,6 +184,16 @@ impl<S: Store> Txn for CachedTxn<'_, S> {
         Ok(n)
     }
 
+    fn scan_all(
+        &mut self,
+        after: Option<(&str, &str)>,
+        limit: usize,
+    ) -> Result<Vec<crate::Row>, StoreError> {
+        let rows = self.backend()?.scan_all(after, limit)?;
+        self.check_snapshot();
+        Ok(rows)
+    }
+
     fn snapshot_token(&self) -> Option<u64> {
         Some(self.token)
     }

@@ -15,12 +15,14 @@
 mod cached;
 mod changes;
 pub mod conformance;
+mod copy;
 mod postgres;
 mod sqlite;
 
 use std::fmt;
 
 pub use cached::CachedStore;
+pub use copy::{copy, dump};
 pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
 
@@ -54,6 +56,13 @@ pub trait Txn {
     ) -> Result<Vec<(String, Vec<u8>)>, StoreError>;
     /// Number of rows whose key starts with `prefix`.
     fn count(&mut self, table: Table, prefix: &str) -> Result<u64, StoreError>;
+    /// Rows of every table, in (table, key) order, after `after`, at most `limit`: a whole
+    /// store, page by page (copying one store into another, comparing two).
+    fn scan_all(
+        &mut self,
+        after: Option<(&str, &str)>,
+        limit: usize,
+    ) -> Result<Vec<Row>, StoreError>;
     /// The store's change token this transaction reads the state of (see
     /// [`Store::change_token`]), where the backend keeps one: two transactions with the same
     /// token read the same state. A body run with a token that turns out stale is run again.
@@ -61,6 +70,9 @@ pub trait Txn {
         None
     }
 }
+
+/// One row of any table: table, key, value.
+pub type Row = (String, String, Vec<u8>);
 
 /// Marker returned by a transaction body that wants its changes discarded.
 #[derive(Debug)]

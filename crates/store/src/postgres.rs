@@ -216,6 +216,26 @@ fn prefix_end(prefix: &str) -> Option<String> {
 }
 
 impl Txn for PgTxn<'_, '_> {
+    fn scan_all(
+        &mut self,
+        after: Option<(&str, &str)>,
+        limit: usize,
+    ) -> Result<Vec<crate::Row>, StoreError> {
+        let (table, key) = after.unwrap_or(("", ""));
+        let first = after.is_none();
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let rows = self.tx.query(
+            "SELECT tbl, key, value FROM gatehouse_kv WHERE $1 OR (tbl, key) > ($2, $3)
+             ORDER BY tbl, key LIMIT $4",
+            &[&first, &table, &key, &limit],
+        );
+        Ok(self
+            .check(rows)?
+            .into_iter()
+            .map(|r| (r.get(0), r.get(1), r.get(2)))
+            .collect())
+    }
+
     fn get(&mut self, table: Table, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
         let row = self.tx.query_opt(
             "SELECT value FROM gatehouse_kv WHERE tbl = $1 AND key = $2",

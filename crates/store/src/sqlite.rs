@@ -234,6 +234,24 @@ fn prefix_end(prefix: &str) -> Option<String> {
 }
 
 impl Txn for SqliteTxn<'_> {
+    fn scan_all(
+        &mut self,
+        after: Option<(&str, &str)>,
+        limit: usize,
+    ) -> Result<Vec<crate::Row>, StoreError> {
+        let (table, key) = after.unwrap_or(("", ""));
+        let first = after.is_none();
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT tbl, key, value FROM kv WHERE ?1 OR (tbl, key) > (?2, ?3)
+             ORDER BY tbl, key LIMIT ?4",
+        )?;
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let rows = stmt.query_map(params![first, table, key, limit], |row| {
+            Ok((row.get(0)?, row.get(1)?, row.get(2)?))
+        })?;
+        Ok(rows.collect::<Result<Vec<_>, _>>()?)
+    }
+
     fn get(&mut self, table: Table, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
         let mut stmt = self
             .conn
