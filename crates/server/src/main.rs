@@ -10,7 +10,7 @@ mod serve;
 mod setup;
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
@@ -26,6 +26,8 @@ USAGE:
                     [--header-timeout SECONDS] [--idle-timeout SECONDS] [--max-connections N]
     gatehouse store check [--data-dir DIR] [--store URL]
     gatehouse store migrate --from [sqlite:]DIR --to postgres://...   copy into PostgreSQL
+    gatehouse store backup --to FILE [--data-dir DIR]      an online, consistent copy
+    gatehouse store restore --from FILE --data-dir NEWDIR  a backup as a new data directory
     gatehouse account quota [--data-dir DIR] [--store URL]    the account's adjustable quotas
     gatehouse account quota set NAME VALUE [--data-dir DIR] [--store URL]
                                                              raise one (as AWS lets accounts)
@@ -111,6 +113,14 @@ fn main() -> ExitCode {
         "store" if words.first().map(String::as_str) == Some("check") => {
             words.remove(0);
             store_check_command(Args { words })
+        }
+        "store" if words.first().map(String::as_str) == Some("backup") => {
+            words.remove(0);
+            store_backup_command(Args { words })
+        }
+        "store" if words.first().map(String::as_str) == Some("restore") => {
+            words.remove(0);
+            store_restore_command(Args { words })
         }
         "store" if words.first().map(String::as_str) == Some("migrate") => {
             words.remove(0);
@@ -261,6 +271,30 @@ fn quota_command(mut args: Args) -> Result<(), String> {
             quota.name, quota.default, quota.max, quota.what
         );
     }
+    Ok(())
+}
+
+/// `gatehouse store backup --to FILE [--data-dir DIR]`
+fn store_backup_command(mut args: Args) -> Result<(), String> {
+    let data_dir = data_dir(&mut args)?;
+    let to = args.option("--to")?.ok_or("--to FILE is required")?;
+    args.finish()?;
+    setup::backup_store(&data_dir, Path::new(&to))?;
+    println!("backed up {} to {to}", data_dir.display());
+    Ok(())
+}
+
+/// `gatehouse store restore --from FILE --data-dir NEWDIR`
+fn store_restore_command(mut args: Args) -> Result<(), String> {
+    let data_dir = data_dir(&mut args)?;
+    let from = args.option("--from")?.ok_or("--from FILE is required")?;
+    args.finish()?;
+    setup::restore_store(
+        Path::new(&from),
+        &data_dir,
+        &setup::Environment::from_process(),
+    )?;
+    println!("restored {from} into {}", data_dir.display());
     Ok(())
 }
 

@@ -283,6 +283,64 @@ pub fn migrate_store(from_dir: &Path, to_url: &str, env: &Environment) -> Result
     Ok(copied)
 }
 
+/// `gatehouse store backup`: a consistent copy of the embedded store, taken while it serves.
+/// The master key is not in it: keep `master.key` (or the key) with the backups, apart.
+pub fn backup_store(data_dir: &Path, to: &Path) -> Result<(), String> {
+    let db_path = data_dir.join(DATABASE_FILE);
+    if !db_path.exists() {
+        return Err(format!("no database at {}", db_path.display()));
+    }
+    let store = SqliteStore::open_read_only(&db_path)
+        .map_err(|e| format!("cannot open {}: {e}", db_path.display()))?;
+    store
+        .backup_to(to)
+        .map_err(|e| format!("cannot write the backup: {e}"))?;
+    // The backup must be a sound database before anyone relies on it.
+    SqliteStore::open_read_only(to)
+        .and_then(|b| b.check_integrity())
+        .map_err(|e| format!("the backup at {} does not check: {e}", to.display()))
+}
+
+/// `gatehouse store restore`: a backup becomes the store of a new data directory, checked
+/// against the master key it must be opened with (given as for `serve`).
+pub fn restore_store(backup: &Path, data_dir: &Path, env: &Environment) -> Result<(), String> {
+    let db_path = data_dir.join(DATABASE_FILE);
+    if db_path.exists() {
+        return Err(format!(
+            "{} exists: restore into a new data directory, then serve from it",
+            db_path.display()
+        ));
+    }
+    SqliteStore::open_read_only(backup)
+        .and_then(|b| b.check_integrity())
+        .map_err(|e| format!("{} is not a sound Gatehouse backup: {e}", backup.display()))?;
+    let master_key = master_key(data_dir, env, true, false)?;
+    fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(data_dir)
+        .map_err(|e| format!("cannot create {}: {e}", data_dir.display()))?;
+    fs::copy(backup, &db_path).map_err(|e| format!("cannot copy the backup: {e}"))?;
+    let opened = SqliteStore::open(&db_path)
+        .map_err(|e| format!("cannot open the restored store: {e}"))
+        .and_then(|store| {
+            let store: Arc<dyn Store> = Arc::new(store.with_volatile_tables(VOLATILE_TABLES));
+            let account = account_id(env, store.as_ref())?;
+            Gatehouse::new(store, account, master_key, None)
+                .verify_store()
+                .map_err(|e| e.to_string())
+        });
+    if let Err(e) = opened {
+        // Nothing half-restored is left to serve from.
+        let _ = fs::remove_file(&db_path);
+        let _ = fs::remove_file(data_dir.join(format!("{DATABASE_FILE}-changes")));
+        return Err(format!(
+            "the backup does not open with this master key and account: {e}"
+        ));
+    }
+    Ok(())
+}
+
 /// `gatehouse store check`: the backend's integrity check, then the entities' consistency.
 /// It opens the store read-only and creates nothing: no directory, key, account or file.
 pub fn check(data_dir: &Path, env: &Environment) -> Result<(), String> {

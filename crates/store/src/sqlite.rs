@@ -94,6 +94,23 @@ impl SqliteStore {
         })
     }
 
+    /// Writes a consistent copy of the database, as of one snapshot, to `target` (which must not
+    /// exist), while other processes go on serving: SQLite's `VACUUM INTO`, on a read
+    /// connection.
+    pub fn backup_to(&self, target: &Path) -> Result<(), StoreError> {
+        if target.exists() {
+            return Err(StoreError::Backend(format!(
+                "{} exists: a backup is written to a new file",
+                target.display()
+            )));
+        }
+        let conn = self.reader()?;
+        let done = conn.execute("VACUUM INTO ?1", params![target.to_string_lossy()]);
+        self.return_reader(conn);
+        done?;
+        Ok(())
+    }
+
     /// Declares tables whose writes are not changes: nothing that is cached reads them (the
     /// caller must not cache them either), and writing them leaves the change token as it is.
     pub fn with_volatile_tables(mut self, tables: &'static [Table]) -> Self {
