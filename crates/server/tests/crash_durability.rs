@@ -1,5 +1,6 @@
 //! `kill -9` during a stream of CreateUser calls: every user whose creation was answered 200
-//! is there after a restart, and the store passes its integrity check.
+//! is there after a restart, and the store passes its integrity check — on the embedded store,
+//! and on PostgreSQL where `GATEHOUSE_TEST_POSTGRES_URL` names a test cluster.
 
 mod common;
 
@@ -12,7 +13,34 @@ use common::{ROOT_KEY_ID, ROOT_SECRET, Server, fresh_data_dir, iam_client};
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn answered_writes_survive_kill_9() {
     let dir = fresh_data_dir("crash");
-    let server = Server::start_in(&dir);
+    kill_9_loses_nothing(&dir, &[], &[]).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn answered_writes_survive_kill_9_on_postgres() {
+    let Ok(base) = std::env::var("GATEHOUSE_TEST_POSTGRES_URL") else {
+        eprintln!("GATEHOUSE_TEST_POSTGRES_URL is not set: the PostgreSQL case is skipped");
+        return;
+    };
+    let database = format!("gatehouse_crash_{}", std::process::id());
+    let created = Command::new("psql")
+        .args([base.as_str(), "-qc", &format!("CREATE DATABASE {database}")])
+        .status()
+        .unwrap();
+    assert!(created.success());
+    let url = format!("{}/{database}", base.rsplit_once('/').unwrap().0);
+    let key = "5".repeat(64);
+    let dir = fresh_data_dir("crash-pg");
+    kill_9_loses_nothing(
+        &dir,
+        &["--store", url.as_str()],
+        &[("GATEHOUSE_MASTER_KEY", key.as_str())],
+    )
+    .await;
+}
+
+async fn kill_9_loses_nothing(dir: &std::path::Path, args: &[&str], env: &[(&str, &str)]) {
+    let server = Server::start_with(dir, args, env);
     let endpoint = server.endpoint.clone();
     let acknowledged: Arc<Mutex<Vec<String>>> = Arc::default();
 
@@ -44,7 +72,10 @@ async fn answered_writes_survive_kill_9() {
 
     let check = Command::new(env!("CARGO_BIN_EXE_gatehouse"))
         .args(["store", "check", "--data-dir"])
-        .arg(&dir)
+        .arg(dir)
+        .args(args)
+        .envs(env.iter().copied())
+        .env("GATEHOUSE_ACCOUNT_ID", common::ACCOUNT)
         .env("GATEHOUSE_ROOT_ACCESS_KEY_ID", ROOT_KEY_ID)
         .env("GATEHOUSE_ROOT_SECRET_ACCESS_KEY", ROOT_SECRET)
         .output()
@@ -55,7 +86,7 @@ async fn answered_writes_survive_kill_9() {
         String::from_utf8_lossy(&check.stderr)
     );
 
-    let server = Server::start_in(&dir);
+    let server = Server::start_with(dir, args, env);
     let iam = iam_client(&server.endpoint, ROOT_KEY_ID, ROOT_SECRET);
     let mut present = std::collections::HashSet::new();
     let mut marker = None;

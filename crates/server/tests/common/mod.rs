@@ -45,9 +45,16 @@ impl Server {
     }
 
     pub fn start_in(data_dir: &Path) -> Server {
+        Server::start_with(data_dir, &[], &[])
+    }
+
+    /// A server with more `serve` arguments and environment (a PostgreSQL store, say).
+    pub fn start_with(data_dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Server {
         let mut child = Command::new(env!("CARGO_BIN_EXE_gatehouse"))
             .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
             .arg(data_dir)
+            .args(args)
+            .envs(env.iter().copied())
             .env("GATEHOUSE_ACCOUNT_ID", ACCOUNT)
             .env("GATEHOUSE_ROOT_ACCESS_KEY_ID", ROOT_KEY_ID)
             .env("GATEHOUSE_ROOT_SECRET_ACCESS_KEY", ROOT_SECRET)
