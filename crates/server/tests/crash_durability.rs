@@ -39,6 +39,10 @@ async fn answered_writes_survive_kill_9_on_postgres() {
     .await;
 }
 
+#[allow(
+    clippy::unwrap_used,
+    reason = "the body of the tests above: a failure must abort loudly"
+)]
 async fn kill_9_loses_nothing(dir: &std::path::Path, args: &[&str], env: &[(&str, &str)]) {
     let server = Server::start_with(dir, args, env);
     let endpoint = server.endpoint.clone();
