@@ -307,14 +307,23 @@ impl Txn for PgTxn<'_, '_> {
     }
 }
 
-/// One attempt of a body: `Ok(true)` when it is done (committed or rolled back as the body
-/// asked), `Ok(false)` when a serialization conflict means it must run again.
+/// How one attempt of a body ended.
+enum Attempt {
+    /// Committed, or rolled back as the body asked.
+    Done,
+    /// A serialization conflict: run the body again.
+    Conflict,
+    /// The transaction could not even begin (a pooled connection broken by a database
+    /// restart): nothing ran, so running it again on a new connection is safe.
+    NotBegun(StoreError),
+}
+
 fn attempt(
     client: &mut Client,
     mode: Mode,
     volatile: &'static [Table],
     body: &mut dyn FnMut(&mut dyn Txn) -> Result<(), Rollback>,
-) -> Result<bool, StoreError> {
+) -> Result<Attempt, StoreError> {
     let mut builder = client.build_transaction();
     builder = match mode {
         Mode::Write => builder.isolation_level(IsolationLevel::Serializable),
@@ -324,8 +333,8 @@ fn attempt(
     };
     let mut tx = match builder.start() {
         Ok(tx) => tx,
-        Err(e) if is_conflict(&e) => return Ok(false),
-        Err(e) => return Err(e.into()),
+        Err(e) if is_conflict(&e) => return Ok(Attempt::Conflict),
+        Err(e) => return Ok(Attempt::NotBegun(e.into())),
     };
     let mut txn = PgTxn {
         tx: &mut tx,
@@ -338,12 +347,12 @@ fn attempt(
     if conflict {
         // The body saw the failure as an error; whatever it decided, run it again.
         let _ = tx.rollback();
-        return Ok(false);
+        return Ok(Attempt::Conflict);
     }
     match outcome {
         Err(Rollback) => {
             tx.rollback()?;
-            Ok(true)
+            Ok(Attempt::Done)
         }
         Ok(()) => {
             if changed {
@@ -351,15 +360,17 @@ fn attempt(
                 // together, so no node can see one without the other.
                 if let Err(e) = tx.execute("UPDATE gatehouse_changes SET token = token + 1", &[]) {
                     return if is_conflict(&e) {
-                        Ok(false)
+                        Ok(Attempt::Conflict)
                     } else {
                         Err(e.into())
                     };
                 }
             }
+            // A connection lost here leaves the outcome unknown (PostgreSQL may have
+            // committed): the caller gets 503 and decides, nothing is run twice behind it.
             match tx.commit() {
-                Ok(()) => Ok(true),
-                Err(e) if is_conflict(&e) => Ok(false),
+                Ok(()) => Ok(Attempt::Done),
+                Err(e) if is_conflict(&e) => Ok(Attempt::Conflict),
                 Err(e) => Err(e.into()),
             }
         }
@@ -377,11 +388,11 @@ impl Store for PostgresStore {
         let mut conflicts = 0;
         loop {
             match attempt(&mut client, mode, self.volatile, body) {
-                Ok(true) => {
+                Ok(Attempt::Done) => {
                     self.give_back(client);
                     return Ok(());
                 }
-                Ok(false) => {
+                Ok(Attempt::Conflict) => {
                     conflicts += 1;
                     if conflicts >= MAX_ATTEMPTS {
                         self.give_back(client);
@@ -390,11 +401,9 @@ impl Store for PostgresStore {
                         )));
                     }
                 }
-                // A pooled connection broken by a database restart: every idle one is, so they
-                // all go, and the body runs once more on a new connection (nothing of it was
-                // committed: the connection broke before the commit answered, or at it — then
-                // PostgreSQL rolled it back or it is durable and a retry meets its effects).
-                Err(StoreError::Unavailable(_)) if !reconnected => {
+                // A pooled connection broken by a database restart: every idle one is, so
+                // they all go, and the body runs on a new connection.
+                Ok(Attempt::NotBegun(_)) if !reconnected => {
                     reconnected = true;
                     if let Ok(mut idle) = self.idle.lock() {
                         let stale = std::mem::take(&mut *idle);
@@ -403,7 +412,7 @@ impl Store for PostgresStore {
                     }
                     client = connect(&self.url)?;
                 }
-                Err(e) => {
+                Ok(Attempt::NotBegun(e)) | Err(e) => {
                     // A broken connection is not given back; a healthy one is.
                     self.give_back(client);
                     return Err(e);
