@@ -104,6 +104,7 @@ impl NamedPolicy {
     }
 }
 
+/// A managed policy is found by its ARN, for tagging and for every other call on it.
 impl TagTarget for NamedPolicy {
     type Entity = ManagedPolicyRecord;
     fn find(call: &mut Call<'_>, arn: &str, action: &'static str) -> Result<(Self, Access)> {
@@ -359,9 +360,7 @@ impl Handler for GetPolicy {
     type Target = NamedPolicy;
 
     fn resolve(call: &mut Call<'_>, input: &GetPolicyRequest) -> Result<(NamedPolicy, Access)> {
-        let policy = NamedPolicy::find(call, &input.policy_arn)?;
-        let access = policy.access(Self::ACTION);
-        Ok((policy, access))
+        <NamedPolicy as TagTarget>::find(call, &input.policy_arn, Self::ACTION)
     }
 
     fn run(
@@ -381,9 +380,7 @@ impl Handler for DeletePolicy {
     type Target = NamedPolicy;
 
     fn resolve(call: &mut Call<'_>, input: &DeletePolicyRequest) -> Result<(NamedPolicy, Access)> {
-        let policy = NamedPolicy::find(call, &input.policy_arn)?;
-        let access = policy.access(Self::ACTION);
-        Ok((policy, access))
+        <NamedPolicy as TagTarget>::find(call, &input.policy_arn, Self::ACTION)
     }
 
     fn run(
@@ -498,9 +495,7 @@ impl Handler for CreatePolicyVersion {
         call: &mut Call<'_>,
         input: &CreatePolicyVersionRequest,
     ) -> Result<(NamedPolicy, Access)> {
-        let policy = NamedPolicy::find(call, &input.policy_arn)?;
-        let access = policy.access(Self::ACTION);
-        Ok((policy, access))
+        <NamedPolicy as TagTarget>::find(call, &input.policy_arn, Self::ACTION)
     }
 
     fn run(
@@ -607,9 +602,7 @@ impl Handler for GetPolicyVersion {
         call: &mut Call<'_>,
         input: &GetPolicyVersionRequest,
     ) -> Result<(NamedPolicy, Access)> {
-        let policy = NamedPolicy::find(call, &input.policy_arn)?;
-        let access = policy.access(Self::ACTION);
-        Ok((policy, access))
+        <NamedPolicy as TagTarget>::find(call, &input.policy_arn, Self::ACTION)
     }
 
     fn run(
@@ -634,9 +627,7 @@ impl Handler for DeletePolicyVersion {
         call: &mut Call<'_>,
         input: &DeletePolicyVersionRequest,
     ) -> Result<(NamedPolicy, Access)> {
-        let policy = NamedPolicy::find(call, &input.policy_arn)?;
-        let access = policy.access(Self::ACTION);
-        Ok((policy, access))
+        <NamedPolicy as TagTarget>::find(call, &input.policy_arn, Self::ACTION)
     }
 
     fn run(
@@ -668,9 +659,7 @@ impl Handler for ListPolicyVersions {
         call: &mut Call<'_>,
         input: &ListPolicyVersionsRequest,
     ) -> Result<(NamedPolicy, Access)> {
-        let policy = NamedPolicy::find(call, &input.policy_arn)?;
-        let access = policy.access(Self::ACTION);
-        Ok((policy, access))
+        <NamedPolicy as TagTarget>::find(call, &input.policy_arn, Self::ACTION)
     }
 
     fn run(
@@ -704,9 +693,7 @@ impl Handler for SetDefaultPolicyVersion {
         call: &mut Call<'_>,
         input: &SetDefaultPolicyVersionRequest,
     ) -> Result<(NamedPolicy, Access)> {
-        let policy = NamedPolicy::find(call, &input.policy_arn)?;
-        let access = policy.access(Self::ACTION);
-        Ok((policy, access))
+        <NamedPolicy as TagTarget>::find(call, &input.policy_arn, Self::ACTION)
     }
 
     fn run(
