@@ -17,6 +17,7 @@ mod changes;
 pub mod conformance;
 mod copy;
 mod postgres;
+mod postgres_tls;
 mod sqlite;
 
 use std::fmt;

@@ -17,9 +17,11 @@
 use std::sync::Mutex;
 use std::time::Duration;
 
+use postgres::config::SslMode;
 use postgres::error::SqlState;
 use postgres::{Client, IsolationLevel, NoTls, Transaction};
 
+use crate::postgres_tls::{RustlsConnector, tls_options};
 use crate::{Mode, Rollback, Store, StoreError, Table, Txn};
 
 /// Numbered schema migrations; `gatehouse_schema.version` records how many have run. Only
@@ -46,7 +48,7 @@ pub const MAX_ATTEMPTS: usize = 50;
 const MAX_IDLE_CONNECTIONS: usize = 16;
 
 pub struct PostgresStore {
-    url: String,
+    endpoint: Endpoint,
     idle: Mutex<Vec<Client>>,
     volatile: &'static [Table],
 }
@@ -67,24 +69,44 @@ impl From<postgres::Error> for StoreError {
     }
 }
 
-fn connect(url: &str) -> Result<Client, StoreError> {
-    let mut config: postgres::Config = url
-        .parse()
-        .map_err(|e| StoreError::Backend(format!("invalid PostgreSQL URL: {e}")))?;
-    config.connect_timeout(Duration::from_secs(10));
-    // TLS to the database is not wired yet (README, "differs"): refuse to send credentials in
-    // the clear to a server that demands TLS rather than silently downgrading.
-    Ok(config.connect(NoTls)?)
+/// Where and how to connect: the parsed URL and its TLS connector, built once per store (the
+/// root certificates are read at start-up, not per connection).
+struct Endpoint {
+    config: postgres::Config,
+    tls: RustlsConnector,
+}
+
+impl Endpoint {
+    fn new(url: &str) -> Result<Self, StoreError> {
+        let options = tls_options(url)?;
+        let mut config: postgres::Config = options
+            .driver_url
+            .parse()
+            .map_err(|e| StoreError::Backend(format!("invalid PostgreSQL URL: {e}")))?;
+        config.connect_timeout(Duration::from_secs(10));
+        Ok(Endpoint {
+            config,
+            tls: RustlsConnector::new(&options)?,
+        })
+    }
+
+    fn connect(&self) -> Result<Client, StoreError> {
+        Ok(match self.config.get_ssl_mode() {
+            SslMode::Disable => self.config.connect(NoTls)?,
+            _ => self.config.connect(self.tls.clone())?,
+        })
+    }
 }
 
 impl PostgresStore {
     /// Connects to the database at `url` (`postgres://user:password@host:port/db`) and runs
     /// pending migrations (or waits for another node running them).
     pub fn open(url: &str) -> Result<Self, StoreError> {
-        let mut client = connect(url)?;
+        let endpoint = Endpoint::new(url)?;
+        let mut client = endpoint.connect()?;
         migrate(&mut client)?;
         Ok(PostgresStore {
-            url: url.to_string(),
+            endpoint,
             idle: Mutex::new(vec![client]),
             volatile: &[],
         })
@@ -93,9 +115,10 @@ impl PostgresStore {
     /// Connects to an existing Gatehouse database without migrating or writing anything (for
     /// `gatehouse store check`); refuses one whose schema is not this build's.
     pub fn open_existing(url: &str) -> Result<Self, StoreError> {
-        let client = connect(url)?;
+        let endpoint = Endpoint::new(url)?;
+        let client = endpoint.connect()?;
         let store = PostgresStore {
-            url: url.to_string(),
+            endpoint,
             idle: Mutex::new(vec![client]),
             volatile: &[],
         };
@@ -117,7 +140,7 @@ impl PostgresStore {
             .pop();
         match idle {
             Some(client) if !client.is_closed() => Ok(client),
-            _ => connect(&self.url),
+            _ => self.endpoint.connect(),
         }
     }
 
@@ -410,7 +433,7 @@ impl Store for PostgresStore {
                         drop(idle);
                         let _ = std::thread::spawn(move || drop(stale)).join();
                     }
-                    client = connect(&self.url)?;
+                    client = self.endpoint.connect()?;
                 }
                 Ok(Attempt::NotBegun(e)) | Err(e) => {
                     // A broken connection is not given back; a healthy one is.
@@ -460,7 +483,7 @@ mod tests {
     /// A fresh, empty database on the test cluster.
     fn fresh(name: &str) -> Option<String> {
         let url = test_url()?;
-        let mut admin = connect(&url).unwrap();
+        let mut admin = Endpoint::new(&url).unwrap().connect().unwrap();
         // Two statements: a multi-statement batch is one transaction, which these refuse.
         admin
             .batch_execute(&format!("DROP DATABASE IF EXISTS {name}"))
@@ -490,6 +513,70 @@ mod tests {
         };
         let store = PostgresStore::open(&url).unwrap();
         crate::conformance::run_all(&crate::CachedStore::new(store, &[]));
+    }
+
+    /// Whether the session `client` runs on is encrypted, as the server sees it.
+    fn encrypted(client: &mut Client) -> bool {
+        client
+            .query_one(
+                "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()",
+                &[],
+            )
+            .unwrap()
+            .get(0)
+    }
+
+    #[test]
+    fn tls_modes_encrypt_and_verify_as_libpq_does() {
+        // The test cluster's certificate names localhost and 127.0.0.1, not 127.0.0.2.
+        let (Some(url), Ok(dir)) = (test_url(), std::env::var("GATEHOUSE_TEST_PG_DIR")) else {
+            return;
+        };
+        let ca = format!("{dir}/ca.pem");
+        let connect = |url: &str| Endpoint::new(url).and_then(|e| e.connect());
+        for (mode, host) in [
+            ("require", "127.0.0.1"),
+            ("verify-ca", "127.0.0.2"),
+            ("verify-full", "127.0.0.1"),
+            ("verify-full", "localhost"),
+        ] {
+            let url = url.replace("127.0.0.1", host);
+            let mut client = connect(&format!("{url}?sslmode={mode}&sslrootcert={ca}")).unwrap();
+            assert!(encrypted(&mut client), "{mode} to {host}");
+        }
+        let mut plain = connect(&format!("{url}?sslmode=disable")).unwrap();
+        assert!(!encrypted(&mut plain));
+        // The name is checked by verify-full only, and the chain by every verify mode.
+        let wrong_name = url.replace("127.0.0.1", "127.0.0.2");
+        let err = connect(&format!(
+            "{wrong_name}?sslmode=verify-full&sslrootcert={ca}"
+        ));
+        assert!(
+            matches!(err, Err(StoreError::Unavailable(_))),
+            "{:?}",
+            err.err()
+        );
+        let foreign_root = format!("{dir}/server.pem");
+        for mode in ["verify-ca", "verify-full", "require"] {
+            let err = connect(&format!("{url}?sslmode={mode}&sslrootcert={foreign_root}"));
+            assert!(err.is_err(), "{mode} trusted a certificate it cannot chain");
+        }
+    }
+
+    #[test]
+    fn passes_the_conformance_suite_over_verified_tls() {
+        let (Some(url), Ok(dir)) = (
+            fresh("gatehouse_conformance_tls"),
+            std::env::var("GATEHOUSE_TEST_PG_DIR"),
+        ) else {
+            return;
+        };
+        let url = format!("{url}?sslmode=verify-full&sslrootcert={dir}/ca.pem");
+        let store = PostgresStore::open(&url).unwrap();
+        let mut client = store.client().unwrap();
+        assert!(encrypted(&mut client));
+        store.give_back(client);
+        crate::conformance::run_all(&store);
     }
 
     #[test]
