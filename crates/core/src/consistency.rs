@@ -36,6 +36,12 @@ impl Gatehouse {
             check_owned_rows(t, INLINE_POLICIES, &mut problems)?;
             check_owned_rows(t, LOGIN_PROFILES, &mut problems)?;
             check_attachments(t, &mut problems)?;
+            for row in self.secrets_not_under_active_key(t)? {
+                problems.push(format!(
+                    "{row} holds a secret not sealed under the active master key: an \
+                     interrupted rotation (run `gatehouse master-key rotate` again)"
+                ));
+            }
             Ok::<_, Failure>(problems)
         })
         .map_err(|e| match e {
@@ -67,7 +73,7 @@ impl Gatehouse {
             {
                 problems.push(format!("access key {id} is missing from its owner's index"));
             }
-            if self.master_key.open(&k.sealed_secret, id).is_err() {
+            if self.open_sealed(&k.sealed_secret, id).is_err() {
                 problems.push(format!(
                     "access key {id}'s secret cannot be opened with this master key"
                 ));

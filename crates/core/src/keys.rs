@@ -15,7 +15,7 @@ use gatehouse_types::{
 };
 
 use crate::crypto::random;
-use crate::errors::{Failure, Result, internal, randomness_unavailable, sealing_failed};
+use crate::errors::{Failure, Result, internal, randomness_unavailable};
 use crate::model::records::{
     ACCESS_KEYS, ACCOUNTS, AccessKeyRecord, AccountRecord, KEY_LAST_USED, KeyStatus, LastUsed,
     PRINCIPAL_KEYS, ROOT_OWNER, Record, Records, USERS, UserRecord, key,
@@ -69,10 +69,7 @@ impl SecretCache {
         {
             return Ok(secret.clone());
         }
-        let secret = gatehouse
-            .master_key
-            .open(&key.sealed_secret, &key.id)
-            .map_err(|()| sealing_failed())?;
+        let secret = gatehouse.open_sealed(&key.sealed_secret, &key.id)?;
         let mut opened = self.opened.write().unwrap_or_else(PoisonError::into_inner);
         if opened.len() >= MAX_CACHED_SECRETS {
             opened.clear();
@@ -206,10 +203,7 @@ impl Gatehouse {
                     delete_key(t, &account, ROOT_OWNER, &previous)?;
                 }
                 let existing = t.get_record::<AccessKeyRecord>(ACCESS_KEYS, id)?;
-                let sealed_secret = self
-                    .master_key
-                    .seal(secret, id)
-                    .map_err(|()| sealing_failed())?;
+                let sealed_secret = self.seal(t, secret, id)?;
                 let key_record = AccessKeyRecord {
                     v: AccessKeyRecord::VERSION,
                     id: id.clone(),
@@ -230,7 +224,7 @@ impl Gatehouse {
             } else if record.generated_root_key.is_some() {
                 None
             } else {
-                let (key_record, secret) = self.new_access_key(&account, ROOT_OWNER, now)?;
+                let (key_record, secret) = self.new_access_key(t, &account, ROOT_OWNER, now)?;
                 store_key(t, &key_record)?;
                 record.generated_root_key = Some(key_record.id.clone());
                 Some((key_record.id, secret))
@@ -252,6 +246,7 @@ impl Gatehouse {
     /// secret itself.
     pub(crate) fn new_access_key(
         &self,
+        t: &mut dyn Txn,
         account: &str,
         owner: &str,
         now: Timestamp,
@@ -261,10 +256,7 @@ impl Gatehouse {
             &random().map_err(randomness_unavailable)?,
         );
         let secret = new_secret_access_key(&random().map_err(randomness_unavailable)?);
-        let sealed_secret = self
-            .master_key
-            .seal(&secret, &id)
-            .map_err(|()| sealing_failed())?;
+        let sealed_secret = self.seal(t, &secret, &id)?;
         let record = AccessKeyRecord {
             v: AccessKeyRecord::VERSION,
             id,

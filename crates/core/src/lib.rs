@@ -15,6 +15,7 @@ mod errors;
 mod iam;
 mod keymaterial;
 mod keys;
+mod master_keys;
 mod migrate;
 mod model;
 mod passwords;
@@ -30,10 +31,11 @@ use std::sync::Arc;
 use gatehouse_store::Store;
 use gatehouse_types::{AccountId, SecretKey, Timestamp};
 
-pub use crypto::{MasterKey, MasterKeyError};
+pub use crypto::{MasterKey, MasterKeyError, MasterKeys};
 pub use gatehouse_protocol::iam::IamApi;
 pub use gatehouse_protocol::sts::StsApi;
 pub use keys::{AuthenticatedKey, RootKeyInit};
+pub use master_keys::{Rotation, RotationError};
 pub use migrate::{StartupError, stored_default_account};
 pub use model::records::{UserRecord, VOLATILE_TABLES};
 
@@ -90,7 +92,7 @@ pub struct Gatehouse {
     store: Arc<dyn Store>,
     /// The account the server was started for (the one `init_account` sets up).
     account: AccountId,
-    master_key: MasterKey,
+    master_keys: MasterKeys,
     /// A root key given by configuration; `init_account` puts it in the store.
     configured_root_key: Option<(String, SecretKey)>,
     /// Caches of immutable content only; see `authz` and `keys`.
@@ -108,7 +110,7 @@ impl Gatehouse {
     pub fn new(
         store: Arc<dyn Store>,
         account: AccountId,
-        master_key: MasterKey,
+        master_keys: impl Into<MasterKeys>,
         configured_root_key: Option<(String, SecretKey)>,
     ) -> Self {
         // Read AWS's managed-policy catalogue now, not during the first request that names one.
@@ -116,7 +118,7 @@ impl Gatehouse {
         Gatehouse {
             store,
             account,
-            master_key,
+            master_keys: master_keys.into(),
             configured_root_key,
             compiled: Default::default(),
             policy_sets: Default::default(),

@@ -3,9 +3,10 @@
 //!
 //! - The layout (how keys are formed) has a number in `meta/layout`. Layout 1, before keys
 //!   were scoped by account, is rewritten to layout 2 in one transaction.
-//! - The master key: `meta/master_key_check` holds a value sealed under the key the store was
-//!   created with. Another key is refused at start-up, before it could seal a single secret
-//!   that the right key could not open.
+//! - The master key: `meta/master_key_check` holds a value sealed under the store's key (the
+//!   one it was created with, or the one a rotation moved it to, named by
+//!   `meta/master_key_id`; see `master_keys`). A node not given that key is refused at
+//!   start-up, before it could seal a single secret that the right key could not open.
 //! - The default account: `meta/default_account` names the account the store was created
 //!   for; starting with another id would silently change every ARN, so it is refused.
 
@@ -17,6 +18,7 @@ use serde_json::Value;
 
 use crate::Gatehouse;
 use crate::errors::Failure;
+use crate::master_keys::ACTIVE_KEY_ID;
 use crate::model::records::{
     ACCESS_KEYS, ACCOUNTS, AccessKeyRecord, AccountRecord, INLINE_POLICIES, KEY_LAST_USED,
     LastUsed, META, PRINCIPAL_KEYS, Record, Records, USER_NAMES, USERS, key,
@@ -33,7 +35,15 @@ const CHECK_PLAINTEXT: &str = "gatehouse master key check";
 #[derive(Debug)]
 pub enum StartupError {
     WrongMasterKey,
-    AccountMismatch { stored: String, configured: String },
+    /// The store names its active key, and this node was not given it.
+    MasterKeyNotGiven {
+        active: String,
+        given: Vec<String>,
+    },
+    AccountMismatch {
+        stored: String,
+        configured: String,
+    },
     NewerLayout(String),
     Store(StoreError),
 }
@@ -45,6 +55,13 @@ impl fmt::Display for StartupError {
                 f,
                 "the master key does not open this store's secrets: give the key the store was \
                  created with (GATEHOUSE_MASTER_KEY or DATA_DIR/master.key)"
+            ),
+            StartupError::MasterKeyNotGiven { active, given } => write!(
+                f,
+                "the store's secrets are sealed under master key {active}, but this node was given \
+                 {} ({}): give the store's key (after a rotation, the new one)",
+                if given.len() == 1 { "key" } else { "keys" },
+                given.join(" and ")
             ),
             StartupError::AccountMismatch { stored, configured } => write!(
                 f,
@@ -85,10 +102,7 @@ impl Gatehouse {
             self.check_identity(t)?;
             upgrade_layout(t)?;
             if t.get(META, MASTER_KEY_CHECK)?.is_none() {
-                let sealed = self
-                    .master_key
-                    .seal(&SecretKey::new(CHECK_PLAINTEXT), CHECK_PLAINTEXT)
-                    .map_err(|()| crate::errors::sealing_failed())?;
+                let sealed = self.seal(t, &SecretKey::new(CHECK_PLAINTEXT), CHECK_PLAINTEXT)?;
                 t.put(META, MASTER_KEY_CHECK, sealed.as_bytes())?;
             }
             if t.get(META, DEFAULT_ACCOUNT)?.is_none() {
@@ -117,11 +131,22 @@ impl Gatehouse {
     }
 
     /// The master key and the account against what the store recorded.
-    fn check_identity(&self, t: &mut dyn Txn) -> Result<(), StartupError> {
+    pub(crate) fn check_identity(&self, t: &mut dyn Txn) -> Result<(), StartupError> {
+        let active = t.get_text(META, ACTIVE_KEY_ID)?;
+        if let Some(active) = &active
+            && self.master_keys.get(active).is_none()
+        {
+            return Err(StartupError::MasterKeyNotGiven {
+                active: active.clone(),
+                given: self.master_keys.ids(),
+            });
+        }
         if let Some(sealed) = t.get_text(META, MASTER_KEY_CHECK)? {
-            match self.master_key.open(&sealed, CHECK_PLAINTEXT) {
-                Ok(text) if text.expose() == CHECK_PLAINTEXT => {}
-                _ => return Err(StartupError::WrongMasterKey),
+            // A store never rotated is sealed under its original key, which must be the
+            // current one (the next key is not the store's until a rotation makes it so).
+            let expected = active.unwrap_or_else(|| self.master_keys.current().id());
+            if self.key_opening(&sealed) != Some(expected) {
+                return Err(StartupError::WrongMasterKey);
             }
         } else if let Some((_, key)) = t
             .scan_records::<AccessKeyRecord>(ACCESS_KEYS, "", None, 1)?
@@ -129,7 +154,7 @@ impl Gatehouse {
             .next()
         {
             // A store from before the check was recorded: any sealed secret tells.
-            if self.master_key.open(&key.sealed_secret, &key.id).is_err() {
+            if self.master_keys.open(&key.sealed_secret, &key.id).is_err() {
                 return Err(StartupError::WrongMasterKey);
             }
         }
@@ -141,6 +166,33 @@ impl Gatehouse {
                 configured: self.account.to_string(),
             });
         }
+        Ok(())
+    }
+}
+
+impl Gatehouse {
+    /// The id of the key held that opens the check value.
+    fn key_opening(&self, check: &str) -> Option<String> {
+        self.master_keys.ids().into_iter().find(|id| {
+            let sealed = match crate::crypto::sealed_key_id(check) {
+                Some((sealed_id, _)) if sealed_id != id => return false,
+                Some((_, ciphertext)) => ciphertext,
+                None => check,
+            };
+            self.master_keys
+                .get(id)
+                .and_then(|k| k.open(sealed, CHECK_PLAINTEXT).ok())
+                .is_some_and(|text| text.expose() == CHECK_PLAINTEXT)
+        })
+    }
+
+    /// Seals the check value again under `key_id` (a rotation's switch).
+    pub(crate) fn reseal_check_value(&self, t: &mut dyn Txn, key_id: &str) -> Result<(), Failure> {
+        let sealed = self
+            .master_keys
+            .seal(key_id, &SecretKey::new(CHECK_PLAINTEXT), CHECK_PLAINTEXT)
+            .map_err(|()| crate::errors::sealing_failed())?;
+        t.put(META, MASTER_KEY_CHECK, sealed.as_bytes())?;
         Ok(())
     }
 }
@@ -351,7 +403,7 @@ mod tests {
         let other_account = crate::test_support::gatehouse_with_key(
             store.clone(),
             "444455556666",
-            crate::MasterKey::from_hex(&first.master_key.to_hex()).unwrap(),
+            crate::MasterKey::from_hex(&first.master_keys.current().to_hex()).unwrap(),
         );
         assert!(matches!(
             other_account.prepare_store(),

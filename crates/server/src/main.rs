@@ -28,6 +28,9 @@ USAGE:
     gatehouse store migrate --from [sqlite:]DIR --to postgres://...   copy into PostgreSQL
     gatehouse store backup --to FILE [--data-dir DIR]      an online, consistent copy
     gatehouse store restore --from FILE --data-dir NEWDIR  a backup as a new data directory
+    gatehouse master-key rotate [--data-dir DIR] [--store URL]
+                                re-seal every secret under GATEHOUSE_MASTER_KEY_NEXT (nodes
+                                serving meanwhile must have been restarted with both keys)
     gatehouse account quota [--data-dir DIR] [--store URL]    the account's adjustable quotas
     gatehouse account quota set NAME VALUE [--data-dir DIR] [--store URL]
                                                              raise one (as AWS lets accounts)
@@ -55,6 +58,8 @@ environment:
                                         first start and written to DATA_DIR/root-credentials
     GATEHOUSE_MASTER_KEY                64 hex digits that encrypt secrets at rest (default: the
                                         file DATA_DIR/master.key, created on first start)
+    GATEHOUSE_MASTER_KEY_NEXT           during a master-key rotation, the new key: secrets
+                                        sealed under either key open
     GATEHOUSE_LOG                       error, warn, info (default), debug, trace or off
 ";
 
@@ -125,6 +130,10 @@ fn main() -> ExitCode {
         "store" if words.first().map(String::as_str) == Some("migrate") => {
             words.remove(0);
             store_migrate_command(Args { words })
+        }
+        "master-key" if words.first().map(String::as_str) == Some("rotate") => {
+            words.remove(0);
+            rotate_command(Args { words })
         }
         "account" if words.first().map(String::as_str) == Some("quota") => {
             words.remove(0);
@@ -271,6 +280,26 @@ fn quota_command(mut args: Args) -> Result<(), String> {
             quota.name, quota.default, quota.max, quota.what
         );
     }
+    Ok(())
+}
+
+/// `gatehouse master-key rotate`: phase 2 of a rotation (see `master_keys` in core).
+fn rotate_command(mut args: Args) -> Result<(), String> {
+    let data_dir = data_dir(&mut args)?;
+    let store_url = args.option("--store")?;
+    args.finish()?;
+    let mut env = setup::Environment::from_process();
+    if store_url.is_some() {
+        env.store_url = store_url;
+    }
+    let gatehouse = setup::open_existing(&data_dir, &env)?;
+    let rotation = gatehouse.rotate_master_key().map_err(|e| e.to_string())?;
+    println!(
+        "re-sealed {} rows from master key {} to {} ({} passes); every secret is now sealed \
+         under {}.\nRestart every node with GATEHOUSE_MASTER_KEY set to the new key (or put it in \
+         DATA_DIR/master.key) and without GATEHOUSE_MASTER_KEY_NEXT: the old key opens nothing now.",
+        rotation.resealed, rotation.from, rotation.to, rotation.passes, rotation.to
+    );
     Ok(())
 }
 

@@ -231,6 +231,8 @@ pub async fn run(
     // The one line tests and people wait for.
     println!("gatehouse listening on {scheme}://{bound}");
     log::info!("account {}", app.gatehouse.account());
+    // Key ids, never keys: an operator checks a rotation's phase 1 reached every node.
+    log::info!("master keys {}", app.gatehouse.master_key_ids().join(", "));
 
     let graceful = GracefulShutdown::new();
     let shutdown = shutdown_signal();

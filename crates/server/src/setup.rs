@@ -6,7 +6,7 @@ use std::os::unix::fs::{DirBuilderExt as _, OpenOptionsExt as _};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use gatehouse_core::{Gatehouse, MasterKey, RootKeyInit, VOLATILE_TABLES};
+use gatehouse_core::{Gatehouse, MasterKey, MasterKeys, RootKeyInit, VOLATILE_TABLES};
 use gatehouse_store::{CachedStore, PostgresStore, SqliteStore, Store};
 use gatehouse_types::{AccountId, SecretKey, Timestamp};
 
@@ -23,6 +23,8 @@ pub struct Environment {
     pub root_access_key_id: Option<String>,
     pub root_secret_access_key: Option<SecretKey>,
     pub master_key: Option<SecretKey>,
+    /// `GATEHOUSE_MASTER_KEY_NEXT`: the key a rotation moves to (see `master_keys` in core).
+    pub next_master_key: Option<SecretKey>,
 }
 
 impl Environment {
@@ -34,6 +36,7 @@ impl Environment {
             root_access_key_id: var("GATEHOUSE_ROOT_ACCESS_KEY_ID"),
             root_secret_access_key: var("GATEHOUSE_ROOT_SECRET_ACCESS_KEY").map(SecretKey::new),
             master_key: var("GATEHOUSE_MASTER_KEY").map(SecretKey::new),
+            next_master_key: var("GATEHOUSE_MASTER_KEY_NEXT").map(SecretKey::new),
         }
     }
 }
@@ -146,9 +149,31 @@ fn account_id(env: &Environment, store: &dyn Store) -> Result<AccountId, String>
         .map_err(|e| format!("the store's account id: {e}"))
 }
 
+/// The master keys: the current one (see `current_master_key`) and, during a rotation,
+/// `GATEHOUSE_MASTER_KEY_NEXT`.
+fn master_key(
+    data_dir: &Path,
+    env: &Environment,
+    database_exists: bool,
+    create_if_missing: bool,
+) -> Result<MasterKeys, String> {
+    let current = current_master_key(data_dir, env, database_exists, create_if_missing)?;
+    let next = env
+        .next_master_key
+        .as_ref()
+        .map(|hex| {
+            MasterKey::from_hex(hex.expose()).map_err(|e| format!("GATEHOUSE_MASTER_KEY_NEXT: {e}"))
+        })
+        .transpose()?;
+    if next.as_ref().is_some_and(|n| n.id() == current.id()) {
+        return Err("GATEHOUSE_MASTER_KEY_NEXT is the current master key".into());
+    }
+    Ok(MasterKeys::new(current, next))
+}
+
 /// The master key comes from `GATEHOUSE_MASTER_KEY` or the key file, created on first start.
 /// A database without its key file is refused: a new key could not open the stored secrets.
-fn master_key(
+fn current_master_key(
     data_dir: &Path,
     env: &Environment,
     database_exists: bool,

@@ -60,9 +60,10 @@ impl Handler for CreateAccessKey {
                 "Cannot exceed quota for AccessKeysPerUser: {MAX_ACCESS_KEYS}"
             )));
         }
+        let account = call.account();
         let (record, secret) = call
             .g
-            .new_access_key(call.account(), &owner.id, call.cx.now)?;
+            .new_access_key(call.t, account, &owner.id, call.cx.now)?;
         store_key(call.t, &record)?;
         // The only time the secret leaves Gatehouse.
         Ok(CreateAccessKeyResponse {

@@ -14,9 +14,7 @@ use gatehouse_types::{SecretKey, Timestamp, new_certificate_id};
 
 use crate::authz::{Access, Authorized};
 use crate::crypto::random;
-use crate::errors::{
-    Failure, Result, invalid_input, limit_exceeded, randomness_unavailable, sealing_failed,
-};
+use crate::errors::{Failure, Result, invalid_input, limit_exceeded, randomness_unavailable};
 use crate::iam::common::creating;
 use crate::iam::tagging::{ByArn, tag_operations};
 use crate::iam::users::tags_shape;
@@ -93,7 +91,7 @@ fn mode_name(mode: &AssertionEncryptionModeType) -> &'static str {
 }
 
 /// Parses, checks and seals a decryption key, adding it to the provider.
-fn add_private_key(call: &Call<'_>, p: &mut SamlProviderRecord, pem: &str) -> Result<()> {
+fn add_private_key(call: &mut Call<'_>, p: &mut SamlProviderRecord, pem: &str) -> Result<()> {
     let readable = pem_blocks(pem)
         .ok()
         .and_then(|blocks| match blocks.as_slice() {
@@ -112,11 +110,7 @@ fn add_private_key(call: &Call<'_>, p: &mut SamlProviderRecord, pem: &str) -> Re
         )));
     }
     let key_id = new_certificate_id(&random().map_err(randomness_unavailable)?);
-    let sealed = call
-        .g
-        .master_key
-        .seal(&SecretKey::new(pem), &key_id)
-        .map_err(|()| sealing_failed())?;
+    let sealed = call.g.seal(call.t, &SecretKey::new(pem), &key_id)?;
     p.private_keys.push(SamlPrivateKeyRecord {
         key_id,
         sealed,

@@ -15,7 +15,7 @@ use gatehouse_types::{IdKind, SecretKey, Timestamp, new_unique_id};
 
 use crate::authz::{Access, Authorized};
 use crate::crypto::random;
-use crate::errors::{Failure, Result, limit_exceeded, randomness_unavailable, sealing_failed};
+use crate::errors::{Failure, Result, limit_exceeded, randomness_unavailable};
 use crate::iam::common::creating;
 use crate::iam::common::renaming;
 use crate::iam::common::{list_by_path, listing, named};
@@ -173,11 +173,9 @@ impl Handler for UploadServerCertificate {
             IdKind::ServerCertificate,
             &random().map_err(randomness_unavailable)?,
         );
-        let sealed_private_key = call
-            .g
-            .master_key
-            .seal(&SecretKey::new(input.private_key.clone()), &id)
-            .map_err(|()| sealing_failed())?;
+        let sealed_private_key =
+            call.g
+                .seal(call.t, &SecretKey::new(input.private_key.clone()), &id)?;
         let record = ServerCertificateRecord {
             v: ServerCertificateRecord::VERSION,
             account,

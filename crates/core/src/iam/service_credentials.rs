@@ -16,9 +16,7 @@ use gatehouse_types::{IdKind, SecretKey, Timestamp, new_unique_id};
 
 use crate::authz::{Access, Authorized};
 use crate::crypto::random;
-use crate::errors::{
-    Failure, Result, invalid_input, limit_exceeded, randomness_unavailable, sealing_failed,
-};
+use crate::errors::{Failure, Result, invalid_input, limit_exceeded, randomness_unavailable};
 use crate::iam::access_keys::status_shape;
 use crate::iam::common::listing;
 use crate::iam::credentials::{
@@ -132,11 +130,8 @@ fn metadata(
     }
 }
 
-fn seal(call: &Call<'_>, secret: &SecretKey, id: &str) -> Result<String> {
-    call.g
-        .master_key
-        .seal(secret, id)
-        .map_err(|()| sealing_failed())
+fn seal(call: &mut Call<'_>, secret: &SecretKey, id: &str) -> Result<String> {
+    call.g.seal(call.t, secret, id)
 }
 
 operation!(CreateServiceSpecificCredential, Iam, writes, CreateServiceSpecificCredentialRequest => CreateServiceSpecificCredentialResponse);
