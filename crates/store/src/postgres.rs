@@ -26,7 +26,7 @@ use crate::{Mode, Rollback, Store, StoreError, Table, Txn};
 
 /// Numbered schema migrations; `gatehouse_schema.version` records how many have run. Only
 /// additive changes belong here: nodes of the previous release keep serving during an upgrade.
-const MIGRATIONS: &[&str] = &["CREATE TABLE gatehouse_kv (
+pub(crate) const MIGRATIONS: &[&str] = &["CREATE TABLE gatehouse_kv (
         tbl   TEXT COLLATE \"C\" NOT NULL,
         key   TEXT COLLATE \"C\" NOT NULL,
         value BYTEA NOT NULL,

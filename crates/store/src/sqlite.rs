@@ -10,7 +10,7 @@ use crate::changes::ChangeFile;
 use crate::{Mode, Rollback, Store, StoreError, Table, Txn};
 
 /// Numbered schema migrations; `PRAGMA user_version` records how many have run.
-const MIGRATIONS: &[&str] = &["CREATE TABLE kv (
+pub(crate) const MIGRATIONS: &[&str] = &["CREATE TABLE kv (
         tbl   TEXT NOT NULL,
         key   TEXT NOT NULL,
         value BLOB NOT NULL,
