@@ -16,6 +16,7 @@ mod cached;
 mod changes;
 pub mod conformance;
 mod copy;
+#[cfg(test)]
 mod migrations;
 mod postgres;
 mod postgres_tls;

@@ -6,7 +6,7 @@
 //! release that stops every node (see the layout number in `gatehouse-core`).
 
 /// Why a migration is not additive, or `Ok`.
-pub fn check_additive(sql: &str) -> Result<(), String> {
+pub(crate) fn check_additive(sql: &str) -> Result<(), String> {
     for statement in sql.split(';') {
         let words: Vec<String> = statement
             .split_whitespace()
