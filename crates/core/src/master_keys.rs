@@ -346,10 +346,11 @@ mod tests {
         CreateUserRequest, IamApi, UploadServerCertificateRequest,
     };
     use gatehouse_store::Store;
-    use gatehouse_types::{AccountId, Timestamp};
+    use gatehouse_types::AccountId;
 
     use super::*;
-    use crate::{Caller, MasterKey, MasterKeys, Principal, RequestContext};
+    use crate::test_support::{ROOT_KEY, now, root_request};
+    use crate::{MasterKey, MasterKeys, RequestContext};
 
     const ACCOUNT: &str = "111122223333";
     const SEALED_TABLES_NAMES: [&str; 4] = [
@@ -358,7 +359,6 @@ mod tests {
         SERVER_CERTIFICATES,
         SAML_PROVIDERS,
     ];
-    const ROOT_KEY: &str = "AKIATESTROOTKEY00001";
 
     fn node(store: &Arc<dyn Store>, keys: MasterKeys) -> Gatehouse {
         Gatehouse::new(
@@ -373,28 +373,8 @@ mod tests {
         MasterKey::from_hex(&key.to_hex()).unwrap()
     }
 
-    /// Now (certificates are checked for their validity dates).
-    fn now() -> Timestamp {
-        let since_epoch = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap();
-        Timestamp::from_unix_millis(i64::try_from(since_epoch.as_millis()).unwrap())
-    }
-
     fn root() -> RequestContext {
-        RequestContext {
-            request_id: "test".into(),
-            now: now(),
-            caller: Caller {
-                account: AccountId::parse(ACCOUNT).unwrap(),
-                principal: Principal::Root,
-                access_key_id: ROOT_KEY.into(),
-                seen_at: None,
-            },
-            region: "us-east-1".into(),
-            source_ip: None,
-            secure_transport: false,
-        }
+        root_request(ACCOUNT)
     }
 
     /// Key ids named by sealed values anywhere in the store, with how often each appears.

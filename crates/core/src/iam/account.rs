@@ -155,9 +155,9 @@ impl Handler for GetAccountSummary {
         use SummaryKeyType as K;
         let summary = vec![
             (K::Users, users),
-            (K::UsersQuota, 5000),
+            (K::UsersQuota, quota(quotas::USERS_PER_ACCOUNT)),
             (K::Groups, groups),
-            (K::GroupsQuota, 300),
+            (K::GroupsQuota, quota(quotas::GROUPS_PER_ACCOUNT)),
             (K::ServerCertificates, server_certificates),
             (K::ServerCertificatesQuota, 20),
             (K::UserPolicySizeQuota, 2048),
@@ -195,11 +195,14 @@ impl Handler for GetAccountSummary {
                 quota(quotas::ROLE_TRUST_POLICY_LENGTH),
             ),
             (K::InstanceProfiles, profiles),
-            (K::InstanceProfilesQuota, 1000),
+            (
+                K::InstanceProfilesQuota,
+                quota(quotas::INSTANCE_PROFILES_PER_ACCOUNT),
+            ),
             (K::Providers, providers),
             (K::RolePolicySizeQuota, 10240),
             (K::Roles, roles),
-            (K::RolesQuota, 1000),
+            (K::RolesQuota, quota(quotas::ROLES_PER_ACCOUNT)),
         ];
         Ok(GetAccountSummaryResponse {
             summary_map: Some(summary),

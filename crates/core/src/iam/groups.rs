@@ -55,6 +55,7 @@ impl Entity for GroupRecord {
     ];
     /// Groups cannot be tagged in AWS.
     const TAG_QUOTA: (&'static str, usize) = ("TagsPerGroup", 0);
+    const ACCOUNT_QUOTA: Option<&'static str> = Some(crate::model::quotas::GROUPS_PER_ACCOUNT);
     const TAG_ACTION: &'static str = "";
 
     entity_fields!(untagged);

@@ -52,6 +52,8 @@ impl Entity for InstanceProfileRecord {
         what: "remove roles from instance profile",
     }];
     const TAG_QUOTA: (&'static str, usize) = ("TagsPerInstanceProfile", 50);
+    const ACCOUNT_QUOTA: Option<&'static str> =
+        Some(crate::model::quotas::INSTANCE_PROFILES_PER_ACCOUNT);
     const TAG_ACTION: &'static str = "iam:TagInstanceProfile";
 
     entity_fields!();

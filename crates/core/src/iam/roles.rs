@@ -60,6 +60,7 @@ impl Entity for RoleRecord {
         },
     ];
     const TAG_QUOTA: (&'static str, usize) = ("TagsPerRole", 50);
+    const ACCOUNT_QUOTA: Option<&'static str> = Some(crate::model::quotas::ROLES_PER_ACCOUNT);
     const TAG_ACTION: &'static str = "iam:TagRole";
 
     entity_fields!();

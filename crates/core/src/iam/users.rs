@@ -65,6 +65,7 @@ impl Entity for UserRecord {
         },
     ];
     const TAG_QUOTA: (&'static str, usize) = ("TagsPerUser", 50);
+    const ACCOUNT_QUOTA: Option<&'static str> = Some(crate::model::quotas::USERS_PER_ACCOUNT);
     const TAG_ACTION: &'static str = "iam:TagUser";
 
     entity_fields!();

@@ -36,6 +36,9 @@ pub trait Entity: Record {
     /// The action that tags this type (creating one with tags needs it too); empty for types
     /// AWS does not let anyone tag.
     const TAG_ACTION: &'static str;
+    /// The adjustable quota (`model::quotas`) on how many an account holds, enforced by
+    /// [`create`]; `None` where the type's handler counts by itself.
+    const ACCOUNT_QUOTA: Option<&'static str> = None;
 
     fn account(&self) -> &str;
     fn id(&self) -> &str;
@@ -271,7 +274,8 @@ pub fn existing<E: Entity>(t: &mut (impl Txn + ?Sized), account: &str, name: &st
     by_name(t, account, name)?.ok_or_else(|| E::no_such(name))
 }
 
-/// Stores a new entity; EntityAlreadyExists if its name is taken in any letter case.
+/// Stores a new entity; EntityAlreadyExists if its name is taken in any letter case,
+/// LimitExceeded if the account holds its quota of the type already.
 pub fn create<E: Entity>(t: &mut (impl Txn + ?Sized), entity: &E) -> Result<()> {
     if !t.insert(
         E::NAMES,
@@ -279,6 +283,15 @@ pub fn create<E: Entity>(t: &mut (impl Txn + ?Sized), entity: &E) -> Result<()> 
         entity.id().as_bytes(),
     )? {
         return Err(E::already_exists(entity.name()));
+    }
+    if let Some(quota) = E::ACCOUNT_QUOTA {
+        // Counted in the creating transaction: racing creates cannot both take the last place.
+        let limit = crate::model::quotas::of_account(t, entity.account(), quota)?;
+        if t.count(E::TABLE, &prefix(entity.account(), &[]))? >= u64::from(limit) {
+            return Err(limit_exceeded(format!(
+                "Cannot exceed quota for {quota}: {limit}"
+            )));
+        }
     }
     if !t.insert_record(E::TABLE, &key(entity.account(), &[entity.id()]), entity)? {
         return Err(crate::errors::internal("an entity id was generated twice"));

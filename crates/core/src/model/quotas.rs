@@ -20,6 +20,10 @@ pub struct AdjustableQuota {
 pub const MANAGED_POLICIES_PER_USER: &str = "ManagedPoliciesPerUser";
 pub const MANAGED_POLICIES_PER_ROLE: &str = "ManagedPoliciesPerRole";
 pub const ROLE_TRUST_POLICY_LENGTH: &str = "RoleTrustPolicyLength";
+pub const USERS_PER_ACCOUNT: &str = "UsersPerAccount";
+pub const GROUPS_PER_ACCOUNT: &str = "GroupsPerAccount";
+pub const ROLES_PER_ACCOUNT: &str = "RolesPerAccount";
+pub const INSTANCE_PROFILES_PER_ACCOUNT: &str = "InstanceProfilesPerAccount";
 
 pub const ADJUSTABLE: &[AdjustableQuota] = &[
     AdjustableQuota {
@@ -39,6 +43,30 @@ pub const ADJUSTABLE: &[AdjustableQuota] = &[
         default: 2048,
         max: 4096,
         what: "characters of a role's trust policy, without whitespace",
+    },
+    AdjustableQuota {
+        name: USERS_PER_ACCOUNT,
+        default: 5000,
+        max: 5000,
+        what: "users in the account (AWS does not raise it)",
+    },
+    AdjustableQuota {
+        name: GROUPS_PER_ACCOUNT,
+        default: 300,
+        max: 500,
+        what: "groups in the account",
+    },
+    AdjustableQuota {
+        name: ROLES_PER_ACCOUNT,
+        default: 1000,
+        max: 5000,
+        what: "roles in the account",
+    },
+    AdjustableQuota {
+        name: INSTANCE_PROFILES_PER_ACCOUNT,
+        default: 1000,
+        max: 5000,
+        what: "instance profiles in the account",
     },
 ];
 
@@ -112,7 +140,44 @@ pub fn checked(name: &str, value: u32) -> Result<&'static AdjustableQuota, Strin
 
 #[cfg(test)]
 mod tests {
+    use gatehouse_protocol::iam::{CreateGroupRequest, IamApi};
+
     use super::*;
+    use crate::test_support::{gatehouse_with_root, root_request, temp_store};
+
+    #[test]
+    fn an_account_holds_at_most_its_quota_of_groups_until_it_is_raised() {
+        let account = "111122223333";
+        let g = gatehouse_with_root(temp_store(), account, crate::MasterKey::generate().unwrap());
+        let create = |name: String| {
+            g.create_group(
+                &root_request(account),
+                CreateGroupRequest {
+                    group_name: name,
+                    path: None,
+                },
+            )
+        };
+        for i in 0..300 {
+            create(format!("g{i}")).unwrap();
+        }
+        let refused = create("one-more".into()).unwrap_err();
+        assert_eq!(
+            refused.code,
+            gatehouse_protocol::error::ErrorCode::LimitExceeded
+        );
+        assert_eq!(
+            refused.message,
+            "Cannot exceed quota for GroupsPerAccount: 300"
+        );
+        g.set_quota(GROUPS_PER_ACCOUNT, 301).unwrap();
+        create("one-more".into()).unwrap();
+        assert!(create("two-more".into()).is_err());
+        assert!(
+            g.set_quota(USERS_PER_ACCOUNT, 5001).is_err(),
+            "AWS does not raise it"
+        );
+    }
 
     #[test]
     fn quotas_rise_within_awss_bounds_only() {
