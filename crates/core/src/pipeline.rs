@@ -14,7 +14,7 @@
 //! compile. An operation that needs no permission says so with `Access::Exempt` and a reason.
 
 use gatehouse_protocol::error::ApiError;
-use gatehouse_store::{Txn, read, write};
+use gatehouse_store::{Txn, read_as_of, write};
 
 use crate::authz::{Access, Authorized, Service};
 use crate::errors::Result;
@@ -83,7 +83,9 @@ impl Gatehouse {
         let outcome = if H::WRITES {
             write(self.store.as_ref(), body)
         } else {
-            read(self.store.as_ref(), body)
+            // The state authentication read (`seen_at`): one request, one state, and no second
+            // change-token read (on PostgreSQL, a round trip).
+            read_as_of(self.store.as_ref(), cx.caller.seen_at, body)
         };
         Ok(outcome?)
     }

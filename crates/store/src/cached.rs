@@ -199,16 +199,13 @@ impl<S: Store> Txn for CachedTxn<'_, S> {
     }
 }
 
-impl<S: Store> Store for CachedStore<S> {
-    fn transact(
+impl<S: Store> CachedStore<S> {
+    /// A read transaction validated against `token`.
+    fn read_at(
         &self,
-        mode: Mode,
+        token: u64,
         body: &mut dyn FnMut(&mut dyn Txn) -> Result<(), Rollback>,
     ) -> Result<(), StoreError> {
-        let token = match (mode, self.inner.change_token()) {
-            (Mode::Read, Some(token)) => token,
-            _ => return self.inner.transact(mode, body),
-        };
         // 1. From the cache alone.
         let mut txn = CachedTxn {
             store: self,
@@ -241,6 +238,30 @@ impl<S: Store> Store for CachedStore<S> {
         // 3. The state moved on meanwhile: the backend alone.
         self.inner.transact(Mode::Read, body)
     }
+}
+
+impl<S: Store> Store for CachedStore<S> {
+    fn transact(
+        &self,
+        mode: Mode,
+        body: &mut dyn FnMut(&mut dyn Txn) -> Result<(), Rollback>,
+    ) -> Result<(), StoreError> {
+        match (mode, self.inner.change_token()) {
+            (Mode::Read, Some(token)) => self.read_at(token, body),
+            _ => self.inner.transact(mode, body),
+        }
+    }
+
+    /// The cache answers from the state at `token` if it still holds it (no token read); a
+    /// row it lacks is read in a backend transaction checked against `token` as usual, and a
+    /// state that moved on meanwhile is read afresh.
+    fn transact_read_as_of(
+        &self,
+        token: u64,
+        body: &mut dyn FnMut(&mut dyn Txn) -> Result<(), Rollback>,
+    ) -> Result<(), StoreError> {
+        self.read_at(token, body)
+    }
 
     fn change_token(&self) -> Option<u64> {
         self.inner.change_token()
@@ -248,5 +269,75 @@ impl<S: Store> Store for CachedStore<S> {
 
     fn check_integrity(&self) -> Result<(), StoreError> {
         self.inner.check_integrity()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use super::*;
+    use crate::{read, read_as_of, write};
+
+    /// A backend that counts how often its change token is read.
+    struct Counting {
+        inner: crate::SqliteStore,
+        token_reads: AtomicUsize,
+    }
+
+    impl Store for Counting {
+        fn transact(
+            &self,
+            mode: Mode,
+            body: &mut dyn FnMut(&mut dyn Txn) -> Result<(), Rollback>,
+        ) -> Result<(), StoreError> {
+            self.inner.transact(mode, body)
+        }
+        fn change_token(&self) -> Option<u64> {
+            self.token_reads.fetch_add(1, Ordering::SeqCst);
+            self.inner.change_token()
+        }
+        fn check_integrity(&self) -> Result<(), StoreError> {
+            self.inner.check_integrity()
+        }
+    }
+
+    fn get(t: &mut dyn Txn) -> Result<Option<Vec<u8>>, StoreError> {
+        t.get("t", "k")
+    }
+
+    #[test]
+    fn a_read_as_of_a_token_just_seen_asks_no_token_and_never_mixes_states() {
+        let dir = std::env::temp_dir().join(format!("gatehouse-cached-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("as-of.db");
+        let _ = std::fs::remove_file(&path);
+        let store = CachedStore::new(
+            Counting {
+                inner: crate::SqliteStore::open(&path).unwrap(),
+                token_reads: AtomicUsize::new(0),
+            },
+            &[],
+        );
+        let reads = || store.inner().token_reads.load(Ordering::SeqCst);
+        write(&store, |t| t.put("t", "k", b"1")).unwrap();
+        // Authentication's read: one token read, and the token it saw.
+        let seen = read(&store, |t| get(t).map(|_| t.snapshot_token())).unwrap();
+        let before = reads();
+        // The operation's read of the same request: from the cache, no token read.
+        let row = read_as_of(&store, seen, get).unwrap();
+        assert_eq!((row.as_deref(), reads()), (Some(&b"1"[..]), before));
+        // A change meanwhile: a row the cache lacks is not read from the new state as if it
+        // were the old one; the body runs again on the new state alone.
+        write(&store, |t| {
+            t.put("t", "k", b"2").and(t.put("t", "other", b"x"))
+        })
+        .unwrap();
+        let both = read_as_of(&store, seen, |t| {
+            Ok::<_, StoreError>((get(t)?, t.get("t", "other")?))
+        })
+        .unwrap();
+        assert_eq!(both, (Some(b"2".to_vec()), Some(b"x".to_vec())));
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -101,6 +101,19 @@ pub trait Store: Send + Sync {
         None
     }
 
+    /// A read transaction of the state at `token`, a change token that a transaction of the
+    /// same request read moments ago ([`Txn::snapshot_token`]): a cache may answer from that
+    /// state without asking the backend for the token again (on PostgreSQL, a round trip).
+    /// The request is then decided on one state, the one it was authenticated against.
+    /// Stores without a cache run an ordinary read transaction.
+    fn transact_read_as_of(
+        &self,
+        _token: u64,
+        body: &mut dyn FnMut(&mut dyn Txn) -> Result<(), Rollback>,
+    ) -> Result<(), StoreError> {
+        self.transact(Mode::Read, body)
+    }
+
     /// The backend's own consistency check (for SQLite, `PRAGMA integrity_check`).
     fn check_integrity(&self) -> Result<(), StoreError>;
 }
@@ -136,6 +149,27 @@ fn run<T, E: From<StoreError>>(
 ) -> Result<T, E> {
     let mut outcome: Option<Result<T, E>> = None;
     store.transact(mode, &mut |txn| {
+        let result = body(txn);
+        let failed = result.is_err();
+        outcome = Some(result);
+        if failed { Err(Rollback) } else { Ok(()) }
+    })?;
+    outcome
+        .unwrap_or_else(|| Err(StoreError::Backend("transaction body did not run".into()).into()))
+}
+
+/// Runs `body` in a read-only transaction of the state at `token` (see
+/// [`Store::transact_read_as_of`]), or of the current state without one.
+pub fn read_as_of<T, E: From<StoreError>>(
+    store: &dyn Store,
+    token: Option<u64>,
+    mut body: impl FnMut(&mut dyn Txn) -> Result<T, E>,
+) -> Result<T, E> {
+    let Some(token) = token else {
+        return read(store, body);
+    };
+    let mut outcome: Option<Result<T, E>> = None;
+    store.transact_read_as_of(token, &mut |txn| {
         let result = body(txn);
         let failed = result.is_err();
         outcome = Some(result);
