@@ -14,12 +14,13 @@
 //! - Migrations are numbered and run under an advisory lock: one node migrates, the others
 //!   wait for it, and every one checks the schema version before serving.
 
+use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::Duration;
 
 use postgres::config::SslMode;
 use postgres::error::SqlState;
-use postgres::{Client, IsolationLevel, NoTls, Transaction};
+use postgres::{Client, IsolationLevel, NoTls, Statement, Transaction};
 
 use crate::postgres_tls::{RustlsConnector, tls_options};
 use crate::{Mode, Rollback, Store, StoreError, Table, Txn};
@@ -38,6 +39,11 @@ pub(crate) const MIGRATIONS: &[&str] = &["CREATE TABLE gatehouse_kv (
     );
     INSERT INTO gatehouse_changes (id, token) VALUES (1, 1);"];
 
+/// Moves the change token, in every transaction that changes something.
+const NEXT_TOKEN: &str = "UPDATE gatehouse_changes SET token = token + 1";
+/// Reads the change token: the one statement a fully cached request costs.
+const READ_TOKEN: &str = "SELECT token FROM gatehouse_changes WHERE id = 1";
+
 /// Any number that no other program's advisory lock on the same database is likely to use.
 const MIGRATION_LOCK: i64 = 0x6761_7465_686f_7573;
 
@@ -49,8 +55,34 @@ const MAX_IDLE_CONNECTIONS: usize = 16;
 
 pub struct PostgresStore {
     endpoint: Endpoint,
-    idle: Mutex<Vec<Client>>,
+    idle: Mutex<Vec<Connection>>,
     volatile: &'static [Table],
+}
+
+/// A connection and the statements prepared on it: each statement is parsed and planned once
+/// per connection, so running one is a single round trip (an unprepared one is two).
+struct Connection {
+    client: Client,
+    prepared: HashMap<&'static str, Statement>,
+}
+
+impl Connection {
+    fn new(client: Client) -> Self {
+        Connection {
+            client,
+            prepared: HashMap::new(),
+        }
+    }
+
+    /// `sql` prepared on this connection, outside any transaction.
+    fn statement(&mut self, sql: &'static str) -> Result<Statement, postgres::Error> {
+        if let Some(statement) = self.prepared.get(sql) {
+            return Ok(statement.clone());
+        }
+        let statement = self.client.prepare(sql)?;
+        self.prepared.insert(sql, statement.clone());
+        Ok(statement)
+    }
 }
 
 impl From<postgres::Error> for StoreError {
@@ -90,11 +122,11 @@ impl Endpoint {
         })
     }
 
-    fn connect(&self) -> Result<Client, StoreError> {
-        Ok(match self.config.get_ssl_mode() {
+    fn connect(&self) -> Result<Connection, StoreError> {
+        Ok(Connection::new(match self.config.get_ssl_mode() {
             SslMode::Disable => self.config.connect(NoTls)?,
             _ => self.config.connect(self.tls.clone())?,
-        })
+        }))
     }
 }
 
@@ -104,7 +136,7 @@ impl PostgresStore {
     pub fn open(url: &str) -> Result<Self, StoreError> {
         let endpoint = Endpoint::new(url)?;
         let mut client = endpoint.connect()?;
-        migrate(&mut client)?;
+        migrate(&mut client.client)?;
         Ok(PostgresStore {
             endpoint,
             idle: Mutex::new(vec![client]),
@@ -132,20 +164,20 @@ impl PostgresStore {
         self
     }
 
-    fn client(&self) -> Result<Client, StoreError> {
+    fn client(&self) -> Result<Connection, StoreError> {
         let idle = self
             .idle
             .lock()
             .map_err(|_| StoreError::Backend("a store lock was poisoned".into()))?
             .pop();
         match idle {
-            Some(client) if !client.is_closed() => Ok(client),
+            Some(connection) if !connection.client.is_closed() => Ok(connection),
             _ => self.endpoint.connect(),
         }
     }
 
-    fn give_back(&self, client: Client) {
-        if client.is_closed() {
+    fn give_back(&self, client: Connection) {
+        if client.client.is_closed() {
             return;
         }
         if let Ok(mut idle) = self.idle.lock()
@@ -209,6 +241,9 @@ fn is_conflict(e: &postgres::Error) -> bool {
 
 struct PgTxn<'t, 'c> {
     tx: &'t mut Transaction<'c>,
+    /// The connection's prepared statements (prepared inside a transaction, a statement
+    /// outlives it).
+    prepared: &'t mut HashMap<&'static str, Statement>,
     volatile: &'static [Table],
     /// Whether a table that is not volatile was written.
     changed: bool,
@@ -217,6 +252,16 @@ struct PgTxn<'t, 'c> {
 }
 
 impl PgTxn<'_, '_> {
+    fn statement(&mut self, sql: &'static str) -> Result<Statement, StoreError> {
+        if let Some(statement) = self.prepared.get(sql) {
+            return Ok(statement.clone());
+        }
+        let statement = self.tx.prepare(sql);
+        let statement = self.check(statement)?;
+        self.prepared.insert(sql, statement.clone());
+        Ok(statement)
+    }
+
     fn check<T>(&mut self, result: Result<T, postgres::Error>) -> Result<T, StoreError> {
         result.map_err(|e| {
             if is_conflict(&e) {
@@ -247,11 +292,11 @@ impl Txn for PgTxn<'_, '_> {
         let (table, key) = after.unwrap_or(("", ""));
         let first = after.is_none();
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-        let rows = self.tx.query(
+        let statement = self.statement(
             "SELECT tbl, key, value FROM gatehouse_kv WHERE $1 OR (tbl, key) > ($2, $3)
              ORDER BY tbl, key LIMIT $4",
-            &[&first, &table, &key, &limit],
-        );
+        )?;
+        let rows = self.tx.query(&statement, &[&first, &table, &key, &limit]);
         Ok(self
             .check(rows)?
             .into_iter()
@@ -260,39 +305,36 @@ impl Txn for PgTxn<'_, '_> {
     }
 
     fn get(&mut self, table: Table, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
-        let row = self.tx.query_opt(
-            "SELECT value FROM gatehouse_kv WHERE tbl = $1 AND key = $2",
-            &[&table, &key],
-        );
+        let statement =
+            self.statement("SELECT value FROM gatehouse_kv WHERE tbl = $1 AND key = $2")?;
+        let row = self.tx.query_opt(&statement, &[&table, &key]);
         Ok(self.check(row)?.map(|r| r.get(0)))
     }
 
     fn put(&mut self, table: Table, key: &str, value: &[u8]) -> Result<(), StoreError> {
         self.note_write(table);
-        let done = self.tx.execute(
+        let statement = self.statement(
             "INSERT INTO gatehouse_kv (tbl, key, value) VALUES ($1, $2, $3)
              ON CONFLICT (tbl, key) DO UPDATE SET value = excluded.value",
-            &[&table, &key, &value],
-        );
+        )?;
+        let done = self.tx.execute(&statement, &[&table, &key, &value]);
         self.check(done).map(|_| ())
     }
 
     fn insert(&mut self, table: Table, key: &str, value: &[u8]) -> Result<bool, StoreError> {
         self.note_write(table);
-        let done = self.tx.execute(
+        let statement = self.statement(
             "INSERT INTO gatehouse_kv (tbl, key, value) VALUES ($1, $2, $3)
              ON CONFLICT (tbl, key) DO NOTHING",
-            &[&table, &key, &value],
-        );
+        )?;
+        let done = self.tx.execute(&statement, &[&table, &key, &value]);
         Ok(self.check(done)? == 1)
     }
 
     fn delete(&mut self, table: Table, key: &str) -> Result<bool, StoreError> {
         self.note_write(table);
-        let done = self.tx.execute(
-            "DELETE FROM gatehouse_kv WHERE tbl = $1 AND key = $2",
-            &[&table, &key],
-        );
+        let statement = self.statement("DELETE FROM gatehouse_kv WHERE tbl = $1 AND key = $2")?;
+        let done = self.tx.execute(&statement, &[&table, &key]);
         Ok(self.check(done)? == 1)
     }
 
@@ -305,12 +347,14 @@ impl Txn for PgTxn<'_, '_> {
     ) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
         let end = prefix_end(prefix);
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-        let rows = self.tx.query(
+        let statement = self.statement(
             "SELECT key, value FROM gatehouse_kv WHERE tbl = $1 AND key >= $2
              AND ($3::TEXT IS NULL OR key > $3) AND ($4::TEXT IS NULL OR key < $4)
              ORDER BY key LIMIT $5",
-            &[&table, &prefix, &start_after, &end, &limit],
-        );
+        )?;
+        let rows = self
+            .tx
+            .query(&statement, &[&table, &prefix, &start_after, &end, &limit]);
         Ok(self
             .check(rows)?
             .into_iter()
@@ -320,11 +364,11 @@ impl Txn for PgTxn<'_, '_> {
 
     fn count(&mut self, table: Table, prefix: &str) -> Result<u64, StoreError> {
         let end = prefix_end(prefix);
-        let row = self.tx.query_one(
+        let statement = self.statement(
             "SELECT count(*) FROM gatehouse_kv WHERE tbl = $1 AND key >= $2
              AND ($3::TEXT IS NULL OR key < $3)",
-            &[&table, &prefix, &end],
-        );
+        )?;
+        let row = self.tx.query_one(&statement, &[&table, &prefix, &end]);
         let n: i64 = self.check(row)?.get(0);
         Ok(u64::try_from(n).unwrap_or(0))
     }
@@ -342,12 +386,12 @@ enum Attempt {
 }
 
 fn attempt(
-    client: &mut Client,
+    connection: &mut Connection,
     mode: Mode,
     volatile: &'static [Table],
     body: &mut dyn FnMut(&mut dyn Txn) -> Result<(), Rollback>,
 ) -> Result<Attempt, StoreError> {
-    let mut builder = client.build_transaction();
+    let mut builder = connection.client.build_transaction();
     builder = match mode {
         Mode::Write => builder.isolation_level(IsolationLevel::Serializable),
         Mode::Read => builder
@@ -361,6 +405,7 @@ fn attempt(
     };
     let mut txn = PgTxn {
         tx: &mut tx,
+        prepared: &mut connection.prepared,
         volatile,
         changed: false,
         conflict: false,
@@ -381,11 +426,15 @@ fn attempt(
             if changed {
                 // In the same transaction as the change: the token and the change commit
                 // together, so no node can see one without the other.
-                if let Err(e) = tx.execute("UPDATE gatehouse_changes SET token = token + 1", &[]) {
-                    return if is_conflict(&e) {
+                let moved = txn.statement(NEXT_TOKEN).and_then(|statement| {
+                    let done = txn.tx.execute(&statement, &[]);
+                    txn.check(done)
+                });
+                if let Err(e) = moved {
+                    return if txn.conflict {
                         Ok(Attempt::Conflict)
                     } else {
-                        Err(e.into())
+                        Err(e)
                     };
                 }
             }
@@ -458,18 +507,20 @@ impl Store for PostgresStore {
     }
 
     fn change_token(&self) -> Option<u64> {
-        let mut client = self.client().ok()?;
-        let token = client
-            .query_one("SELECT token FROM gatehouse_changes WHERE id = 1", &[])
+        let mut connection = self.client().ok()?;
+        let token = connection
+            .statement(READ_TOKEN)
+            .and_then(|statement| connection.client.query_one(&statement, &[]))
             .ok()
             .and_then(|row| u64::try_from(row.get::<_, i64>(0)).ok());
-        self.give_back(client);
+        self.give_back(connection);
         token
     }
 
     fn check_integrity(&self) -> Result<(), StoreError> {
         let mut client = self.client()?;
         let version: i32 = client
+            .client
             .query_one("SELECT version FROM gatehouse_schema", &[])?
             .get(0);
         self.give_back(client);
@@ -496,7 +547,7 @@ mod tests {
     /// A fresh, empty database on the test cluster.
     fn fresh(name: &str) -> Option<String> {
         let url = test_url()?;
-        let mut admin = Endpoint::new(&url).unwrap().connect().unwrap();
+        let mut admin = Endpoint::new(&url).unwrap().connect().unwrap().client;
         // Two statements: a multi-statement batch is one transaction, which these refuse.
         admin
             .batch_execute(&format!("DROP DATABASE IF EXISTS {name}"))
@@ -529,8 +580,9 @@ mod tests {
     }
 
     /// Whether the session `client` runs on is encrypted, as the server sees it.
-    fn encrypted(client: &mut Client) -> bool {
-        client
+    fn encrypted(connection: &mut Connection) -> bool {
+        connection
+            .client
             .query_one(
                 "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()",
                 &[],
