@@ -180,6 +180,42 @@ def test_store_check_reads_the_shared_database(nodes):
     assert result.returncode != 0
 
 
+def test_a_pg_dump_while_serving_restores_to_a_database_nodes_serve(nodes, tmp_path_factory):
+    """The README's PostgreSQL backup, as written there: pg_dump while the nodes serve,
+    pg_restore into a new database, `store check`, and a node serving it with every key."""
+    from conftest import gatehouse_bin
+
+    node = nodes[0]
+    name = unique("dumped")
+    node.iam().create_user(UserName=name)
+    key = node.iam().create_access_key(UserName=name)["AccessKey"]
+    dump = tmp_path_factory.mktemp("pgdump") / "gatehouse.dump"
+    subprocess.run(["pg_dump", "--format=custom", f"--file={dump}", node.store_url], check=True,
+                   capture_output=True)
+    database = f"gatehouse_restored_{secrets.token_hex(4)}"
+    psql(f"CREATE DATABASE {database}")
+    url = BASE_URL.rsplit("/", 1)[0] + "/" + database
+    try:
+        subprocess.run(["pg_restore", f"--dbname={url}", str(dump)], check=True, capture_output=True)
+        env = {k: v for k, v in os.environ.items() if not k.startswith("GATEHOUSE_")}
+        env.update(GATEHOUSE_ACCOUNT_ID=node.account_id, GATEHOUSE_MASTER_KEY=node.master_key)
+        check = subprocess.run([str(gatehouse_bin()), "store", "check", "--store", url, "--data-dir",
+                                str(node.data_dir)], env=env, capture_output=True, text=True, timeout=60)
+        assert check.returncode == 0, check.stderr
+        restored = new_server(tmp_path_factory, "pgrestored", account_id=node.account_id,
+                              extra_env={"GATEHOUSE_MASTER_KEY": node.master_key}, extra_args=["--store", url])
+        restored.root_key_id, restored.root_secret = node.root_key_id, node.root_secret
+        restored.start()
+        try:
+            who = restored.sts(key["AccessKeyId"], key["SecretAccessKey"]).get_caller_identity()
+            assert who["Arn"].endswith(f":user/{name}")
+            assert name in [u["UserName"] for u in restored.iam().list_users()["Users"]]
+        finally:
+            assert restored.stop() == 0
+    finally:
+        psql(f"DROP DATABASE IF EXISTS {database}")
+
+
 PG_DIR = os.environ.get("GATEHOUSE_TEST_PG_DIR")
 PG_PORT = os.environ.get("GATEHOUSE_TEST_PG_PORT")
 CLUSTER = os.path.join(os.path.dirname(__file__), "..", "..", "scripts", "pg-test-cluster")
