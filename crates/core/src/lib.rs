@@ -8,6 +8,7 @@
 //! It does not bind sockets or read the environment or the clock: the server hands it a
 //! [`RequestContext`] carrying the authenticated caller and the time of the request.
 
+mod accounts;
 mod authz;
 mod consistency;
 mod crypto;
@@ -31,6 +32,7 @@ use std::sync::Arc;
 use gatehouse_store::Store;
 use gatehouse_types::{AccountId, SecretKey, Timestamp};
 
+pub use accounts::{AccountSummary, NewAccount};
 pub use crypto::{MasterKey, MasterKeyError, MasterKeys};
 pub use gatehouse_protocol::iam::IamApi;
 pub use gatehouse_protocol::sts::StsApi;

@@ -31,9 +31,13 @@ USAGE:
     gatehouse master-key rotate [--data-dir DIR] [--store URL]
                                 re-seal every secret under GATEHOUSE_MASTER_KEY_NEXT (nodes
                                 serving meanwhile must have been restarted with both keys)
-    gatehouse account quota [--data-dir DIR] [--store URL]    the account's adjustable quotas
-    gatehouse account quota set NAME VALUE [--data-dir DIR] [--store URL]
-                                                             raise one (as AWS lets accounts)
+    gatehouse account create [--id 12-DIGITS] [--alias NAME] [--data-dir DIR] [--store URL]
+                                another account, with its own root user: prints its key once
+    gatehouse account list [--data-dir DIR] [--store URL]
+    gatehouse account quota [--account ID] [--data-dir DIR] [--store URL]
+                                an account's adjustable quotas (default: the server's account)
+    gatehouse account quota set NAME VALUE [--account ID] [--data-dir DIR] [--store URL]
+                                raise one (as AWS lets accounts)
     gatehouse policy check [--kind KIND] FILE...
     gatehouse policy simulate --policy FILE... --action ACTION --resource ARN [...]
                               (see 'gatehouse policy --help')
@@ -134,6 +138,14 @@ fn main() -> ExitCode {
         "master-key" if words.first().map(String::as_str) == Some("rotate") => {
             words.remove(0);
             rotate_command(Args { words })
+        }
+        "account" if words.first().map(String::as_str) == Some("create") => {
+            words.remove(0);
+            account_create_command(Args { words })
+        }
+        "account" if words.first().map(String::as_str) == Some("list") => {
+            words.remove(0);
+            account_list_command(Args { words })
         }
         "account" if words.first().map(String::as_str) == Some("quota") => {
             words.remove(0);
@@ -249,6 +261,7 @@ fn serve_command(mut args: Args) -> Result<(), String> {
 fn quota_command(mut args: Args) -> Result<(), String> {
     let data_dir = data_dir(&mut args)?;
     let store_url = args.option("--store")?;
+    let account = args.option("--account")?;
     let set = match args.words.first().map(String::as_str) {
         Some("set") => {
             let [_, name, value] = args.words.as_slice() else {
@@ -271,13 +284,79 @@ fn quota_command(mut args: Args) -> Result<(), String> {
         env.store_url = store_url;
     }
     let gatehouse = setup::open_existing(&data_dir, &env)?;
+    let account = account.unwrap_or_else(|| gatehouse.account().to_string());
     if let Some((name, value)) = set {
-        gatehouse.set_quota(&name, value)?;
+        gatehouse
+            .set_quota(&account, &name, value)
+            .map_err(|e| format!("account {account}: {e}"))?;
     }
-    for (quota, value) in gatehouse.quotas()? {
+    for (quota, value) in gatehouse
+        .quotas(&account)
+        .map_err(|e| format!("account {account}: {e}"))?
+    {
         println!(
             "{}\t{value}\t(AWS's default {}, at most {}: {})",
             quota.name, quota.default, quota.max, quota.what
+        );
+    }
+    Ok(())
+}
+
+/// `gatehouse account create`: an account with its own root user, whose key is printed once
+/// (in the form of an AWS credentials file's profile).
+fn account_create_command(mut args: Args) -> Result<(), String> {
+    let data_dir = data_dir(&mut args)?;
+    let store_url = args.option("--store")?;
+    let id = args
+        .option("--id")?
+        .map(|id| {
+            gatehouse_types::AccountId::parse(&id)
+                .map_err(|_| format!("--id: '{id}' is not a 12-digit account id"))
+        })
+        .transpose()?;
+    let alias = args.option("--alias")?;
+    args.finish()?;
+    let mut env = setup::Environment::from_process();
+    if store_url.is_some() {
+        env.store_url = store_url;
+    }
+    let gatehouse = setup::open_existing(&data_dir, &env)?;
+    let account = gatehouse.create_account(id, alias.as_deref(), http::now())?;
+    println!(
+        "created account {}{}; its root user's access key (shown only now):\n[{}]\n\
+         aws_access_key_id = {}\naws_secret_access_key = {}",
+        account.id,
+        account
+            .alias
+            .as_deref()
+            .map(|a| format!(" (alias {a})"))
+            .unwrap_or_default(),
+        account.id,
+        account.access_key_id,
+        account.secret.expose()
+    );
+    Ok(())
+}
+
+/// `gatehouse account list`
+fn account_list_command(mut args: Args) -> Result<(), String> {
+    let data_dir = data_dir(&mut args)?;
+    let store_url = args.option("--store")?;
+    args.finish()?;
+    let mut env = setup::Environment::from_process();
+    if store_url.is_some() {
+        env.store_url = store_url;
+    }
+    let gatehouse = setup::open_existing(&data_dir, &env)?;
+    println!("ACCOUNT\tALIAS\tCREATED\tUSERS\tROOT KEYS");
+    for a in gatehouse.accounts()? {
+        println!(
+            "{}\t{}\t{}\t{}\t{}",
+            a.id,
+            a.alias.as_deref().unwrap_or("-"),
+            gatehouse_types::format_iso8601(a.created),
+            a.users,
+            a.root_keys
         );
     }
     Ok(())

@@ -81,15 +81,16 @@ pub fn value(raised: &BTreeMap<String, u32>, name: &str) -> u32 {
 }
 
 impl crate::Gatehouse {
-    /// Every adjustable quota of this Gatehouse's account, with its value now.
-    pub fn quotas(&self) -> std::result::Result<Vec<(&'static AdjustableQuota, u32)>, String> {
-        let account = self.account.to_string();
+    /// Every adjustable quota of `account`, with its value now.
+    pub fn quotas(
+        &self,
+        account: &str,
+    ) -> std::result::Result<Vec<(&'static AdjustableQuota, u32)>, String> {
         let raised = gatehouse_store::read(self.store.as_ref(), |t| {
-            Ok::<_, crate::errors::Failure>(
-                t.get_record::<AccountRecord>(ACCOUNTS, &account)?
-                    .map(|a| a.quotas)
-                    .unwrap_or_default(),
-            )
+            match t.get_record::<AccountRecord>(ACCOUNTS, account)? {
+                Some(a) => Ok(a.quotas),
+                None => Err(no_such_account(account)),
+            }
         })
         .map_err(|e| gatehouse_protocol::error::ApiError::from(e).message)?;
         Ok(ADJUSTABLE
@@ -98,20 +99,32 @@ impl crate::Gatehouse {
             .collect())
     }
 
-    /// Raises (or lowers, down to AWS's default) a quota of this Gatehouse's account.
-    pub fn set_quota(&self, name: &str, new_value: u32) -> std::result::Result<(), String> {
+    /// Raises (or lowers, down to AWS's default) a quota of `account`.
+    pub fn set_quota(
+        &self,
+        account: &str,
+        name: &str,
+        new_value: u32,
+    ) -> std::result::Result<(), String> {
         checked(name, new_value)?;
-        let account = self.account.to_string();
         gatehouse_store::write(self.store.as_ref(), |t| {
             let mut record = t
-                .get_record::<AccountRecord>(ACCOUNTS, &account)?
-                .ok_or_else(|| crate::errors::internal("the account has no record"))?;
+                .get_record::<AccountRecord>(ACCOUNTS, account)?
+                .ok_or_else(|| no_such_account(account))?;
             record.quotas.insert(name.to_string(), new_value);
-            t.put_record(ACCOUNTS, &account, &record)?;
+            t.put_record(ACCOUNTS, account, &record)?;
             Ok::<_, crate::errors::Failure>(())
         })
         .map_err(|e| gatehouse_protocol::error::ApiError::from(e).message)
     }
+}
+
+fn no_such_account(account: &str) -> crate::errors::Failure {
+    gatehouse_protocol::error::ApiError::new(
+        gatehouse_protocol::error::ErrorCode::NoSuchEntity,
+        format!("there is no account {account}"),
+    )
+    .into()
 }
 
 /// The quota `name` of `account`, as stored (one point read).
@@ -170,11 +183,11 @@ mod tests {
             refused.message,
             "Cannot exceed quota for GroupsPerAccount: 300"
         );
-        g.set_quota(GROUPS_PER_ACCOUNT, 301).unwrap();
+        g.set_quota(account, GROUPS_PER_ACCOUNT, 301).unwrap();
         create("one-more".into()).unwrap();
         assert!(create("two-more".into()).is_err());
         assert!(
-            g.set_quota(USERS_PER_ACCOUNT, 5001).is_err(),
+            g.set_quota(account, USERS_PER_ACCOUNT, 5001).is_err(),
             "AWS does not raise it"
         );
     }
