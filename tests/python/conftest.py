@@ -172,8 +172,10 @@ class Server:
 
     # Clients.
 
-    def client(self, service: str, key_id: str | None = None, secret: str | None = None, **config):
-        """A boto3 client for `service`, as root unless another key is given. No retries."""
+    def client(self, service: str, key_id: str | None = None, secret: str | None = None,
+               session_token: str | None = None, **config):
+        """A boto3 client for `service`, as root unless another key is given (with its session
+        token, for temporary credentials). No retries."""
         cfg = Config(retries={"total_max_attempts": 1}, connect_timeout=5, read_timeout=30, **config)
         return boto3.session.Session().client(
             service,
@@ -181,6 +183,7 @@ class Server:
             region_name=REGION,
             aws_access_key_id=key_id or self.root_key_id,
             aws_secret_access_key=secret or self.root_secret,
+            aws_session_token=session_token,
             config=cfg,
         )
 

@@ -153,6 +153,7 @@ mod tests {
                 principal: Principal::Root,
                 access_key_id: account.access_key_id.clone(),
                 seen_at: None,
+                session: None,
             },
             region: "us-east-1".into(),
             source_ip: None,

@@ -29,7 +29,7 @@ use crate::model::aws_policies::AWS_ACCOUNT;
 use crate::model::entity::{self, Entity};
 use crate::model::records::{
     ACCESS_KEYS, AccessKeyRecord, GroupRecord, INLINE_POLICIES, InlinePolicyRecord, KeyStatus,
-    ManagedPolicyRecord, ROOT_OWNER, Records, UserRecord, prefix,
+    ManagedPolicyRecord, ROOT_OWNER, Records, SESSIONS, SessionRecord, UserRecord, prefix,
 };
 use crate::{Gatehouse, Principal, RequestContext};
 
@@ -476,15 +476,19 @@ fn current_caller(t: &mut dyn Txn, cx: &RequestContext) -> Result<Option<Arc<Use
         )
         .into()
     };
-    let key: AccessKeyRecord = t
-        .get_record(ACCESS_KEYS, &cx.caller.access_key_id)?
-        .filter(|k: &AccessKeyRecord| {
-            k.status == KeyStatus::Active && k.account == cx.caller.account.as_str()
-        })
-        .ok_or_else(revoked)?;
+    let owner = if cx.caller.session.is_some() {
+        t.get_record::<SessionRecord>(SESSIONS, &cx.caller.access_key_id)?
+            .filter(|s| s.account == cx.caller.account.as_str())
+            .map(|s| s.owner)
+    } else {
+        t.get_record::<AccessKeyRecord>(ACCESS_KEYS, &cx.caller.access_key_id)?
+            .filter(|k| k.status == KeyStatus::Active && k.account == cx.caller.account.as_str())
+            .map(|k| k.owner)
+    };
+    let owner = owner.ok_or_else(revoked)?;
     match &cx.caller.principal {
-        Principal::Root if key.owner == ROOT_OWNER => Ok(None),
-        Principal::User(user) if key.owner == user.id => {
+        Principal::Root if owner == ROOT_OWNER => Ok(None),
+        Principal::User(user) if owner == user.id => {
             let current = entity::by_id::<UserRecord>(t, &user.account, &user.id)?;
             current.map(|u| Some(Arc::new(u))).ok_or_else(revoked)
         }
@@ -532,6 +536,12 @@ fn global_context(
     }
     for (key, value) in &user.tags {
         add(&format!("aws:PrincipalTag/{key}"), &|| value.clone());
+    }
+    // Temporary credentials: when they were issued (a deny on an earlier issue time revokes
+    // every session issued before it) and whether MFA authenticated them.
+    if let Some(session) = &cx.caller.session {
+        add("aws:TokenIssueTime", &|| format_iso8601(session.issued));
+        add("aws:MultiFactorAuthPresent", &|| "false".to_string());
     }
     context
 }
@@ -611,6 +621,7 @@ mod tests {
                 principal: Principal::Root,
                 access_key_id: "AKIA".into(),
                 seen_at: None,
+                session: None,
             },
             region: region.into(),
             source_ip: None,

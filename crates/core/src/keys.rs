@@ -18,9 +18,9 @@ use crate::crypto::random;
 use crate::errors::{Failure, Result, internal, randomness_unavailable};
 use crate::model::records::{
     ACCESS_KEYS, ACCOUNTS, AccessKeyRecord, AccountRecord, KEY_LAST_USED, KeyStatus, LastUsed,
-    PRINCIPAL_KEYS, ROOT_OWNER, Record, Records, USERS, UserRecord, key,
+    PRINCIPAL_KEYS, ROOT_OWNER, Record, Records, SESSIONS, SessionRecord, USERS, UserRecord, key,
 };
-use crate::{Caller, Gatehouse, Principal};
+use crate::{Caller, Gatehouse, Principal, Session};
 
 /// Last-used dates are kept to this precision, so that a busy key costs one write a minute,
 /// not one per request. AWS documents its own tracking as approximate too.
@@ -110,6 +110,21 @@ impl Gatehouse {
         access_key_id: &str,
         now: Timestamp,
     ) -> std::result::Result<Option<AuthenticatedKey>, ApiError> {
+        self.find_credentials(access_key_id, now, now)
+    }
+
+    /// Finds an active access key or unexpired temporary credentials (`ASIA…`); temporary
+    /// credentials past their expiration, on `expiry_clock` (the time, or in tests a clock
+    /// moved ahead), are `ExpiredToken`.
+    pub fn find_credentials(
+        &self,
+        access_key_id: &str,
+        now: Timestamp,
+        expiry_clock: Timestamp,
+    ) -> std::result::Result<Option<AuthenticatedKey>, ApiError> {
+        if access_key_id.starts_with(IdKind::TemporaryAccessKey.prefix()) {
+            return self.find_session(access_key_id, expiry_clock);
+        }
         let found = read(self.store.as_ref(), |t| {
             let Some(key) = self
                 .shared
@@ -121,14 +136,8 @@ impl Gatehouse {
                 return Ok(None);
             }
             let seen_at = t.snapshot_token();
-            let principal = if key.owner == ROOT_OWNER {
-                Principal::Root
-            } else {
-                let row = crate::model::records::key(&key.account, &[&key.owner]);
-                match self.shared.get::<UserRecord>(t, USERS, &row)? {
-                    Some(user) => Principal::User(user),
-                    None => return Ok(None),
-                }
+            let Some(principal) = self.owner(t, &key.account, &key.owner)? else {
+                return Ok(None);
             };
             Ok(Some((key, principal, seen_at)))
         })?;
@@ -145,6 +154,61 @@ impl Gatehouse {
                 principal,
                 access_key_id: key.id.clone(),
                 seen_at,
+                session: None,
+            },
+            secret,
+        }))
+    }
+
+    /// The principal owning a key: the root user, or a user that still exists.
+    fn owner(&self, t: &mut dyn Txn, account: &str, owner: &str) -> Result<Option<Principal>> {
+        if owner == ROOT_OWNER {
+            return Ok(Some(Principal::Root));
+        }
+        let row = crate::model::records::key(account, &[owner]);
+        Ok(self
+            .shared
+            .get::<UserRecord>(t, USERS, &row)?
+            .map(Principal::User))
+    }
+
+    fn find_session(
+        &self,
+        access_key_id: &str,
+        expiry_clock: Timestamp,
+    ) -> std::result::Result<Option<AuthenticatedKey>, ApiError> {
+        let found = read(self.store.as_ref(), |t| {
+            let Some(session) = t.get_record::<SessionRecord>(SESSIONS, access_key_id)? else {
+                return Ok::<_, Failure>(None);
+            };
+            let seen_at = t.snapshot_token();
+            let Some(principal) = self.owner(t, &session.account, &session.owner)? else {
+                return Ok(None);
+            };
+            Ok(Some((session, principal, seen_at)))
+        })?;
+        let Some((session, principal, seen_at)) = found else {
+            return Ok(None);
+        };
+        if expiry_clock.unix_millis >= session.expires {
+            return Err(crate::sessions::expired());
+        }
+        let secret = self.open_sealed(&session.sealed_secret, &session.id)?;
+        let account = AccountId::parse(&session.account)
+            .map_err(|_| internal("a session names a malformed account"))?;
+        Ok(Some(AuthenticatedKey {
+            // Temporary credentials have no last-used record (AWS keeps none for them).
+            needs_touch: false,
+            caller: Caller {
+                account,
+                principal,
+                access_key_id: session.id.clone(),
+                seen_at,
+                session: Some(Session {
+                    issued: Timestamp::from_unix_millis(session.issued),
+                    expires: Timestamp::from_unix_millis(session.expires),
+                    token_digest: session.token_digest,
+                }),
             },
             secret,
         }))

@@ -23,6 +23,7 @@ mod passwords;
 mod pipeline;
 #[cfg(test)]
 mod races;
+mod sessions;
 mod sts;
 #[cfg(test)]
 mod test_support;
@@ -40,6 +41,7 @@ pub use keys::{AuthenticatedKey, RootKeyInit};
 pub use master_keys::{Rotation, RotationError};
 pub use migrate::{StartupError, stored_default_account};
 pub use model::records::{UserRecord, VOLATILE_TABLES};
+pub use sessions::{invalid_token, token_matches};
 
 /// Who is calling, as established by authentication.
 #[derive(Clone, Debug, PartialEq)]
@@ -60,6 +62,17 @@ pub struct Caller {
     /// The store's change token when the key and the principal were read, if the store keeps
     /// one: while it is unchanged they need not be read again.
     pub seen_at: Option<u64>,
+    /// Set when the request is signed with temporary credentials (`ASIA…`).
+    pub session: Option<Session>,
+}
+
+/// The temporary credentials a request was signed with.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Session {
+    pub issued: Timestamp,
+    pub expires: Timestamp,
+    /// SHA-256 of the session token, hex: the request must carry the token itself.
+    pub token_digest: String,
 }
 
 impl Caller {

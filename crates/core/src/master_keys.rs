@@ -32,7 +32,8 @@ use crate::errors::{Failure, Result, internal, sealing_failed};
 use crate::migrate::StartupError;
 use crate::model::records::{
     ACCESS_KEYS, AccessKeyRecord, META, Record, Records, SAML_PROVIDERS, SERVER_CERTIFICATES,
-    SERVICE_CREDENTIALS, SamlProviderRecord, ServerCertificateRecord, ServiceCredentialRecord,
+    SERVICE_CREDENTIALS, SESSIONS, SamlProviderRecord, ServerCertificateRecord,
+    ServiceCredentialRecord, SessionRecord,
 };
 
 /// `meta/master_key_id`: the id of the key new secrets are sealed under.
@@ -55,6 +56,13 @@ trait SealedSecrets: Record {
 
 impl SealedSecrets for AccessKeyRecord {
     const TABLE: Table = ACCESS_KEYS;
+    fn sealed(&mut self) -> Vec<(&mut String, String)> {
+        vec![(&mut self.sealed_secret, self.id.clone())]
+    }
+}
+
+impl SealedSecrets for SessionRecord {
+    const TABLE: Table = SESSIONS;
     fn sealed(&mut self) -> Vec<(&mut String, String)> {
         vec![(&mut self.sealed_secret, self.id.clone())]
     }
@@ -107,6 +115,7 @@ const SEALED_TABLES: &[SealedTable] = &[
     sealed_table::<ServiceCredentialRecord>(),
     sealed_table::<ServerCertificateRecord>(),
     sealed_table::<SamlProviderRecord>(),
+    sealed_table::<SessionRecord>(),
 ];
 
 fn under(sealed: &str, key_id: &str) -> bool {
@@ -353,11 +362,12 @@ mod tests {
     use crate::{MasterKey, MasterKeys, RequestContext};
 
     const ACCOUNT: &str = "111122223333";
-    const SEALED_TABLES_NAMES: [&str; 4] = [
+    const SEALED_TABLES_NAMES: [&str; 5] = [
         ACCESS_KEYS,
         SERVICE_CREDENTIALS,
         SERVER_CERTIFICATES,
         SAML_PROVIDERS,
+        SESSIONS,
     ];
 
     fn node(store: &Arc<dyn Store>, keys: MasterKeys) -> Gatehouse {
@@ -443,6 +453,12 @@ mod tests {
             },
         )
         .unwrap();
+        gatehouse_protocol::sts::StsApi::get_session_token(
+            g,
+            &cx,
+            gatehouse_protocol::sts::GetSessionTokenRequest::default(),
+        )
+        .unwrap();
         key.access_key.access_key_id
     }
 
@@ -457,7 +473,7 @@ mod tests {
         first.prepare_store().unwrap();
         first.init_account(now()).unwrap();
         let key_a = seal_one_of_each(&first, "a");
-        // The check value, the root key and one secret of each of four kinds, all sealed in
+        // The check value, the root key and one secret of each of five kinds, all sealed in
         // the previous release's format (no key id) while the store was never rotated.
         let sealed_rows = |store: &Arc<dyn Store>| {
             gatehouse_store::dump(store.as_ref())
@@ -468,7 +484,7 @@ mod tests {
                 })
                 .count()
         };
-        assert_eq!(sealed_rows(&store), 6);
+        assert_eq!(sealed_rows(&store), 7);
         assert!(key_ids_in(store.as_ref()).is_empty());
 
         // Phase 1: a node given both keys serves and still seals under the active (old) key,
@@ -476,7 +492,7 @@ mod tests {
         let both = node(&store, MasterKeys::new(copy(&old), Some(copy(&new))));
         both.prepare_store().unwrap();
         let key_b = seal_one_of_each(&both, "b");
-        assert_eq!(sealed_rows(&store), 10);
+        assert_eq!(sealed_rows(&store), 12);
         assert!(key_ids_in(store.as_ref()).is_empty());
 
         // Phase 2.
@@ -485,12 +501,12 @@ mod tests {
             (rotation.from.as_str(), rotation.to.as_str()),
             (old.id().as_str(), new.id().as_str())
         );
-        assert_eq!(rotation.resealed, 9, "every row but the check value");
+        assert_eq!(rotation.resealed, 11, "every row but the check value");
         assert_eq!(
             rotation.passes, 2,
             "one that re-seals, one that finds nothing left"
         );
-        assert_eq!(key_ids_in(store.as_ref()), [(new.id(), 10)].into());
+        assert_eq!(key_ids_in(store.as_ref()), [(new.id(), 12)].into());
         assert!(both.check_consistency().unwrap().is_empty());
         // Running it again (say after an interruption) has nothing left to do.
         assert_eq!(both.rotate_master_key().unwrap().resealed, 0);
@@ -512,7 +528,7 @@ mod tests {
                 )
                 .is_err()
         );
-        assert_eq!(key_ids_in(store.as_ref()), [(new.id(), 10)].into());
+        assert_eq!(key_ids_in(store.as_ref()), [(new.id(), 12)].into());
 
         // The new key alone serves: every key authenticates with its secret.
         let new_only = node(&store, copy(&new).into());

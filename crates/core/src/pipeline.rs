@@ -74,6 +74,8 @@ impl Gatehouse {
         cx: &RequestContext,
         input: H::Input,
     ) -> std::result::Result<H::Output, ApiError> {
+        // What temporary credentials may not call at all, whatever the policies say.
+        crate::sessions::session_may_call(cx, H::SERVICE, H::NAME)?;
         let body = |t: &mut dyn Txn| {
             let mut call = Call { g: self, cx, t };
             let (target, access) = H::resolve(&mut call, &input)?;

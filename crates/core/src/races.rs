@@ -58,6 +58,7 @@ fn root() -> RequestContext {
             principal: Principal::Root,
             access_key_id: ROOT_KEY.into(),
             seen_at: None,
+            session: None,
         },
         region: "us-east-1".into(),
         source_ip: None,
@@ -175,6 +176,7 @@ fn as_user(node: &Gatehouse, name: &str, key: &str) -> RequestContext {
             principal: Principal::User(Arc::new(user)),
             access_key_id: key.to_string(),
             seen_at: None,
+            session: None,
         },
         ..root()
     }

@@ -67,6 +67,7 @@ pub fn root_request(account: &str) -> RequestContext {
             principal: Principal::Root,
             access_key_id: ROOT_KEY.into(),
             seen_at: None,
+            session: None,
         },
         region: "us-east-1".into(),
         source_ip: None,

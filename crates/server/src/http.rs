@@ -43,6 +43,24 @@ pub struct App {
     /// Whether the store is reached over the network: authentication's reads then leave the
     /// async worker thread (`block_in_place`).
     pub remote_store: bool,
+    /// Tests only (`GATEHOUSE_TEST_EXPIRY_CLOCK_FILE`): a file holding a number of seconds by
+    /// which the clock that temporary credentials' expiry is checked against runs ahead.
+    /// Moving the whole clock would trip SigV4's 15-minute window first.
+    pub expiry_clock: Option<std::path::PathBuf>,
+}
+
+impl App {
+    /// The time temporary credentials' expiry is checked against.
+    fn expiry_clock(&self, now: Timestamp) -> Timestamp {
+        let Some(path) = &self.expiry_clock else {
+            return now;
+        };
+        let ahead: i64 = std::fs::read_to_string(path)
+            .ok()
+            .and_then(|s| s.trim().parse().ok())
+            .unwrap_or(0);
+        Timestamp::from_unix_millis(now.unix_millis.saturating_add(ahead.saturating_mul(1000)))
+    }
 }
 
 /// The bytes of request bodies being read, bounded (see `MAX_BODY_BYTES_IN_FLIGHT`).
@@ -409,7 +427,8 @@ async fn serve_api(
             }
             let gatehouse = app.gatehouse.clone();
             let key_id = creds.access_key_id.clone();
-            let find = || gatehouse.find_access_key(&key_id, now);
+            let expiry_clock = app.expiry_clock(now);
+            let find = || gatehouse.find_credentials(&key_id, now, expiry_clock);
             let found = if app.remote_store {
                 tokio::task::block_in_place(find)
             } else {
@@ -426,13 +445,22 @@ async fn serve_api(
                     sigv4_error(&SigV4Error::unknown_access_key()),
                 );
             };
-            if creds.security_token.is_some() {
-                // Long-term keys carry no session token; temporary credentials arrive with STS.
-                return fail(
-                    service,
-                    &action,
-                    sigv4_error(&SigV4Error::unknown_access_key()),
-                );
+            match &key.caller.session {
+                // Temporary credentials: the request must carry their own session token.
+                Some(session)
+                    if !gatehouse_core::token_matches(session, creds.security_token.as_deref()) =>
+                {
+                    return fail(service, &action, gatehouse_core::invalid_token());
+                }
+                // Long-term keys carry no session token.
+                None if creds.security_token.is_some() => {
+                    return fail(
+                        service,
+                        &action,
+                        sigv4_error(&SigV4Error::unknown_access_key()),
+                    );
+                }
+                _ => {}
             }
             if let Err(e) = gatehouse_sigv4::verify(
                 &http,

@@ -248,6 +248,7 @@ fn serve_command(mut args: Args) -> Result<(), String> {
         tls: tls.is_some(),
         bodies: http::BodyBudget::new(http::MAX_BODY_BYTES_IN_FLIGHT),
         remote_store: opened.remote_store,
+        expiry_clock: std::env::var_os("GATEHOUSE_TEST_EXPIRY_CLOCK_FILE").map(PathBuf::from),
     });
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -67,6 +67,12 @@ pub fn new_certificate_id(random: &[u8; 24]) -> String {
     pick(BASE32, random, 24)
 }
 
+/// A session token: 128 characters over the base-64 alphabet (768 random bits), opaque to
+/// clients like AWS's.
+pub fn new_session_token(random: &[u8; 128]) -> crate::SecretKey {
+    crate::SecretKey::new(pick(BASE64, random, 128))
+}
+
 /// A 40-character secret access key over the base-64 alphabet.
 pub fn new_secret_access_key(random: &[u8; 40]) -> crate::SecretKey {
     crate::SecretKey::new(pick(BASE64, random, 40))

@@ -9,7 +9,8 @@ mod time;
 
 pub use arn::{AccountId, Arn, ArnError};
 pub use ids::{
-    IdKind, new_access_key_id, new_certificate_id, new_secret_access_key, new_unique_id,
+    IdKind, new_access_key_id, new_certificate_id, new_secret_access_key, new_session_token,
+    new_unique_id,
 };
 pub use secret::SecretKey;
 pub use time::{

@@ -90,6 +90,8 @@ pub const SERVER_CERTIFICATES: Table = "server_certificates";
 pub const SERVER_CERTIFICATE_NAMES: Table = "server_certificate_names";
 pub const SIGNING_CERTIFICATES: Table = "signing_certificates";
 pub const SERVICE_CREDENTIALS: Table = "service_credentials";
+/// Temporary credentials by access key id (`ASIA…`), global like access keys.
+pub const SESSIONS: Table = "sessions";
 
 /// Tables whose writes are not changes a cache must see: only last-used dates, which no
 /// authorization reads (the store leaves its change token alone for them and never caches
@@ -359,6 +361,24 @@ pub struct AccessKeyRecord {
     pub sealed_secret: String,
 }
 record!(AccessKeyRecord, 2);
+
+/// Temporary credentials (`sts:GetSessionToken`): whose they are, their secret (sealed, the
+/// key id as associated data), a digest of their session token, and their lifetime.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub struct SessionRecord {
+    pub v: u32,
+    /// The access key id, `ASIA…`.
+    pub id: String,
+    pub account: String,
+    /// A user id, or [`ROOT_OWNER`].
+    pub owner: String,
+    pub sealed_secret: String,
+    /// SHA-256 of the session token, hex: the token itself is never stored.
+    pub token_digest: String,
+    pub issued: i64,
+    pub expires: i64,
+}
+record!(SessionRecord, 1);
 
 /// An SSH public key of a user (for CodeCommit), as uploaded.
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]

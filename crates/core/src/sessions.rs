@@ -1,0 +1,146 @@
+//! Temporary credentials: an `ASIA…` key id, a secret, and a session token that every request
+//! signed with them must carry. `GetSessionToken` issues them for a user or the root user
+//! (`sts.rs`); AWS's rules for such sessions hold here, in the one pipeline:
+//! - they expire on time (`ExpiredToken`, HTTP 403), and survive restarts (they are stored,
+//!   the secret sealed like any other, the token only as a digest);
+//! - without MFA they cannot call IAM at all, nor STS except `AssumeRole` and
+//!   `GetCallerIdentity`;
+//! - their requests carry `aws:TokenIssueTime` and `aws:MultiFactorAuthPresent` (false), so a
+//!   deny on `aws:TokenIssueTime` revokes every session issued before a moment, as AWS
+//!   documents.
+
+use gatehouse_protocol::error::{ApiError, ErrorCode};
+use gatehouse_store::Txn;
+use gatehouse_types::{IdKind, SecretKey, Timestamp, new_access_key_id, new_secret_access_key};
+use sha2::{Digest, Sha256};
+
+use crate::authz::Service;
+use crate::crypto::random;
+use crate::errors::{Result, randomness_unavailable};
+use crate::model::records::{Record, Records, SESSIONS, SessionRecord};
+use crate::{Gatehouse, RequestContext, Session};
+
+/// SHA-256 of a session token, hex.
+pub(crate) fn token_digest(token: &str) -> String {
+    Sha256::digest(token.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// Whether a request's session token is the session's (compared in constant time).
+pub fn token_matches(session: &Session, token: Option<&str>) -> bool {
+    let Some(token) = token else {
+        return false;
+    };
+    let given = token_digest(token);
+    given.len() == session.token_digest.len()
+        && given
+            .bytes()
+            .zip(session.token_digest.bytes())
+            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+            == 0
+}
+
+/// AWS's answer to a request signed with credentials past their expiration.
+pub(crate) fn expired() -> ApiError {
+    ApiError::new(
+        ErrorCode::ExpiredToken,
+        "The security token included in the request is expired",
+    )
+}
+
+/// AWS's answer to a session token that is missing, altered or not the key's.
+pub fn invalid_token() -> ApiError {
+    ApiError::new(
+        ErrorCode::InvalidClientTokenId,
+        "The security token included in the request is invalid.",
+    )
+}
+
+/// What a session made by `GetSessionToken` without MFA may not call (AWS: "You cannot call
+/// any IAM API operations unless MFA authentication information is included in the request.
+/// You cannot call any STS API except AssumeRole or GetCallerIdentity.").
+pub(crate) fn session_may_call(
+    cx: &RequestContext,
+    service: Service,
+    operation: &str,
+) -> std::result::Result<(), ApiError> {
+    if cx.caller.session.is_none() {
+        return Ok(());
+    }
+    match service {
+        Service::Iam => Err(invalid_token()),
+        Service::Sts if matches!(operation, "AssumeRole" | "GetCallerIdentity") => Ok(()),
+        Service::Sts => Err(ApiError::new(
+            ErrorCode::AccessDenied,
+            format!("Cannot call {operation} with session credentials"),
+        )),
+    }
+}
+
+/// Temporary credentials just issued: the secret and the token are shown this once.
+pub(crate) struct Issued {
+    pub access_key_id: String,
+    pub secret: SecretKey,
+    pub token: SecretKey,
+    pub expires: Timestamp,
+}
+
+impl Gatehouse {
+    /// Issues temporary credentials for `owner` (a user id, or the root owner) of `account`.
+    pub(crate) fn issue_session(
+        &self,
+        t: &mut dyn Txn,
+        account: &str,
+        owner: &str,
+        now: Timestamp,
+        seconds: i64,
+    ) -> Result<Issued> {
+        let id = new_access_key_id(
+            IdKind::TemporaryAccessKey,
+            &random().map_err(randomness_unavailable)?,
+        );
+        let secret = new_secret_access_key(&random().map_err(randomness_unavailable)?);
+        let token = gatehouse_types::new_session_token(&random().map_err(randomness_unavailable)?);
+        let expires = Timestamp::from_unix_millis(now.unix_millis + seconds * 1000);
+        let record = SessionRecord {
+            v: SessionRecord::VERSION,
+            id: id.clone(),
+            account: account.to_string(),
+            owner: owner.to_string(),
+            sealed_secret: self.seal(t, &secret, &id)?,
+            token_digest: token_digest(token.expose()),
+            issued: now.unix_millis,
+            expires: expires.unix_millis,
+        };
+        if !t.insert_record(SESSIONS, &id, &record)? {
+            return Err(crate::errors::internal("a session id was generated twice"));
+        }
+        Ok(Issued {
+            access_key_id: id,
+            secret,
+            token,
+            expires,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_token_matches_only_itself() {
+        let session = Session {
+            issued: Timestamp::from_unix_millis(0),
+            expires: Timestamp::from_unix_millis(1),
+            token_digest: token_digest("token"),
+        };
+        assert!(token_matches(&session, Some("token")));
+        assert!(!token_matches(&session, Some("tokem")));
+        assert!(!token_matches(&session, Some("token ")));
+        assert!(!token_matches(&session, Some("")));
+        assert!(!token_matches(&session, None));
+    }
+}
