@@ -221,3 +221,39 @@ def test_put_user_policy_rejects_bad_documents(server):
         iam.put_user_policy(UserName=name, PolicyName="big", PolicyDocument=json.dumps(huge))
     assert too_big.value.response["Error"]["Code"] == "LimitExceeded"
     assert iam.list_user_policies(UserName=name)["PolicyNames"] == []
+
+
+def test_roles_and_groups_are_simulated_with_their_own_policies(server):
+    """SimulatePrincipalPolicy takes a user, group or role ARN: a role's inline and attached
+    policies within its boundary, a group's inline and attached policies."""
+    iam = server.iam()
+    trust = json.dumps({"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}]})
+    role = iam.create_role(RoleName=unique("sim-role"), AssumeRolePolicyDocument=trust)["Role"]
+    iam.put_role_policy(RoleName=role["RoleName"], PolicyName="s3", PolicyDocument=json.dumps(NO_DELETES))
+    iam.attach_role_policy(RoleName=role["RoleName"],
+                           PolicyArn="arn:aws:iam::aws:policy/AmazonEC2ReadOnlyAccess")
+    actions = ["s3:GetObject", "s3:DeleteObject", "ec2:DescribeInstances", "iam:ListUsers"]
+    got = decisions(iam.simulate_principal_policy(PolicySourceArn=role["Arn"], ActionNames=actions))
+    assert got == {("s3:GetObject", "*"): "allowed", ("s3:DeleteObject", "*"): "explicitDeny",
+                   ("ec2:DescribeInstances", "*"): "allowed", ("iam:ListUsers", "*"): "implicitDeny"}
+    result = iam.simulate_principal_policy(PolicySourceArn=role["Arn"], ActionNames=["s3:GetObject"])
+    assert result["EvaluationResults"][0]["MatchedStatements"][0]["SourcePolicyType"] == "role"
+
+    # The role's boundary limits it.
+    boundary = iam.create_policy(PolicyName=unique("sim-boundary"),
+                                 PolicyDocument=json.dumps(EC2_READ_ONLY))["Policy"]["Arn"]
+    iam.put_role_permissions_boundary(RoleName=role["RoleName"], PermissionsBoundary=boundary)
+    got = decisions(iam.simulate_principal_policy(PolicySourceArn=role["Arn"], ActionNames=actions))
+    assert got[("s3:GetObject", "*")] == "implicitDeny"
+    assert got[("ec2:DescribeInstances", "*")] == "allowed"
+
+    group = iam.create_group(GroupName=unique("sim-group"))["Group"]
+    iam.put_group_policy(GroupName=group["GroupName"], PolicyName="ec2", PolicyDocument=json.dumps(EC2_READ_ONLY))
+    got = decisions(iam.simulate_principal_policy(PolicySourceArn=group["Arn"], ActionNames=actions))
+    assert got[("ec2:DescribeInstances", "*")] == "allowed" and got[("s3:GetObject", "*")] == "implicitDeny"
+
+    with pytest.raises(ClientError) as e:
+        iam.simulate_principal_policy(PolicySourceArn=role["Arn"].replace(role["RoleName"], unique("no-role")),
+                                      ActionNames=actions)
+    assert e.value.response["Error"]["Code"] == "NoSuchEntity"

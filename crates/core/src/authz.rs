@@ -29,7 +29,8 @@ use crate::model::aws_policies::AWS_ACCOUNT;
 use crate::model::entity::{self, Entity};
 use crate::model::records::{
     ACCESS_KEYS, AccessKeyRecord, GroupRecord, INLINE_POLICIES, InlinePolicyRecord, KeyStatus,
-    ManagedPolicyRecord, ROOT_OWNER, Records, SESSIONS, SessionRecord, UserRecord, prefix,
+    ManagedPolicyRecord, ROOT_OWNER, Records, RoleRecord, SESSIONS, SessionRecord, UserRecord,
+    prefix,
 };
 use crate::{Gatehouse, Principal, RequestContext};
 
@@ -158,6 +159,8 @@ pub enum DenialReason {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum PolicySource {
     UserInline,
+    /// An inline policy of a role.
+    RoleInline,
     /// An inline policy of one of the user's groups.
     GroupInline,
     /// A customer managed policy attached to the principal.
@@ -200,62 +203,87 @@ pub struct GatheredPolicies {
 const UNREADABLE_BOUNDARY: &str =
     r#"{"Version":"2012-10-17","Statement":[{"Effect":"Deny","NotAction":"*","Resource":"*"}]}"#;
 
+/// What the gatherer reads of a principal (or a group): where its own inline policies are,
+/// what is attached to it, its groups and its boundary.
+pub struct Holder<'a> {
+    pub account: &'a str,
+    pub id: &'a str,
+    pub inline_source: PolicySource,
+    pub attached: &'a [String],
+    pub groups: &'a [String],
+    pub boundary: Option<&'a str>,
+}
+
+impl<'a> Holder<'a> {
+    pub fn user(user: &'a UserRecord) -> Self {
+        Holder {
+            account: &user.account,
+            id: &user.id,
+            inline_source: PolicySource::UserInline,
+            attached: &user.attached_policies,
+            groups: &user.groups,
+            boundary: user.permissions_boundary.as_deref(),
+        }
+    }
+
+    pub fn role(role: &'a RoleRecord) -> Self {
+        Holder {
+            account: &role.account,
+            id: &role.id,
+            inline_source: PolicySource::RoleInline,
+            attached: &role.attached_policies,
+            groups: &[],
+            boundary: role.permissions_boundary.as_deref(),
+        }
+    }
+
+    pub fn group(group: &'a GroupRecord) -> Self {
+        Holder {
+            account: &group.account,
+            id: &group.id,
+            inline_source: PolicySource::GroupInline,
+            attached: &group.attached_policies,
+            groups: &[],
+            boundary: None,
+        }
+    }
+}
+
 /// Collects the policies that apply to `user`, reading them in transaction `t`.
 pub fn gather(t: &mut dyn Txn, user: &UserRecord) -> Result<GatheredPolicies> {
-    let inline: Vec<(String, InlinePolicyRecord)> = t.scan_records(
-        INLINE_POLICIES,
-        &prefix(&user.account, &[&user.id]),
-        None,
-        usize::MAX,
+    gather_for(t, &Holder::user(user))
+}
+
+/// Collects the policies that apply to `holder`: its inline and attached policies, its
+/// groups' inline and attached policies, and its boundary.
+pub fn gather_for(t: &mut dyn Txn, holder: &Holder<'_>) -> Result<GatheredPolicies> {
+    let mut identity = Vec::new();
+    own_policies(
+        t,
+        holder.account,
+        holder.id,
+        holder.inline_source,
+        holder.attached,
+        &mut identity,
     )?;
-    let mut identity: Vec<GatheredPolicy> = inline
-        .into_iter()
-        .map(|(_, p)| GatheredPolicy {
-            id: p.name,
-            source: PolicySource::UserInline,
-            document: p.document,
-        })
-        .collect();
-    for id in &user.attached_policies {
-        // Attached policies cannot be deleted, so each one is there.
-        if let Some(policy) = policy_by_id(t, &user.account, id)? {
-            identity.push(GatheredPolicy {
-                id: policy.arn(),
-                source: PolicySource::managed(&policy),
-                document: default_document(t, &policy)?,
-            });
-        }
-    }
-    for group_id in &user.groups {
-        let Some(group) = entity::by_id::<GroupRecord>(t, &user.account, group_id)? else {
+    for group_id in holder.groups {
+        let Some(group) = entity::by_id::<GroupRecord>(t, holder.account, group_id)? else {
             continue;
         };
-        let inline: Vec<(String, InlinePolicyRecord)> = t.scan_records(
-            INLINE_POLICIES,
-            &prefix(&group.account, &[&group.id]),
-            None,
-            usize::MAX,
+        own_policies(
+            t,
+            &group.account,
+            &group.id,
+            PolicySource::GroupInline,
+            &group.attached_policies,
+            &mut identity,
         )?;
-        identity.extend(inline.into_iter().map(|(_, p)| GatheredPolicy {
-            id: p.name,
-            source: PolicySource::GroupInline,
-            document: p.document,
-        }));
-        for id in &group.attached_policies {
-            if let Some(policy) = policy_by_id(t, &user.account, id)? {
-                identity.push(GatheredPolicy {
-                    id: policy.arn(),
-                    source: PolicySource::managed(&policy),
-                    document: default_document(t, &policy)?,
-                });
-            }
-        }
     }
-    let boundary = match &user.permissions_boundary {
+    let boundary = match holder.boundary {
         Some(arn) => Some(GatheredPolicy {
-            id: arn.clone(),
+            id: arn.to_string(),
             source: PolicySource::Boundary,
-            document: match policy_by_arn(t, &user.account, arn)? {
+            document: match policy_by_arn(t, holder.account, arn)? {
                 Some(policy) => default_document(t, &policy)?,
                 None => UNREADABLE_BOUNDARY.to_string(),
             },
@@ -267,6 +295,35 @@ pub fn gather(t: &mut dyn Txn, user: &UserRecord) -> Result<GatheredPolicies> {
         boundary,
         session: Vec::new(),
     })
+}
+
+/// A holder's inline policies (as `inline_source`) and attached managed policies.
+fn own_policies(
+    t: &mut dyn Txn,
+    account: &str,
+    id: &str,
+    inline_source: PolicySource,
+    attached: &[String],
+    out: &mut Vec<GatheredPolicy>,
+) -> Result<()> {
+    let inline: Vec<(String, InlinePolicyRecord)> =
+        t.scan_records(INLINE_POLICIES, &prefix(account, &[id]), None, usize::MAX)?;
+    out.extend(inline.into_iter().map(|(_, p)| GatheredPolicy {
+        id: p.name,
+        source: inline_source,
+        document: p.document,
+    }));
+    for policy_id in attached {
+        // Attached policies cannot be deleted, so each one is there.
+        if let Some(policy) = policy_by_id(t, account, policy_id)? {
+            out.push(GatheredPolicy {
+                id: policy.arn(),
+                source: PolicySource::managed(&policy),
+                document: default_document(t, &policy)?,
+            });
+        }
+    }
+    Ok(())
 }
 
 /// Compiled policies by document text. Content-addressed, so it can never serve a stale

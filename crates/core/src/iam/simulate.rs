@@ -2,8 +2,8 @@
 //! GetContextKeysFor… calls. They run the same engine that authorizes every call.
 
 use gatehouse_policy::{
-    Context, Decision, NamedPolicy, Outcome, Policy, PolicyKind, PolicySet, Principal, Request,
-    TypeDecision,
+    Context, Decision, NamedPolicy, Outcome, Policy, PolicyKind, PolicySet, Principal,
+    PrincipalKind, Request, TypeDecision,
 };
 use gatehouse_protocol::iam::{
     ContextEntry, EvaluationResult, GetContextKeysForCustomPolicyRequest,
@@ -15,11 +15,11 @@ use gatehouse_protocol::iam::{
 use gatehouse_types::Arn;
 
 use crate::authz::parse_policy;
-use crate::authz::{Access, Authorized, PolicySource, gather};
+use crate::authz::{Access, Authorized, Holder, PolicySource, gather, gather_for};
 use crate::errors::{Result, invalid_input};
 use crate::model::entity::{self, Entity};
 use crate::model::pagination::PageRequest;
-use crate::model::records::UserRecord;
+use crate::model::records::{GroupRecord, RoleRecord, UserRecord};
 use crate::pipeline::{Call, Handler, Operation, operation};
 
 /// A policy taking part in a simulation: its id as AWS reports it, its type, and its text
@@ -460,7 +460,7 @@ impl Handler for GetContextKeysForPrincipalPolicy {
 }
 
 /// The identity policies and boundary of a user, group or role, by ARN, from the gatherer
-/// that enforcement uses. Users are the only principals stored so far.
+/// that enforcement uses.
 fn principal_policies(
     call: &mut Call<'_>,
     arn_text: &str,
@@ -470,23 +470,32 @@ fn principal_policies(
     if arn.service != "iam" || arn.account != call.account() {
         return Err(invalid());
     }
-    let Some(user_part) = arn.resource.strip_prefix("user/") else {
-        return Err(gatehouse_protocol::error::ApiError::new(
-            gatehouse_protocol::error::ErrorCode::NoSuchEntity,
-            format!(
-                "The principal {arn_text} cannot be found: only users can be simulated so far."
-            ),
-        )
-        .into());
+    let (kind, rest) = arn.resource.split_once('/').ok_or_else(invalid)?;
+    let name = rest.rsplit('/').next().unwrap_or(rest);
+    fn found<E: Entity>(call: &mut Call<'_>, name: &str, arn_text: &str) -> Result<E> {
+        entity::by_name(call.t, call.account(), name)?
+            .filter(|e: &E| e.arn() == arn_text)
+            .ok_or_else(|| E::no_such(name))
+    }
+    let gathered = match kind {
+        "user" => {
+            let user: UserRecord = found(call, name, arn_text)?;
+            gather(call.t, &user)?
+        }
+        "role" => {
+            let role: RoleRecord = found(call, name, arn_text)?;
+            gather_for(call.t, &Holder::role(&role))?
+        }
+        "group" => {
+            let group: GroupRecord = found(call, name, arn_text)?;
+            gather_for(call.t, &Holder::group(&group))?
+        }
+        _ => return Err(invalid()),
     };
-    let name = user_part.rsplit('/').next().unwrap_or(user_part);
-    let user: UserRecord = entity::by_name(call.t, call.account(), name)?
-        .filter(|u: &UserRecord| u.arn() == arn_text)
-        .ok_or_else(|| UserRecord::no_such(name))?;
-    let gathered = gather(call.t, &user)?;
     let source = |p: crate::authz::GatheredPolicy, kind| {
         let source_type = match p.source {
             PolicySource::UserInline => PolicySourceType::User,
+            PolicySource::RoleInline => PolicySourceType::Role,
             PolicySource::GroupInline => PolicySourceType::Group,
             PolicySource::CustomerManaged | PolicySource::Boundary => PolicySourceType::UserManaged,
             PolicySource::AwsManaged => PolicySourceType::AwsManaged,
@@ -516,6 +525,8 @@ fn simulated_principal(arn_text: &str) -> Result<Principal> {
             arn_text,
             format!("arn:{}:iam::{}:role/{role}", arn.partition, arn.account),
         )
+    } else if arn.resource.starts_with("role/") {
+        Principal::new(PrincipalKind::Role, arn_text, arn.account)
     } else {
         Principal::user(arn_text)
     })
