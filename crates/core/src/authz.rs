@@ -32,7 +32,7 @@ use crate::model::records::{
     ManagedPolicyRecord, ROOT_OWNER, Records, RoleRecord, SESSIONS, SessionRecord, UserRecord,
     prefix,
 };
-use crate::{Gatehouse, Principal, RequestContext};
+use crate::{AssumedRole, Gatehouse, Principal, RequestContext};
 
 /// The service whose API an operation belongs to; it names the action's prefix.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -47,6 +47,16 @@ pub struct Permission {
     pub action: &'static str,
     pub resource: String,
     pub context: Vec<(String, Vec<String>)>,
+    /// The resource's own policy, decided with the caller's (a role's trust policy for
+    /// `sts:AssumeRole`), and the account the resource belongs to.
+    pub resource_policy: Option<ResourcePolicy>,
+}
+
+/// A resource-based policy a permission is decided with.
+pub struct ResourcePolicy {
+    pub document: String,
+    pub kind: PolicyKind,
+    pub account: String,
 }
 
 /// What a call needs to be allowed.
@@ -64,6 +74,23 @@ impl Access {
             action,
             resource: resource.into(),
             context: Vec::new(),
+            resource_policy: None,
+        }])
+    }
+
+    /// An action on a resource whose own policy decides too (`sts:AssumeRole` and the role's
+    /// trust policy), possibly in another account than the caller's.
+    pub fn under_resource_policy(
+        action: &'static str,
+        resource: impl Into<String>,
+        policy: ResourcePolicy,
+        context: Vec<(String, Vec<String>)>,
+    ) -> Self {
+        Access::Check(vec![Permission {
+            action,
+            resource: resource.into(),
+            context,
+            resource_policy: Some(policy),
         }])
     }
 
@@ -74,6 +101,7 @@ impl Access {
                 action,
                 resource: resource.into(),
                 context: Vec::new(),
+                resource_policy: None,
             });
         }
         self
@@ -92,6 +120,7 @@ impl Access {
                 action,
                 resource: resource.into(),
                 context,
+                resource_policy: None,
             });
         }
         self
@@ -153,6 +182,8 @@ pub enum DenialReason {
     ExplicitDenyInIdentityPolicy,
     NoBoundaryAllows,
     ExplicitDenyInBoundary,
+    NoSessionPolicyAllows,
+    ExplicitDenyInSessionPolicy,
 }
 
 /// Where a gathered policy comes from, as the simulator reports it.
@@ -168,6 +199,8 @@ pub enum PolicySource {
     /// An AWS managed policy attached to the principal.
     AwsManaged,
     Boundary,
+    /// A session policy of a role session.
+    Session,
 }
 
 impl PolicySource {
@@ -421,6 +454,53 @@ impl Gatehouse {
             return Ok(set);
         }
         let gathered = gather(t, user)?;
+        let compiled = self.compile(&gathered)?;
+        self.policy_sets
+            .put(user.id.clone(), fingerprint, compiled.clone());
+        Ok(compiled)
+    }
+
+    /// The compiled policies of a role session: the role's (as for a user, its `policies_rev`
+    /// moves with every change) and the session's own session policies, which never change.
+    fn policy_set_of_session(
+        &self,
+        t: &mut dyn Txn,
+        session: &AssumedRole,
+        access_key_id: &str,
+    ) -> Result<Arc<CompiledPrincipal>> {
+        let fingerprint = Fingerprint {
+            rev: session.role.policies_rev,
+        };
+        if let Some(set) = self.policy_sets.get(access_key_id, &fingerprint) {
+            return Ok(set);
+        }
+        let mut gathered = gather_for(t, &Holder::role(&session.role))?;
+        if let Some(document) = &session.session.policy {
+            gathered.session.push(GatheredPolicy {
+                id: "session".to_string(),
+                source: PolicySource::Session,
+                document: document.clone(),
+            });
+        }
+        for arn in &session.session.policy_arns {
+            let document = match policy_by_arn(t, &session.role.account, arn)? {
+                Some(policy) => default_document(t, &policy)?,
+                // Deleted since: it allows nothing, so the session keeps nothing it granted.
+                None => UNREADABLE_BOUNDARY.to_string(),
+            };
+            gathered.session.push(GatheredPolicy {
+                id: arn.clone(),
+                source: PolicySource::Session,
+                document,
+            });
+        }
+        let compiled = self.compile(&gathered)?;
+        self.policy_sets
+            .put(access_key_id.to_string(), fingerprint, compiled.clone());
+        Ok(compiled)
+    }
+
+    fn compile(&self, gathered: &GatheredPolicies) -> Result<Arc<CompiledPrincipal>> {
         let named = |p: &GatheredPolicy, kind| -> Result<NamedPolicy> {
             Ok(NamedPolicy::new(
                 p.id.as_str(),
@@ -453,13 +533,10 @@ impl Gatehouse {
             .flat_map(|p| p.policy.context_keys())
             .map(|k| k.to_ascii_lowercase())
             .collect();
-        let compiled = Arc::new(CompiledPrincipal {
+        Ok(Arc::new(CompiledPrincipal {
             set: CompiledPolicySet::new(&set),
             keys,
-        });
-        self.policy_sets
-            .put(user.id.clone(), fingerprint, compiled.clone());
-        Ok(compiled)
+        }))
     }
 
     /// Allows the call or returns AWS's AccessDenied error.
@@ -472,38 +549,100 @@ impl Gatehouse {
     ) -> Result<Authorized> {
         // The caller as it is now, in this transaction: a key deactivated, or a policy
         // detached, after the request was authenticated is in force for it too.
-        let user = current_caller(t, cx)?;
+        let current = current_caller(t, cx)?;
         let checks = match access {
             Access::Exempt(_why) => return Ok(Authorized { _private: () }),
             Access::Check(checks) => checks,
         };
-        let Some(user) = user else {
-            // Every name a request carries is looked up in the caller's own account, so the
-            // root user acts only on its own account's resources.
-            return Ok(Authorized { _private: () });
-        };
-        let compiled = self.policy_set_of(t, &user)?;
         let principal_arn = cx.caller.arn();
-        let principal = gatehouse_policy::Principal::user(principal_arn.clone());
+        let (compiled, principal, who) = match &current {
+            Current::Root => (
+                None,
+                gatehouse_policy::Principal::root(cx.caller.account.as_str()),
+                Who::root(cx),
+            ),
+            Current::User(user) => (
+                Some(self.policy_set_of(t, user)?),
+                gatehouse_policy::Principal::user(principal_arn.clone()),
+                Who::user(user, &principal_arn),
+            ),
+            Current::Role(session) => (
+                Some(self.policy_set_of_session(t, session, &cx.caller.access_key_id)?),
+                gatehouse_policy::Principal::assumed_role(
+                    principal_arn.clone(),
+                    session.role.arn(),
+                ),
+                Who::role_session(session),
+            ),
+        };
         for check in checks {
-            let mut context = global_context(cx, service, &user, &principal_arn, &compiled);
-            Access::add_to(&mut context, &check.context);
-            let request = Request {
-                principal: &principal,
-                action: check.action,
-                resource: &check.resource,
-                resource_account: None,
-                context: &context,
+            let decision = match (&check.resource_policy, &compiled) {
+                // Every name a request carries is looked up in the caller's own account, so
+                // the root user acts only on its own account's resources.
+                (None, None) => continue,
+                (None, Some(compiled)) => {
+                    let mut context = global_context(cx, service, &who, Some(compiled));
+                    Access::add_to(&mut context, &check.context);
+                    compiled.set.authorize(&Request {
+                        principal: &principal,
+                        action: check.action,
+                        resource: &check.resource,
+                        resource_account: None,
+                        context: &context,
+                    })
+                }
+                (Some(resource_policy), compiled) => {
+                    // Decided with the resource's policy: rare (AssumeRole), so not compiled.
+                    let mut set = compiled
+                        .as_ref()
+                        .map(|c| c.set.policy_set().clone())
+                        .unwrap_or_default();
+                    set.resource = Some(NamedPolicy::new(
+                        "resource",
+                        self.compiled
+                            .get(&resource_policy.document, resource_policy.kind)?,
+                    ));
+                    let mut context = global_context(cx, service, &who, None);
+                    Access::add_to(&mut context, &check.context);
+                    let decision = gatehouse_policy::authorize(
+                        &set,
+                        &Request {
+                            principal: &principal,
+                            action: check.action,
+                            resource: &check.resource,
+                            resource_account: Some(&resource_policy.account),
+                            context: &context,
+                        },
+                    );
+                    if decision.outcome != Outcome::Allowed {
+                        // AWS names no policy type when a trust policy is part of the refusal.
+                        return Err(ApiError::new(
+                            ErrorCode::AccessDenied,
+                            format!(
+                                "User: {principal_arn} is not authorized to perform: {} on \
+                                 resource: {}",
+                                check.action, check.resource
+                            ),
+                        )
+                        .into());
+                    }
+                    continue;
+                }
             };
-            let decision = compiled.set.authorize(&request);
             let reason = match decision.outcome {
                 Outcome::Allowed => continue,
                 Outcome::ExplicitDeny if decision.identity == TypeDecision::ExplicitDeny => {
                     DenialReason::ExplicitDenyInIdentityPolicy
                 }
+                Outcome::ExplicitDeny if decision.session == TypeDecision::ExplicitDeny => {
+                    DenialReason::ExplicitDenyInSessionPolicy
+                }
                 Outcome::ExplicitDeny => DenialReason::ExplicitDenyInBoundary,
                 Outcome::ImplicitDeny if decision.identity != TypeDecision::Allowed => {
                     DenialReason::NoIdentityPolicyAllows
+                }
+                Outcome::ImplicitDeny if decision.session == TypeDecision::ImplicitDeny => {
+                    DenialReason::NoSessionPolicyAllows
                 }
                 Outcome::ImplicitDeny => DenialReason::NoBoundaryAllows,
             };
@@ -515,15 +654,23 @@ impl Gatehouse {
     }
 }
 
-/// The caller's key and record as this transaction sees them: `None` for the account's root,
-/// the user's current record otherwise; InvalidClientTokenId if the key is no longer active
-/// or its owner is gone (as authentication would now answer). When the store has not changed
-/// since authentication read them, they are the ones it read.
-fn current_caller(t: &mut dyn Txn, cx: &RequestContext) -> Result<Option<Arc<UserRecord>>> {
+/// The caller as this transaction sees it.
+enum Current {
+    Root,
+    User(Arc<UserRecord>),
+    Role(Arc<AssumedRole>),
+}
+
+/// The caller's key and record as this transaction sees them: the user's or role's current
+/// record; InvalidClientTokenId if the key is no longer active or its owner is gone (as
+/// authentication would now answer). When the store has not changed since authentication
+/// read them, they are the ones it read.
+fn current_caller(t: &mut dyn Txn, cx: &RequestContext) -> Result<Current> {
     if cx.caller.seen_at.is_some() && t.snapshot_token() == cx.caller.seen_at {
         return Ok(match &cx.caller.principal {
-            Principal::Root => None,
-            Principal::User(user) => Some(user.clone()),
+            Principal::Root => Current::Root,
+            Principal::User(user) => Current::User(user.clone()),
+            Principal::AssumedRole(session) => Current::Role(session.clone()),
         });
     }
     let revoked = || -> crate::errors::Failure {
@@ -544,40 +691,94 @@ fn current_caller(t: &mut dyn Txn, cx: &RequestContext) -> Result<Option<Arc<Use
     };
     let owner = owner.ok_or_else(revoked)?;
     match &cx.caller.principal {
-        Principal::Root if owner == ROOT_OWNER => Ok(None),
+        Principal::Root if owner == ROOT_OWNER => Ok(Current::Root),
         Principal::User(user) if owner == user.id => {
             let current = entity::by_id::<UserRecord>(t, &user.account, &user.id)?;
-            current.map(|u| Some(Arc::new(u))).ok_or_else(revoked)
+            current
+                .map(|u| Current::User(Arc::new(u)))
+                .ok_or_else(revoked)
+        }
+        Principal::AssumedRole(session) if owner == session.role.id => {
+            let role = entity::by_id::<RoleRecord>(t, &session.role.account, &session.role.id)?
+                .ok_or_else(revoked)?;
+            Ok(Current::Role(Arc::new(AssumedRole {
+                role,
+                session: session.session.clone(),
+            })))
         }
         _ => Err(revoked()),
     }
 }
 
-/// The global condition keys AWS sets for a request by an IAM user with a long-term key,
-/// those of them the principal's policies use: a key no policy names cannot change a
+/// Who the caller is, for the global condition keys.
+struct Who<'a> {
+    /// `aws:username` (users only).
+    username: Option<&'a str>,
+    userid: String,
+    /// `aws:PrincipalArn`: the user's ARN, or the role's for a role session.
+    principal_arn: String,
+    principal_type: &'static str,
+    tags: &'a [(String, String)],
+}
+
+impl<'a> Who<'a> {
+    fn root(cx: &RequestContext) -> Self {
+        Who {
+            username: None,
+            userid: cx.caller.account.to_string(),
+            principal_arn: format!("arn:aws:iam::{}:root", cx.caller.account),
+            principal_type: "Account",
+            tags: &[],
+        }
+    }
+
+    fn user(user: &'a UserRecord, arn: &str) -> Self {
+        Who {
+            username: Some(&user.name),
+            userid: user.id.clone(),
+            principal_arn: arn.to_string(),
+            principal_type: "User",
+            tags: &user.tags,
+        }
+    }
+
+    fn role_session(session: &'a AssumedRole) -> Self {
+        Who {
+            username: None,
+            userid: session.id(),
+            principal_arn: session.role.arn(),
+            principal_type: "AssumedRole",
+            tags: &session.role.tags,
+        }
+    }
+}
+
+/// The global condition keys AWS sets for a request, those of them the principal's policies
+/// use (all of them when `policies` is `None`): a key no policy names cannot change a
 /// decision (the engine derives the principal's own keys from the principal when needed).
 fn global_context(
     cx: &RequestContext,
     service: Service,
-    user: &UserRecord,
-    principal_arn: &str,
-    policies: &CompiledPrincipal,
+    who: &Who<'_>,
+    policies: Option<&CompiledPrincipal>,
 ) -> Context {
     let mut context = Context::new();
     // Most principals' policies name no condition key at all.
-    if policies.keys.is_empty() {
+    if policies.is_some_and(|p| p.keys.is_empty()) {
         return context;
     }
     let mut add = |key: &str, value: &dyn Fn() -> String| {
-        if policies.uses(key) {
+        if policies.is_none_or(|p| p.uses(key)) {
             context.insert(key, value());
         }
     };
-    add("aws:username", &|| user.name.clone());
-    add("aws:userid", &|| user.id.clone());
-    add("aws:PrincipalArn", &|| principal_arn.to_string());
+    if let Some(username) = who.username {
+        add("aws:username", &|| username.to_string());
+    }
+    add("aws:userid", &|| who.userid.clone());
+    add("aws:PrincipalArn", &|| who.principal_arn.clone());
     add("aws:PrincipalAccount", &|| cx.caller.account.to_string());
-    add("aws:PrincipalType", &|| "User".to_string());
+    add("aws:PrincipalType", &|| who.principal_type.to_string());
     add("aws:SecureTransport", &|| cx.secure_transport.to_string());
     add("aws:CurrentTime", &|| format_iso8601(cx.now));
     add("aws:EpochTime", &|| cx.now.unix_seconds().to_string());
@@ -591,7 +792,7 @@ fn global_context(
     if let Some(ip) = cx.source_ip {
         add("aws:SourceIp", &|| ip.to_string());
     }
-    for (key, value) in &user.tags {
+    for (key, value) in who.tags {
         add(&format!("aws:PrincipalTag/{key}"), &|| value.clone());
     }
     // Temporary credentials: when they were issued (a deny on an earlier issue time revokes
@@ -622,6 +823,12 @@ pub fn access_denied(
         }
         DenialReason::ExplicitDenyInBoundary => {
             "with an explicit deny in a permissions boundary".to_string()
+        }
+        DenialReason::NoSessionPolicyAllows => {
+            format!("because no session policy allows the {action} action")
+        }
+        DenialReason::ExplicitDenyInSessionPolicy => {
+            "with an explicit deny in a session policy".to_string()
         }
     };
     ApiError::new(
@@ -707,12 +914,12 @@ mod tests {
     fn requested_region_is_us_east_1_for_iam_and_the_signed_region_for_sts() {
         let uses = principal_using(&["aws:RequestedRegion"]);
         let cx = request_for("eu-west-2");
-        let iam = global_context(&cx, Service::Iam, &user(), "arn", &uses);
+        let iam = global_context(&cx, Service::Iam, &Who::user(&user(), "arn"), Some(&uses));
         assert_eq!(
             iam.get("aws:requestedregion"),
             Some(&["us-east-1".to_string()][..])
         );
-        let sts = global_context(&cx, Service::Sts, &user(), "arn", &uses);
+        let sts = global_context(&cx, Service::Sts, &Who::user(&user(), "arn"), Some(&uses));
         assert_eq!(
             sts.get("aws:RequestedRegion"),
             Some(&["eu-west-2".to_string()][..])
@@ -722,18 +929,22 @@ mod tests {
     #[test]
     fn the_context_holds_the_keys_the_policies_use() {
         let cx = request_for("us-east-1");
-        let none = global_context(&cx, Service::Iam, &user(), "arn", &principal_using(&[]));
+        let none = global_context(
+            &cx,
+            Service::Iam,
+            &Who::user(&user(), "arn"),
+            Some(&principal_using(&[])),
+        );
         assert_eq!(none, Context::new());
         let some = global_context(
             &cx,
             Service::Iam,
-            &user(),
-            "arn",
-            &principal_using(&[
+            &Who::user(&user(), "arn"),
+            Some(&principal_using(&[
                 "aws:PrincipalTag/team",
                 "aws:SecureTransport",
                 "aws:username",
-            ]),
+            ])),
         );
         assert_eq!(
             some.get("aws:PrincipalTag/Team"),

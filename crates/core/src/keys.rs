@@ -18,7 +18,8 @@ use crate::crypto::random;
 use crate::errors::{Failure, Result, internal, randomness_unavailable};
 use crate::model::records::{
     ACCESS_KEYS, ACCOUNTS, AccessKeyRecord, AccountRecord, KEY_LAST_USED, KeyStatus, LastUsed,
-    PRINCIPAL_KEYS, ROOT_OWNER, Record, Records, SESSIONS, SessionRecord, USERS, UserRecord, key,
+    PRINCIPAL_KEYS, ROOT_OWNER, Record, Records, RoleRecord, SESSIONS, SessionRecord, USERS,
+    UserRecord, key,
 };
 use crate::{Caller, Gatehouse, Principal, Session};
 
@@ -182,7 +183,20 @@ impl Gatehouse {
                 return Ok::<_, Failure>(None);
             };
             let seen_at = t.snapshot_token();
-            let Some(principal) = self.owner(t, &session.account, &session.owner)? else {
+            let principal = match &session.role {
+                // A role session ends with its role.
+                Some(role_session) => {
+                    crate::model::entity::by_id::<RoleRecord>(t, &session.account, &session.owner)?
+                        .map(|role| {
+                            Principal::AssumedRole(std::sync::Arc::new(crate::AssumedRole {
+                                role,
+                                session: role_session.clone(),
+                            }))
+                        })
+                }
+                None => self.owner(t, &session.account, &session.owner)?,
+            };
+            let Some(principal) = principal else {
                 return Ok(None);
             };
             Ok(Some((session, principal, seen_at)))

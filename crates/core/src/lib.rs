@@ -50,6 +50,31 @@ pub enum Principal {
     Root,
     /// An IAM user, as stored when the request was authenticated.
     User(Arc<UserRecord>),
+    /// A session of a role (`AssumeRole`), with the role as stored when the request was
+    /// authenticated.
+    AssumedRole(Arc<AssumedRole>),
+}
+
+/// A role session's principal.
+#[derive(Clone, Debug, PartialEq)]
+pub struct AssumedRole {
+    pub role: model::records::RoleRecord,
+    pub session: model::records::RoleSessionRecord,
+}
+
+impl AssumedRole {
+    /// `arn:aws:sts::ACCOUNT:assumed-role/ROLE/SESSION`, as AWS writes it.
+    pub fn arn(&self) -> String {
+        format!(
+            "arn:aws:sts::{}:assumed-role/{}/{}",
+            self.role.account, self.role.name, self.session.session_name
+        )
+    }
+
+    /// `AROA…:SESSION`: the role's id and the session's name.
+    pub fn id(&self) -> String {
+        format!("{}:{}", self.role.id, self.session.session_name)
+    }
 }
 
 /// The authenticated caller of one request.
@@ -83,6 +108,7 @@ impl Caller {
             Principal::User(user) => {
                 model::entity::arn_of::<UserRecord>(self.account.as_str(), &user.path, &user.name)
             }
+            Principal::AssumedRole(session) => session.arn(),
         }
     }
 }

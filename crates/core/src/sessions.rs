@@ -1,6 +1,7 @@
 //! Temporary credentials: an `ASIA…` key id, a secret, and a session token that every request
-//! signed with them must carry. `GetSessionToken` issues them for a user or the root user
-//! (`sts.rs`); AWS's rules for such sessions hold here, in the one pipeline:
+//! signed with them must carry. `GetSessionToken` issues them for a user or the root user, and
+//! `AssumeRole` for a role (`sts.rs`); AWS's rules for such sessions hold here, in the one
+//! pipeline:
 //! - they expire on time (`ExpiredToken`, HTTP 403), and survive restarts (they are stored,
 //!   the secret sealed like any other, the token only as a digest);
 //! - without MFA they cannot call IAM at all, nor STS except `AssumeRole` and
@@ -17,7 +18,7 @@ use sha2::{Digest, Sha256};
 use crate::authz::Service;
 use crate::crypto::random;
 use crate::errors::{Result, randomness_unavailable};
-use crate::model::records::{Record, Records, SESSIONS, SessionRecord};
+use crate::model::records::{Record, Records, RoleSessionRecord, SESSIONS, SessionRecord};
 use crate::{Gatehouse, RequestContext, Session};
 
 /// SHA-256 of a session token, hex.
@@ -69,14 +70,27 @@ pub(crate) fn session_may_call(
     if cx.caller.session.is_none() {
         return Ok(());
     }
+    if matches!(cx.caller.principal, crate::Principal::AssumedRole(_)) {
+        // A role session is limited by its policies only, but cannot make tokens that need
+        // long-term credentials.
+        return match operation {
+            "GetSessionToken" | "GetFederationToken" => Err(with_session_credentials(operation)),
+            _ => Ok(()),
+        };
+    }
     match service {
         Service::Iam => Err(invalid_token()),
         Service::Sts if matches!(operation, "AssumeRole" | "GetCallerIdentity") => Ok(()),
-        Service::Sts => Err(ApiError::new(
-            ErrorCode::AccessDenied,
-            format!("Cannot call {operation} with session credentials"),
-        )),
+        Service::Sts => Err(with_session_credentials(operation)),
     }
+}
+
+/// AWS's refusal of an operation that needs long-term credentials.
+pub(crate) fn with_session_credentials(operation: &str) -> ApiError {
+    ApiError::new(
+        ErrorCode::AccessDenied,
+        format!("Cannot call {operation} with session credentials"),
+    )
 }
 
 /// Temporary credentials just issued: the secret and the token are shown this once.
@@ -96,6 +110,7 @@ impl Gatehouse {
         owner: &str,
         now: Timestamp,
         seconds: i64,
+        role: Option<RoleSessionRecord>,
     ) -> Result<Issued> {
         let id = new_access_key_id(
             IdKind::TemporaryAccessKey,
@@ -113,6 +128,7 @@ impl Gatehouse {
             token_digest: token_digest(token.expose()),
             issued: now.unix_millis,
             expires: expires.unix_millis,
+            role,
         };
         if !t.insert_record(SESSIONS, &id, &record)? {
             return Err(crate::errors::internal("a session id was generated twice"));

@@ -1,16 +1,19 @@
 //! The STS API: the generated [`StsApi`] trait, routed through the one pipeline.
 
+use gatehouse_policy::PolicyKind;
 use gatehouse_protocol::error::{ApiError, ErrorCode};
 use gatehouse_protocol::sts::{
-    Credentials, GetCallerIdentityRequest, GetCallerIdentityResponse, GetSessionTokenRequest,
-    GetSessionTokenResponse, StsApi,
+    AssumeRoleRequest, AssumeRoleResponse, AssumedRoleUser, Credentials, GetCallerIdentityRequest,
+    GetCallerIdentityResponse, GetSessionTokenRequest, GetSessionTokenResponse, StsApi,
 };
+use gatehouse_types::Arn;
 
 use crate::Principal;
-use crate::authz::{Access, Authorized};
+use crate::authz::{Access, Authorized, ResourcePolicy, parse_policy};
 use crate::errors::Result;
-use crate::model::records::ROOT_OWNER;
-use crate::pipeline::{Call, Handler, operation, operations};
+use crate::model::entity::{self, Entity};
+use crate::model::records::{ROOT_OWNER, RoleRecord, RoleSessionRecord};
+use crate::pipeline::{Call, Handler, Operation, operation, operations};
 
 /// `GetSessionToken`'s durations (AWS): 15 minutes to 36 hours for a user, 12 hours by default;
 /// at most (and by default) one hour for the root user.
@@ -63,6 +66,9 @@ impl Handler for GetSessionToken {
                 user.id.clone(),
                 requested.unwrap_or(USER_SESSION_DEFAULT_SECONDS),
             ),
+            Principal::AssumedRole(_) => {
+                return Err(crate::sessions::with_session_credentials(Self::NAME).into());
+            }
         };
         if !(SESSION_MIN_SECONDS..=USER_SESSION_MAX_SECONDS).contains(&seconds) {
             return Err(ApiError::new(
@@ -82,7 +88,7 @@ impl Handler for GetSessionToken {
         let account = call.account();
         let issued = call
             .g
-            .issue_session(call.t, account, &owner, call.cx.now, seconds)?;
+            .issue_session(call.t, account, &owner, call.cx.now, seconds, None)?;
         Ok(GetSessionTokenResponse {
             credentials: Some(Credentials {
                 access_key_id: issued.access_key_id,
@@ -118,6 +124,7 @@ impl Handler for GetCallerIdentity {
         let user_id = match &caller.principal {
             Principal::Root => caller.account.to_string(),
             Principal::User(user) => user.id.clone(),
+            Principal::AssumedRole(session) => session.id(),
         };
         Ok(GetCallerIdentityResponse {
             user_id: Some(user_id),
@@ -127,7 +134,203 @@ impl Handler for GetCallerIdentity {
     }
 }
 
+/// A role session's default length, and AWS's limit for one assumed with temporary
+/// credentials (role chaining).
+const ROLE_SESSION_DEFAULT_SECONDS: i64 = 3_600;
+const CHAINED_SESSION_MAX_SECONDS: i64 = 3_600;
+/// AWS's limits on session policies: managed ones by ARN, and the packed size of all of them.
+const MAX_SESSION_POLICY_ARNS: usize = 10;
+const PACKED_POLICY_LIMIT: usize = 2_048;
+
+/// AWS answers a role that does not exist as it answers one that does not trust the caller:
+/// whether a role exists is not told to those who may not assume it.
+fn not_authorized_to_assume(call: &Call<'_>, role_arn: &str) -> crate::errors::Failure {
+    ApiError::new(
+        ErrorCode::AccessDenied,
+        format!(
+            "User: {} is not authorized to perform: sts:AssumeRole on resource: {role_arn}",
+            call.cx.caller.arn()
+        ),
+    )
+    .into()
+}
+
+operation!(AssumeRole, Sts, writes, AssumeRoleRequest => AssumeRoleResponse);
+impl Handler for AssumeRole {
+    type Target = RoleRecord;
+
+    /// The role's trust policy decides with the caller's own policies (across accounts both
+    /// must allow; within one, a trust policy naming the caller itself is enough).
+    fn resolve(call: &mut Call<'_>, input: &AssumeRoleRequest) -> Result<(RoleRecord, Access)> {
+        let Ok(arn) = Arn::parse(&input.role_arn) else {
+            return Err(ApiError::new(
+                ErrorCode::ValidationError,
+                format!("{} is invalid", input.role_arn),
+            )
+            .into());
+        };
+        // Any other ARN than an existing role's is a resource the caller may not assume.
+        let name = (arn.service == "iam")
+            .then(|| arn.resource.strip_prefix("role/"))
+            .flatten()
+            .and_then(|path| path.rsplit('/').next());
+        let role = match name {
+            Some(name) => entity::by_name::<RoleRecord>(call.t, &arn.account, name)?
+                .filter(|r| r.arn() == input.role_arn),
+            None => None,
+        };
+        let role = role.ok_or_else(|| not_authorized_to_assume(call, &input.role_arn))?;
+        let mut context = vec![(
+            "sts:RoleSessionName".to_string(),
+            vec![input.role_session_name.clone()],
+        )];
+        if let Some(external_id) = &input.external_id {
+            context.push(("sts:ExternalId".to_string(), vec![external_id.clone()]));
+        }
+        let access = Access::under_resource_policy(
+            "sts:AssumeRole",
+            role.arn(),
+            ResourcePolicy {
+                document: role.assume_role_policy.clone(),
+                kind: PolicyKind::Trust,
+                account: role.account.clone(),
+            },
+            context,
+        );
+        Ok((role, access))
+    }
+
+    fn run(
+        call: &mut Call<'_>,
+        _: Authorized,
+        role: RoleRecord,
+        input: &AssumeRoleRequest,
+    ) -> Result<AssumeRoleResponse> {
+        let unsupported = [
+            (
+                "Tags",
+                input.tags.is_some() || input.transitive_tag_keys.is_some(),
+            ),
+            ("SourceIdentity", input.source_identity.is_some()),
+            (
+                "SerialNumber",
+                input.serial_number.is_some() || input.token_code.is_some(),
+            ),
+            ("ProvidedContexts", input.provided_contexts.is_some()),
+        ];
+        if let Some((what, _)) = unsupported.iter().find(|(_, given)| *given) {
+            return Err(ApiError::new(
+                ErrorCode::NotImplemented,
+                format!("AssumeRole with {what} is not implemented yet"),
+            )
+            .into());
+        }
+        let chained = call.cx.caller.session.is_some();
+        let seconds = input
+            .duration_seconds
+            .map_or(ROLE_SESSION_DEFAULT_SECONDS, i64::from);
+        if chained && seconds > CHAINED_SESSION_MAX_SECONDS {
+            return Err(ApiError::new(
+                ErrorCode::ValidationError,
+                "The requested DurationSeconds exceeds the 1 hour session limit for roles \
+                 assumed by role chaining.",
+            )
+            .into());
+        }
+        if seconds > i64::from(role.max_session_duration) {
+            return Err(ApiError::new(
+                ErrorCode::ValidationError,
+                "The requested DurationSeconds exceeds the MaxSessionDuration set for this role.",
+            )
+            .into());
+        }
+        if seconds < SESSION_MIN_SECONDS {
+            return Err(ApiError::new(
+                ErrorCode::ValidationError,
+                format!(
+                    "1 validation error detected: Value '{seconds}' at 'durationSeconds' failed \
+                     to satisfy constraint: Member must have value greater than or equal to 900"
+                ),
+            )
+            .into());
+        }
+        if let Some(policy) = &input.policy {
+            parse_policy(policy, PolicyKind::Session)?;
+        }
+        let policy_arns: Vec<String> = input
+            .policy_arns
+            .iter()
+            .flatten()
+            .filter_map(|p| p.arn.clone())
+            .collect();
+        if policy_arns.len() > MAX_SESSION_POLICY_ARNS {
+            return Err(ApiError::new(
+                ErrorCode::ValidationError,
+                format!(
+                    "1 validation error detected: Value at 'policyArns' failed to satisfy \
+                     constraint: Member must have length less than or equal to \
+                     {MAX_SESSION_POLICY_ARNS}"
+                ),
+            )
+            .into());
+        }
+        // AWS packs the session policies (whitespace aside) and reports what share of the
+        // allowed space they take.
+        let packed: usize = input
+            .policy
+            .iter()
+            .map(|p| p.chars().filter(|c| !c.is_whitespace()).count())
+            .chain(policy_arns.iter().map(String::len))
+            .sum();
+        let packed_percent = (packed * 100).div_ceil(PACKED_POLICY_LIMIT);
+        if packed_percent > 100 {
+            return Err(ApiError::new(
+                ErrorCode::PackedPolicyTooLarge,
+                format!(
+                    "Packed policy consumes {packed_percent}% of allotted space, please use \
+                     smaller policy for the request."
+                ),
+            )
+            .into());
+        }
+        let session = RoleSessionRecord {
+            session_name: input.role_session_name.clone(),
+            policy: input.policy.clone(),
+            policy_arns,
+            chained,
+        };
+        let assumed = crate::AssumedRole {
+            role: role.clone(),
+            session: session.clone(),
+        };
+        let issued = call.g.issue_session(
+            call.t,
+            &role.account,
+            &role.id,
+            call.cx.now,
+            seconds,
+            Some(session),
+        )?;
+        let sized = input.policy.is_some() || input.policy_arns.is_some();
+        Ok(AssumeRoleResponse {
+            credentials: Some(Credentials {
+                access_key_id: issued.access_key_id,
+                secret_access_key: issued.secret.expose().to_string(),
+                session_token: issued.token.expose().to_string(),
+                expiration: issued.expires,
+            }),
+            assumed_role_user: Some(AssumedRoleUser {
+                assumed_role_id: assumed.id(),
+                arn: assumed.arn(),
+            }),
+            packed_policy_size: sized.then(|| i32::try_from(packed_percent).unwrap_or(100)),
+            source_identity: None,
+        })
+    }
+}
+
 operations!(StsApi {
+    assume_role => AssumeRole,
     get_caller_identity => GetCallerIdentity,
     get_session_token => GetSessionToken,
 });

@@ -499,6 +499,7 @@ fn principal_policies(
             PolicySource::GroupInline => PolicySourceType::Group,
             PolicySource::CustomerManaged | PolicySource::Boundary => PolicySourceType::UserManaged,
             PolicySource::AwsManaged => PolicySourceType::AwsManaged,
+            PolicySource::Session => PolicySourceType::None,
         };
         Source::parse(p.id, source_type, p.document, kind)
     };

@@ -156,6 +156,11 @@ impl Subject {
                 })))
             }
             (None, Principal::Root) => Ok(Subject::Root),
+            (None, Principal::AssumedRole(_)) => Err(gatehouse_protocol::error::ApiError::new(
+                gatehouse_protocol::error::ErrorCode::ValidationError,
+                "Must specify userName when calling with non-User credentials",
+            )
+            .into()),
         }
     }
 

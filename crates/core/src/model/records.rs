@@ -362,23 +362,42 @@ pub struct AccessKeyRecord {
 }
 record!(AccessKeyRecord, 2);
 
-/// Temporary credentials (`sts:GetSessionToken`): whose they are, their secret (sealed, the
-/// key id as associated data), a digest of their session token, and their lifetime.
+/// Temporary credentials (`sts:GetSessionToken`, `sts:AssumeRole`): whose they are, their
+/// secret (sealed, the key id as associated data), a digest of their session token, and their
+/// lifetime.
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
 pub struct SessionRecord {
     pub v: u32,
     /// The access key id, `ASIA…`.
     pub id: String,
     pub account: String,
-    /// A user id, or [`ROOT_OWNER`].
+    /// A user id, or [`ROOT_OWNER`]; for a role session, the role's id.
     pub owner: String,
     pub sealed_secret: String,
     /// SHA-256 of the session token, hex: the token itself is never stored.
     pub token_digest: String,
     pub issued: i64,
     pub expires: i64,
+    /// Set for a role session (`AssumeRole`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role: Option<RoleSessionRecord>,
 }
 record!(SessionRecord, 1);
+
+/// What a role session adds: its name, and the session policies that narrow it.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub struct RoleSessionRecord {
+    pub session_name: String,
+    /// The inline session policy, as given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub policy: Option<String>,
+    /// Managed session policies, by ARN.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub policy_arns: Vec<String>,
+    /// Whether the session was assumed with temporary credentials (role chaining).
+    #[serde(default)]
+    pub chained: bool,
+}
 
 /// An SSH public key of a user (for CodeCommit), as uploaded.
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
