@@ -227,3 +227,56 @@ def test_role_sessions_expire_and_end_with_their_role(srv):
     with pytest.raises(ClientError) as e:
         sts.get_caller_identity()
     assert error(e)[:2] == ("InvalidClientTokenId", 403)
+
+
+def test_sessions_issued_before_a_moment_are_revoked_as_the_console_does(srv):
+    """The console's "Revoke active sessions" puts this deny on the role (AWSRevokeOlderSessions):
+    sessions issued before the moment are refused, later ones are not."""
+    import time
+
+    iam = srv.iam()
+    _, key = new_user(srv, allow("sts:AssumeRole"))
+    role = iam.create_role(RoleName=unique("revoked"), AssumeRolePolicyDocument=trust(srv.account_id))["Role"]
+    iam.put_role_policy(RoleName=role["RoleName"], PolicyName="read", PolicyDocument=doc(allow("iam:ListRoles")))
+    sts = srv.sts(key["AccessKeyId"], key["SecretAccessKey"])
+    old = session(srv, sts.assume_role(RoleArn=role["Arn"], RoleSessionName="old")["Credentials"])
+    old.list_roles()
+    time.sleep(1.1)
+    moment = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    time.sleep(1.1)
+    iam.put_role_policy(RoleName=role["RoleName"], PolicyName="AWSRevokeOlderSessions", PolicyDocument=doc(
+        {"Effect": "Deny", "Action": ["*"], "Resource": ["*"],
+         "Condition": {"DateLessThan": {"aws:TokenIssueTime": moment}}}))
+    with pytest.raises(ClientError) as e:
+        old.list_roles()
+    assert error(e)[0] == "AccessDenied" and "explicit deny" in error(e)[2]
+    new = session(srv, sts.assume_role(RoleArn=role["Arn"], RoleSessionName="new")["Credentials"])
+    new.list_roles()
+
+
+def test_the_aws_cli_assumes_a_role_from_its_profile(srv, tmp_path):
+    """The CLI's own role_arn/source_profile flow: the profile sets endpoint_url, so the CLI's
+    AssumeRole goes to Gatehouse, and the command runs as the role session."""
+    import os
+    import subprocess
+
+    from conftest import aws_cli_path
+
+    iam = srv.iam()
+    _, key = new_user(srv, allow("sts:AssumeRole"))
+    role = iam.create_role(RoleName=unique("cli"), AssumeRolePolicyDocument=trust(srv.account_id))["Role"]
+    config = tmp_path / "config"
+    config.write_text(f"[profile base]\nendpoint_url = {srv.endpoint}\nregion = {REGION}\n\n"
+                      f"[profile deploy]\nrole_arn = {role['Arn']}\nsource_profile = base\n"
+                      f"role_session_name = cli-session\nendpoint_url = {srv.endpoint}\nregion = {REGION}\n")
+    credentials = tmp_path / "credentials"
+    credentials.write_text(f"[base]\naws_access_key_id = {key['AccessKeyId']}\n"
+                           f"aws_secret_access_key = {key['SecretAccessKey']}\n")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env.update(AWS_CONFIG_FILE=str(config), AWS_SHARED_CREDENTIALS_FILE=str(credentials),
+               AWS_EC2_METADATA_DISABLED="true", AWS_PAGER="")
+    result = subprocess.run([aws_cli_path(), "--profile", "deploy", "--output", "json", "sts", "get-caller-identity"],
+                            env=env, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    who = json.loads(result.stdout)
+    assert who["Arn"] == f"arn:aws:sts::{srv.account_id}:assumed-role/{role['RoleName']}/cli-session"

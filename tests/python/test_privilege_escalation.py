@@ -9,8 +9,8 @@ For each path, three attackers try its IAM writes:
   it was (read straight from its SQLite file);
 - one granted the permissions in an identity policy but held by a permissions boundary that does
   not allow them is denied with AWS's boundary message, and nothing changes.
-Paths that end in sts:AssumeRole are tested up to their IAM write; the assumption itself comes
-with temporary credentials (STS).
+Paths that end in sts:AssumeRole are then completed end to end: the attacker assumes the role
+it changed and acts as an administrator with the session (and sts-001, the assumption alone).
 """
 
 import json
@@ -142,8 +142,33 @@ PATHS = [p for p in load_paths() if p["id"].startswith("iam-")]
 def test_the_catalogue_is_covered():
     ids = {p["id"] for p in load_paths()}
     assert {p["id"] for p in PATHS} == {f"iam-{n:03}" for n in range(1, 22)}
-    # sts-001 is sts:AssumeRole alone: it has no IAM write to test before temporary credentials.
+    # sts-001 is sts:AssumeRole alone: it has no IAM write (completed below).
     assert ids - {p["id"] for p in PATHS} == {"sts-001"}
+
+
+# The role each path's writes open to the attacker: changed, then assumed.
+ENDS_IN_A_ROLE = {"iam-012": "admin_role", "iam-014": "role", "iam-016": "role", "iam-017": "role",
+                  "iam-019": "role", "iam-020": "role", "iam-021": "role", "sts-001": "admin_role"}
+
+
+@pytest.mark.parametrize("path_id", sorted(ENDS_IN_A_ROLE))
+def test_paths_through_a_role_are_completed_with_its_session(server, path_id):
+    path = next(p for p in load_paths() if p["id"] == path_id)
+    w = World(server)
+    steps = writes(path_id, w) if path_id.startswith("iam-") else []
+    w.grant(required_iam(path) | ({"sts:AssumeRole"} if any(
+        r["permission"] == "sts:AssumeRole" for r in path["required"]) else set()))
+    for _, call in steps:
+        call()
+    role_arn = server.iam().get_role(RoleName=getattr(w, ENDS_IN_A_ROLE[path_id]))["Role"]["Arn"]
+    key = server.iam().create_access_key(UserName=w.attacker["UserName"])["AccessKey"]
+    creds = server.sts(key["AccessKeyId"], key["SecretAccessKey"]).assume_role(
+        RoleArn=role_arn, RoleSessionName="escalated")["Credentials"]
+    admin = server.client("iam", creds["AccessKeyId"], creds["SecretAccessKey"], session_token=creds["SessionToken"])
+    # The escalation is real: the session does what the attacker alone may not.
+    admin.create_user(UserName=unique("made-by-escalation"))
+    with pytest.raises(ClientError):
+        w.as_attacker.create_user(UserName=unique("not-by-attacker"))
 
 
 def required_iam(path):

@@ -160,3 +160,41 @@ def test_the_aws_cli_uses_a_session_from_a_credentials_file(srv, user, tmp_path)
                            f"aws_session_token = {creds['SessionToken']}\n")
     who = srv.cli("sts", "get-caller-identity", credentials_file=credentials)
     assert who["Arn"] == user[0]["Arn"]
+
+
+def test_a_federated_user_has_the_intersection_of_its_maker_and_its_session_policy(srv):
+    iam = srv.iam()
+    name = unique("broker")
+    iam.create_user(UserName=name)
+    iam.put_user_policy(UserName=name, PolicyName="p", PolicyDocument=json.dumps({
+        "Version": "2012-10-17", "Statement": [
+            {"Effect": "Allow", "Action": ["sts:GetFederationToken", "iam:ListUsers", "iam:ListRoles"],
+             "Resource": "*"}]}))
+    key = iam.create_access_key(UserName=name)["AccessKey"]
+    sts = srv.sts(key["AccessKeyId"], key["SecretAccessKey"])
+    session_policy = json.dumps({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": ["iam:ListUsers", "iam:ListGroups"], "Resource": "*"}]})
+    resp = sts.get_federation_token(Name="bob-app", Policy=session_policy, DurationSeconds=900)
+    fed = resp["FederatedUser"]
+    assert fed == {"FederatedUserId": f"{srv.account_id}:bob-app",
+                   "Arn": f"arn:aws:sts::{srv.account_id}:federated-user/bob-app"}
+    assert 0 < resp["PackedPolicySize"] <= 100
+    creds = resp["Credentials"]
+    who = session_client(srv, "sts", creds).get_caller_identity()
+    assert (who["Arn"], who["UserId"]) == (fed["Arn"], fed["FederatedUserId"])
+    # AWS: a federated user's session calls no IAM operation and no STS operation but
+    # GetCallerIdentity; its permissions elsewhere are the maker's within the session policy.
+    with pytest.raises(ClientError) as e:
+        session_client(srv, "iam", creds).list_users()
+    assert error(e)[:2] == ("InvalidClientTokenId", 403)
+    with pytest.raises(ClientError) as e:
+        session_client(srv, "sts", creds).get_federation_token(Name="again")
+    assert error(e) == ("AccessDenied", 403, "Cannot call GetFederationToken with session credentials")
+    # The permission to ask for it is checked on the federated user's ARN.
+    other = unique("nobody")
+    iam.create_user(UserName=other)
+    other_key = iam.create_access_key(UserName=other)["AccessKey"]
+    with pytest.raises(ClientError) as e:
+        srv.sts(other_key["AccessKeyId"], other_key["SecretAccessKey"]).get_federation_token(Name="nope")
+    assert error(e)[0] == "AccessDenied"
+    assert f"sts:GetFederationToken on resource: arn:aws:sts::{srv.account_id}:federated-user/nope" in error(e)[2]

@@ -32,7 +32,7 @@ use crate::model::records::{
     ManagedPolicyRecord, ROOT_OWNER, Records, RoleRecord, SESSIONS, SessionRecord, UserRecord,
     prefix,
 };
-use crate::{AssumedRole, Gatehouse, Principal, RequestContext};
+use crate::{AssumedRole, FederatedUser, Gatehouse, Principal, RequestContext};
 
 /// The service whose API an operation belongs to; it names the action's prefix.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -230,6 +230,11 @@ pub struct GatheredPolicies {
     /// Session policies (inline and managed) of a temporary session.
     pub session: Vec<GatheredPolicy>,
 }
+
+/// The root user's permissions, as the identity side of a federated user it made: everything
+/// (what the session policies allow is what the federated user may do).
+const ROOT_ALLOWS_EVERYTHING: &str =
+    r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}"#;
 
 /// What a boundary that names a policy Gatehouse does not hold (an AWS managed policy, until
 /// the catalogue arrives) allows: nothing. A boundary that cannot be read must not be ignored.
@@ -475,15 +480,76 @@ impl Gatehouse {
             return Ok(set);
         }
         let mut gathered = gather_for(t, &Holder::role(&session.role))?;
-        if let Some(document) = &session.session.policy {
+        self.add_session_policies(
+            t,
+            &session.role.account,
+            session.session.policy.as_deref(),
+            &session.session.policy_arns,
+            &mut gathered,
+        )?;
+        let compiled = self.compile(&gathered)?;
+        self.policy_sets
+            .put(access_key_id.to_string(), fingerprint, compiled.clone());
+        Ok(compiled)
+    }
+
+    /// The compiled policies of a federated user: the policies of the user that asked for it
+    /// (the root user's: everything) and the session's policies, which never change.
+    fn policy_set_of_federated(
+        &self,
+        t: &mut dyn Txn,
+        federated: &FederatedUser,
+        access_key_id: &str,
+    ) -> Result<Arc<CompiledPrincipal>> {
+        let fingerprint = Fingerprint {
+            rev: federated.user.as_ref().map_or(0, |u| u.policies_rev),
+        };
+        if let Some(set) = self.policy_sets.get(access_key_id, &fingerprint) {
+            return Ok(set);
+        }
+        let mut gathered = match &federated.user {
+            Some(user) => gather(t, user)?,
+            None => GatheredPolicies {
+                identity: vec![GatheredPolicy {
+                    id: "root".to_string(),
+                    source: PolicySource::Session,
+                    document: ROOT_ALLOWS_EVERYTHING.to_string(),
+                }],
+                boundary: None,
+                session: Vec::new(),
+            },
+        };
+        self.add_session_policies(
+            t,
+            &federated.account,
+            federated.session.policy.as_deref(),
+            &federated.session.policy_arns,
+            &mut gathered,
+        )?;
+        let compiled = self.compile(&gathered)?;
+        self.policy_sets
+            .put(access_key_id.to_string(), fingerprint, compiled.clone());
+        Ok(compiled)
+    }
+
+    /// A session's inline and managed session policies, in `account`.
+    fn add_session_policies(
+        &self,
+        t: &mut dyn Txn,
+        account: &str,
+        inline: Option<&str>,
+        arns: &[String],
+        gathered: &mut GatheredPolicies,
+    ) -> Result<()> {
+        if let Some(document) = inline {
             gathered.session.push(GatheredPolicy {
                 id: "session".to_string(),
                 source: PolicySource::Session,
-                document: document.clone(),
+                document: document.to_string(),
             });
         }
-        for arn in &session.session.policy_arns {
-            let document = match policy_by_arn(t, &session.role.account, arn)? {
+        for arn in arns {
+            let document = match policy_by_arn(t, account, arn)? {
                 Some(policy) => default_document(t, &policy)?,
                 // Deleted since: it allows nothing, so the session keeps nothing it granted.
                 None => UNREADABLE_BOUNDARY.to_string(),
@@ -494,10 +560,7 @@ impl Gatehouse {
                 document,
             });
         }
-        let compiled = self.compile(&gathered)?;
-        self.policy_sets
-            .put(access_key_id.to_string(), fingerprint, compiled.clone());
-        Ok(compiled)
+        Ok(())
     }
 
     fn compile(&self, gathered: &GatheredPolicies) -> Result<Arc<CompiledPrincipal>> {
@@ -573,6 +636,17 @@ impl Gatehouse {
                     session.role.arn(),
                 ),
                 Who::role_session(session),
+            ),
+            Current::Federated(federated) => (
+                Some(self.policy_set_of_federated(t, federated, &cx.caller.access_key_id)?),
+                gatehouse_policy::Principal::new(
+                    gatehouse_policy::PrincipalKind::FederatedUser {
+                        user_arn: federated.user.as_ref().map(|u| u.arn()),
+                    },
+                    principal_arn.clone(),
+                    federated.account.clone(),
+                ),
+                Who::federated(federated),
             ),
         };
         for check in checks {
@@ -659,6 +733,7 @@ enum Current {
     Root,
     User(Arc<UserRecord>),
     Role(Arc<AssumedRole>),
+    Federated(Arc<FederatedUser>),
 }
 
 /// The caller's key and record as this transaction sees them: the user's or role's current
@@ -671,6 +746,7 @@ fn current_caller(t: &mut dyn Txn, cx: &RequestContext) -> Result<Current> {
             Principal::Root => Current::Root,
             Principal::User(user) => Current::User(user.clone()),
             Principal::AssumedRole(session) => Current::Role(session.clone()),
+            Principal::FederatedUser(federated) => Current::Federated(federated.clone()),
         });
     }
     let revoked = || -> crate::errors::Failure {
@@ -697,6 +773,20 @@ fn current_caller(t: &mut dyn Txn, cx: &RequestContext) -> Result<Current> {
             current
                 .map(|u| Current::User(Arc::new(u)))
                 .ok_or_else(revoked)
+        }
+        Principal::FederatedUser(federated) => {
+            let user = match &federated.user {
+                Some(user) if owner == user.id => Some(Arc::new(
+                    entity::by_id::<UserRecord>(t, &user.account, &user.id)?.ok_or_else(revoked)?,
+                )),
+                None if owner == ROOT_OWNER => None,
+                _ => return Err(revoked()),
+            };
+            Ok(Current::Federated(Arc::new(FederatedUser {
+                account: federated.account.clone(),
+                user,
+                session: federated.session.clone(),
+            })))
         }
         Principal::AssumedRole(session) if owner == session.role.id => {
             let role = entity::by_id::<RoleRecord>(t, &session.role.account, &session.role.id)?
@@ -739,6 +829,16 @@ impl<'a> Who<'a> {
             principal_arn: arn.to_string(),
             principal_type: "User",
             tags: &user.tags,
+        }
+    }
+
+    fn federated(federated: &'a FederatedUser) -> Self {
+        Who {
+            username: None,
+            userid: federated.id(),
+            principal_arn: federated.arn(),
+            principal_type: "FederatedUser",
+            tags: &[],
         }
     }
 

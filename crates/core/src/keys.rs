@@ -194,7 +194,23 @@ impl Gatehouse {
                             }))
                         })
                 }
-                None => self.owner(t, &session.account, &session.owner)?,
+                None => match (
+                    self.owner(t, &session.account, &session.owner)?,
+                    &session.federated,
+                ) {
+                    // A federated user's session ends with the user that asked for it.
+                    (Some(owner), Some(federated)) => Some(Principal::FederatedUser(
+                        std::sync::Arc::new(crate::FederatedUser {
+                            account: session.account.clone(),
+                            user: match owner {
+                                Principal::User(user) => Some(user),
+                                _ => None,
+                            },
+                            session: federated.clone(),
+                        }),
+                    )),
+                    (owner, _) => owner,
+                },
             };
             let Some(principal) = principal else {
                 return Ok(None);

@@ -53,6 +53,32 @@ pub enum Principal {
     /// A session of a role (`AssumeRole`), with the role as stored when the request was
     /// authenticated.
     AssumedRole(Arc<AssumedRole>),
+    /// A federated user (`GetFederationToken`) of a user, or of the root user (`None`).
+    FederatedUser(Arc<FederatedUser>),
+}
+
+/// A federated user's principal: who asked for it and its session.
+#[derive(Clone, Debug, PartialEq)]
+pub struct FederatedUser {
+    pub account: String,
+    /// The user that asked for the session; `None` for the root user.
+    pub user: Option<Arc<UserRecord>>,
+    pub session: model::records::FederatedSessionRecord,
+}
+
+impl FederatedUser {
+    /// `arn:aws:sts::ACCOUNT:federated-user/NAME`.
+    pub fn arn(&self) -> String {
+        format!(
+            "arn:aws:sts::{}:federated-user/{}",
+            self.account, self.session.name
+        )
+    }
+
+    /// `ACCOUNT:NAME`, AWS's federated user id.
+    pub fn id(&self) -> String {
+        format!("{}:{}", self.account, self.session.name)
+    }
 }
 
 /// A role session's principal.
@@ -109,6 +135,7 @@ impl Caller {
                 model::entity::arn_of::<UserRecord>(self.account.as_str(), &user.path, &user.name)
             }
             Principal::AssumedRole(session) => session.arn(),
+            Principal::FederatedUser(federated) => federated.arn(),
         }
     }
 }

@@ -18,7 +18,9 @@ use sha2::{Digest, Sha256};
 use crate::authz::Service;
 use crate::crypto::random;
 use crate::errors::{Result, randomness_unavailable};
-use crate::model::records::{Record, Records, RoleSessionRecord, SESSIONS, SessionRecord};
+use crate::model::records::{
+    FederatedSessionRecord, Record, Records, RoleSessionRecord, SESSIONS, SessionRecord,
+};
 use crate::{Gatehouse, RequestContext, Session};
 
 /// SHA-256 of a session token, hex.
@@ -70,6 +72,15 @@ pub(crate) fn session_may_call(
     if cx.caller.session.is_none() {
         return Ok(());
     }
+    if let crate::Principal::FederatedUser(_) = cx.caller.principal {
+        // AWS: a federated user's session "cannot call any IAM operations" nor STS
+        // operations but GetCallerIdentity.
+        return match (service, operation) {
+            (Service::Iam, _) => Err(invalid_token()),
+            (Service::Sts, "GetCallerIdentity") => Ok(()),
+            (Service::Sts, _) => Err(with_session_credentials(operation)),
+        };
+    }
     if matches!(cx.caller.principal, crate::Principal::AssumedRole(_)) {
         // A role session is limited by its policies only, but cannot make tokens that need
         // long-term credentials.
@@ -93,6 +104,16 @@ pub(crate) fn with_session_credentials(operation: &str) -> ApiError {
     )
 }
 
+/// What a session is a session of.
+pub(crate) enum SessionKind {
+    /// `GetSessionToken`: the user (or root) itself.
+    Token,
+    /// `AssumeRole`: a role (the owner is the role's id).
+    Role(RoleSessionRecord),
+    /// `GetFederationToken`: a federated user of the owner.
+    Federated(FederatedSessionRecord),
+}
+
 /// Temporary credentials just issued: the secret and the token are shown this once.
 pub(crate) struct Issued {
     pub access_key_id: String,
@@ -110,8 +131,13 @@ impl Gatehouse {
         owner: &str,
         now: Timestamp,
         seconds: i64,
-        role: Option<RoleSessionRecord>,
+        kind: SessionKind,
     ) -> Result<Issued> {
+        let (role, federated) = match kind {
+            SessionKind::Token => (None, None),
+            SessionKind::Role(role) => (Some(role), None),
+            SessionKind::Federated(federated) => (None, Some(federated)),
+        };
         let id = new_access_key_id(
             IdKind::TemporaryAccessKey,
             &random().map_err(randomness_unavailable)?,
@@ -129,6 +155,7 @@ impl Gatehouse {
             issued: now.unix_millis,
             expires: expires.unix_millis,
             role,
+            federated,
         };
         if !t.insert_record(SESSIONS, &id, &record)? {
             return Err(crate::errors::internal("a session id was generated twice"));

@@ -3,8 +3,9 @@
 use gatehouse_policy::PolicyKind;
 use gatehouse_protocol::error::{ApiError, ErrorCode};
 use gatehouse_protocol::sts::{
-    AssumeRoleRequest, AssumeRoleResponse, AssumedRoleUser, Credentials, GetCallerIdentityRequest,
-    GetCallerIdentityResponse, GetSessionTokenRequest, GetSessionTokenResponse, StsApi,
+    AssumeRoleRequest, AssumeRoleResponse, AssumedRoleUser, Credentials, FederatedUser,
+    GetCallerIdentityRequest, GetCallerIdentityResponse, GetFederationTokenRequest,
+    GetFederationTokenResponse, GetSessionTokenRequest, GetSessionTokenResponse, StsApi,
 };
 use gatehouse_types::Arn;
 
@@ -12,8 +13,9 @@ use crate::Principal;
 use crate::authz::{Access, Authorized, ResourcePolicy, parse_policy};
 use crate::errors::Result;
 use crate::model::entity::{self, Entity};
-use crate::model::records::{ROOT_OWNER, RoleRecord, RoleSessionRecord};
+use crate::model::records::{FederatedSessionRecord, ROOT_OWNER, RoleRecord, RoleSessionRecord};
 use crate::pipeline::{Call, Handler, Operation, operation, operations};
+use crate::sessions::SessionKind;
 
 /// `GetSessionToken`'s durations (AWS): 15 minutes to 36 hours for a user, 12 hours by default;
 /// at most (and by default) one hour for the root user.
@@ -66,7 +68,7 @@ impl Handler for GetSessionToken {
                 user.id.clone(),
                 requested.unwrap_or(USER_SESSION_DEFAULT_SECONDS),
             ),
-            Principal::AssumedRole(_) => {
+            Principal::AssumedRole(_) | Principal::FederatedUser(_) => {
                 return Err(crate::sessions::with_session_credentials(Self::NAME).into());
             }
         };
@@ -86,9 +88,14 @@ impl Handler for GetSessionToken {
             .into());
         }
         let account = call.account();
-        let issued = call
-            .g
-            .issue_session(call.t, account, &owner, call.cx.now, seconds, None)?;
+        let issued = call.g.issue_session(
+            call.t,
+            account,
+            &owner,
+            call.cx.now,
+            seconds,
+            SessionKind::Token,
+        )?;
         Ok(GetSessionTokenResponse {
             credentials: Some(Credentials {
                 access_key_id: issued.access_key_id,
@@ -125,6 +132,7 @@ impl Handler for GetCallerIdentity {
             Principal::Root => caller.account.to_string(),
             Principal::User(user) => user.id.clone(),
             Principal::AssumedRole(session) => session.id(),
+            Principal::FederatedUser(federated) => federated.id(),
         };
         Ok(GetCallerIdentityResponse {
             user_id: Some(user_id),
@@ -141,6 +149,150 @@ const CHAINED_SESSION_MAX_SECONDS: i64 = 3_600;
 /// AWS's limits on session policies: managed ones by ARN, and the packed size of all of them.
 const MAX_SESSION_POLICY_ARNS: usize = 10;
 const PACKED_POLICY_LIMIT: usize = 2_048;
+
+/// Checks session policies as AWS does: the inline one parses as a policy, at most 10 managed
+/// ones; returns their ARNs and the share of the packed space they take (in percent; over
+/// 100 is PackedPolicyTooLarge).
+fn session_policies(
+    policy: Option<&str>,
+    descriptors: Option<&[gatehouse_protocol::sts::PolicyDescriptorType]>,
+) -> Result<(Vec<String>, usize)> {
+    if let Some(policy) = policy {
+        parse_policy(policy, PolicyKind::Session)?;
+    }
+    let policy_arns: Vec<String> = descriptors
+        .into_iter()
+        .flatten()
+        .filter_map(|p| p.arn.clone())
+        .collect();
+    if policy_arns.len() > MAX_SESSION_POLICY_ARNS {
+        return Err(ApiError::new(
+            ErrorCode::ValidationError,
+            format!(
+                "1 validation error detected: Value at 'policyArns' failed to satisfy \
+                 constraint: Member must have length less than or equal to \
+                 {MAX_SESSION_POLICY_ARNS}"
+            ),
+        )
+        .into());
+    }
+    // AWS packs the session policies (whitespace aside) and reports what share of the
+    // allowed space they take.
+    let packed: usize = policy
+        .iter()
+        .map(|p| p.chars().filter(|c| !c.is_whitespace()).count())
+        .chain(policy_arns.iter().map(String::len))
+        .sum();
+    let packed_percent = (packed * 100).div_ceil(PACKED_POLICY_LIMIT);
+    if packed_percent > 100 {
+        return Err(ApiError::new(
+            ErrorCode::PackedPolicyTooLarge,
+            format!(
+                "Packed policy consumes {packed_percent}% of allotted space, please use \
+                 smaller policy for the request."
+            ),
+        )
+        .into());
+    }
+    Ok((policy_arns, packed_percent))
+}
+
+/// The options of `GetFederationToken` and `AssumeRole` not supported yet: an explicit 501,
+/// never a silent session without them.
+fn refuse_unsupported(operation: &str, options: &[(&str, bool)]) -> Result<()> {
+    match options.iter().find(|(_, given)| *given) {
+        Some((what, _)) => Err(ApiError::new(
+            ErrorCode::NotImplemented,
+            format!("{operation} with {what} is not implemented yet"),
+        )
+        .into()),
+        None => Ok(()),
+    }
+}
+
+operation!(GetFederationToken, Sts, writes, GetFederationTokenRequest => GetFederationTokenResponse);
+impl Handler for GetFederationToken {
+    type Target = String;
+
+    fn resolve(call: &mut Call<'_>, input: &GetFederationTokenRequest) -> Result<(String, Access)> {
+        let arn = format!(
+            "arn:aws:sts::{}:federated-user/{}",
+            call.account(),
+            input.name
+        );
+        Ok((arn.clone(), Access::to(Self::ACTION, arn)))
+    }
+
+    fn run(
+        call: &mut Call<'_>,
+        _: Authorized,
+        arn: String,
+        input: &GetFederationTokenRequest,
+    ) -> Result<GetFederationTokenResponse> {
+        refuse_unsupported(Self::NAME, &[("Tags", input.tags.is_some())])?;
+        let requested = input.duration_seconds.map(i64::from);
+        let (owner, seconds) = match &call.cx.caller.principal {
+            Principal::Root => (
+                ROOT_OWNER.to_string(),
+                requested
+                    .unwrap_or(ROOT_SESSION_SECONDS)
+                    .min(ROOT_SESSION_SECONDS),
+            ),
+            Principal::User(user) => (
+                user.id.clone(),
+                requested.unwrap_or(USER_SESSION_DEFAULT_SECONDS),
+            ),
+            Principal::AssumedRole(_) | Principal::FederatedUser(_) => {
+                return Err(crate::sessions::with_session_credentials(Self::NAME).into());
+            }
+        };
+        if !(SESSION_MIN_SECONDS..=USER_SESSION_MAX_SECONDS).contains(&seconds) {
+            return Err(ApiError::new(
+                ErrorCode::ValidationError,
+                format!(
+                    "1 validation error detected: Value '{seconds}' at 'durationSeconds' failed \
+                     to satisfy constraint: Member must have value between 900 and 129600"
+                ),
+            )
+            .into());
+        }
+        let (policy_arns, packed_percent) =
+            session_policies(input.policy.as_deref(), input.policy_arns.as_deref())?;
+        let session = FederatedSessionRecord {
+            name: input.name.clone(),
+            policy: input.policy.clone(),
+            policy_arns,
+        };
+        let federated = crate::FederatedUser {
+            account: call.account().to_string(),
+            user: None,
+            session: session.clone(),
+        };
+        let account = call.account();
+        let issued = call.g.issue_session(
+            call.t,
+            account,
+            &owner,
+            call.cx.now,
+            seconds,
+            SessionKind::Federated(session),
+        )?;
+        let sized = input.policy.is_some() || input.policy_arns.is_some();
+        Ok(GetFederationTokenResponse {
+            credentials: Some(Credentials {
+                access_key_id: issued.access_key_id,
+                secret_access_key: issued.secret.expose().to_string(),
+                session_token: issued.token.expose().to_string(),
+                expiration: issued.expires,
+            }),
+            federated_user: Some(FederatedUser {
+                federated_user_id: federated.id(),
+                arn,
+            }),
+            packed_policy_size: sized.then(|| i32::try_from(packed_percent).unwrap_or(100)),
+        })
+    }
+}
 
 /// AWS answers a role that does not exist as it answers one that does not trust the caller:
 /// whether a role exists is not told to those who may not assume it.
@@ -254,45 +406,8 @@ impl Handler for AssumeRole {
             )
             .into());
         }
-        if let Some(policy) = &input.policy {
-            parse_policy(policy, PolicyKind::Session)?;
-        }
-        let policy_arns: Vec<String> = input
-            .policy_arns
-            .iter()
-            .flatten()
-            .filter_map(|p| p.arn.clone())
-            .collect();
-        if policy_arns.len() > MAX_SESSION_POLICY_ARNS {
-            return Err(ApiError::new(
-                ErrorCode::ValidationError,
-                format!(
-                    "1 validation error detected: Value at 'policyArns' failed to satisfy \
-                     constraint: Member must have length less than or equal to \
-                     {MAX_SESSION_POLICY_ARNS}"
-                ),
-            )
-            .into());
-        }
-        // AWS packs the session policies (whitespace aside) and reports what share of the
-        // allowed space they take.
-        let packed: usize = input
-            .policy
-            .iter()
-            .map(|p| p.chars().filter(|c| !c.is_whitespace()).count())
-            .chain(policy_arns.iter().map(String::len))
-            .sum();
-        let packed_percent = (packed * 100).div_ceil(PACKED_POLICY_LIMIT);
-        if packed_percent > 100 {
-            return Err(ApiError::new(
-                ErrorCode::PackedPolicyTooLarge,
-                format!(
-                    "Packed policy consumes {packed_percent}% of allotted space, please use \
-                     smaller policy for the request."
-                ),
-            )
-            .into());
-        }
+        let (policy_arns, packed_percent) =
+            session_policies(input.policy.as_deref(), input.policy_arns.as_deref())?;
         let session = RoleSessionRecord {
             session_name: input.role_session_name.clone(),
             policy: input.policy.clone(),
@@ -309,7 +424,7 @@ impl Handler for AssumeRole {
             &role.id,
             call.cx.now,
             seconds,
-            Some(session),
+            SessionKind::Role(session),
         )?;
         let sized = input.policy.is_some() || input.policy_arns.is_some();
         Ok(AssumeRoleResponse {
@@ -331,6 +446,7 @@ impl Handler for AssumeRole {
 
 operations!(StsApi {
     assume_role => AssumeRole,
+    get_federation_token => GetFederationToken,
     get_caller_identity => GetCallerIdentity,
     get_session_token => GetSessionToken,
 });

@@ -156,11 +156,13 @@ impl Subject {
                 })))
             }
             (None, Principal::Root) => Ok(Subject::Root),
-            (None, Principal::AssumedRole(_)) => Err(gatehouse_protocol::error::ApiError::new(
-                gatehouse_protocol::error::ErrorCode::ValidationError,
-                "Must specify userName when calling with non-User credentials",
-            )
-            .into()),
+            (None, Principal::AssumedRole(_) | Principal::FederatedUser(_)) => {
+                Err(gatehouse_protocol::error::ApiError::new(
+                    gatehouse_protocol::error::ErrorCode::ValidationError,
+                    "Must specify userName when calling with non-User credentials",
+                )
+                .into())
+            }
         }
     }
 

@@ -381,8 +381,23 @@ pub struct SessionRecord {
     /// Set for a role session (`AssumeRole`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub role: Option<RoleSessionRecord>,
+    /// Set for a federated user's session (`GetFederationToken`; the owner is the user or
+    /// root that asked for it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub federated: Option<FederatedSessionRecord>,
 }
 record!(SessionRecord, 1);
+
+/// What a federated user's session adds: the name it was given and its session policies
+/// (without one it may do nothing).
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub struct FederatedSessionRecord {
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub policy: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub policy_arns: Vec<String>,
+}
 
 /// What a role session adds: its name, and the session policies that narrow it.
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
