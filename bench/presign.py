@@ -9,6 +9,13 @@
       each signed once; wrk's threads take every THREADS-th one, so no name is sent twice.
       More requests than COUNT would repeat names: size COUNT above rate × duration.
 
+  presign.py getuser-session ENDPOINT KEY_ID SECRET SESSION_TOKEN USER OUT.lua
+      The same, signed with temporary credentials (X-Amz-Security-Token, signed).
+
+  presign.py assumerole ENDPOINT KEY_ID SECRET ROLE_ARN OUT.lua
+      A wrk script replaying ONE signed sts:AssumeRole of ROLE_ARN (each answer is a new
+      session).
+
   presign.py replay ENDPOINT KEY_ID SECRET USER N
       Sends N signed GetUser requests on one keep-alive connection, each answered 200, and
       prints how long they took (for counting database statements per request).
@@ -38,26 +45,28 @@ def loopback(endpoint):
     return parts.netloc
 
 
-def signer(key_id, secret, now):
+def signer(key_id, secret, now, service=SERVICE, token=None):
     date = now.strftime("%Y%m%d")
     stamp = now.strftime("%Y%m%dT%H%M%SZ")
     key = f"AWS4{secret}".encode()
-    for part in (date, REGION, SERVICE, "aws4_request"):
+    for part in (date, REGION, service, "aws4_request"):
         key = hmac.new(key, part.encode(), hashlib.sha256).digest()
-    scope = f"{date}/{REGION}/{SERVICE}/aws4_request"
+    scope = f"{date}/{REGION}/{service}/aws4_request"
+    signed = "content-type;host;x-amz-date" + (";x-amz-security-token" if token else "")
 
     def sign(host, body):
+        headers = [f"content-type:{CONTENT_TYPE}", f"host:{host}", f"x-amz-date:{stamp}"]
+        if token:
+            headers.append(f"x-amz-security-token:{token}")
         canonical = "\n".join([
-            "POST", "/", "",
-            f"content-type:{CONTENT_TYPE}", f"host:{host}", f"x-amz-date:{stamp}", "",
-            "content-type;host;x-amz-date",
+            "POST", "/", "", *headers, "", signed,
             hashlib.sha256(body.encode()).hexdigest(),
         ])
         to_sign = "\n".join(["AWS4-HMAC-SHA256", stamp, scope,
                              hashlib.sha256(canonical.encode()).hexdigest()])
         signature = hmac.new(key, to_sign.encode(), hashlib.sha256).hexdigest()
         return stamp, (f"AWS4-HMAC-SHA256 Credential={key_id}/{scope}, "
-                       f"SignedHeaders=content-type;host;x-amz-date, Signature={signature}")
+                       f"SignedHeaders={signed}, Signature={signature}")
 
     return sign
 
@@ -66,17 +75,34 @@ def lua(s):
     return '"' + s.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-def getuser(endpoint, key_id, secret, user, out):
+def one_request(endpoint, key_id, secret, body, out, service=SERVICE, token=None):
     host = loopback(endpoint)
-    body = f"Action=GetUser&UserName={user}&Version=2010-05-08"
-    stamp, auth = signer(key_id, secret, datetime.datetime.now(datetime.timezone.utc))(host, body)
+    stamp, auth = signer(key_id, secret, datetime.datetime.now(datetime.timezone.utc), service, token)(host, body)
+    headers = [("Host", host), ("Content-Type", CONTENT_TYPE), ("X-Amz-Date", stamp), ("Authorization", auth)]
+    if token:
+        headers.append(("X-Amz-Security-Token", token))
     with open(out, "w") as f:
-        f.write("-- One signed GetUser, replayed as is (bench/presign.py).\n")
+        f.write("-- One signed request, replayed as is (bench/presign.py).\n")
         f.write('wrk.method = "POST"\n')
         f.write(f"wrk.body = {lua(body)}\n")
-        for name, value in (("Host", host), ("Content-Type", CONTENT_TYPE), ("X-Amz-Date", stamp),
-                            ("Authorization", auth)):
+        for name, value in headers:
             f.write(f"wrk.headers[{lua(name)}] = {lua(value)}\n")
+
+
+def getuser(endpoint, key_id, secret, user, out):
+    one_request(endpoint, key_id, secret, f"Action=GetUser&UserName={user}&Version=2010-05-08", out)
+
+
+def getuser_session(endpoint, key_id, secret, token, user, out):
+    one_request(endpoint, key_id, secret, f"Action=GetUser&UserName={user}&Version=2010-05-08", out,
+                token=token)
+
+
+def assumerole(endpoint, key_id, secret, role_arn, out):
+    from urllib.parse import quote
+
+    body = f"Action=AssumeRole&RoleArn={quote(role_arn, safe='')}&RoleSessionName=bench&Version=2011-06-15"
+    one_request(endpoint, key_id, secret, body, out, service="sts")
 
 
 def createuser(endpoint, key_id, secret, prefix, count, out):
@@ -128,7 +154,8 @@ def replay(endpoint, key_id, secret, user, n):
 
 
 def main(argv):
-    commands = {"getuser": (getuser, 5), "createuser": (createuser, 6), "replay": (replay, 5)}
+    commands = {"getuser": (getuser, 5), "createuser": (createuser, 6), "replay": (replay, 5),
+                "getuser-session": (getuser_session, 6), "assumerole": (assumerole, 5)}
     if len(argv) < 2 or argv[1] not in commands or len(argv) - 2 != commands[argv[1]][1]:
         sys.exit(__doc__)
     command, _ = commands[argv[1]]

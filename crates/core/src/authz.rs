@@ -792,7 +792,7 @@ fn current_caller(t: &mut dyn Txn, cx: &RequestContext) -> Result<Current> {
             let role = entity::by_id::<RoleRecord>(t, &session.role.account, &session.role.id)?
                 .ok_or_else(revoked)?;
             Ok(Current::Role(Arc::new(AssumedRole {
-                role,
+                role: Arc::new(role),
                 session: session.session.clone(),
             })))
         }
@@ -801,54 +801,72 @@ fn current_caller(t: &mut dyn Txn, cx: &RequestContext) -> Result<Current> {
 }
 
 /// Who the caller is, for the global condition keys.
-struct Who<'a> {
-    /// `aws:username` (users only).
-    username: Option<&'a str>,
-    userid: String,
-    /// `aws:PrincipalArn`: the user's ARN, or the role's for a role session.
-    principal_arn: String,
-    principal_type: &'static str,
-    tags: &'a [(String, String)],
+enum Who<'a> {
+    Root(&'a RequestContext),
+    User(&'a UserRecord, &'a str),
+    RoleSession(&'a AssumedRole),
+    Federated(&'a FederatedUser),
 }
 
+/// Each value is made only when a policy uses its key (most use none).
 impl<'a> Who<'a> {
-    fn root(cx: &RequestContext) -> Self {
-        Who {
-            username: None,
-            userid: cx.caller.account.to_string(),
-            principal_arn: format!("arn:aws:iam::{}:root", cx.caller.account),
-            principal_type: "Account",
-            tags: &[],
-        }
+    fn root(cx: &'a RequestContext) -> Self {
+        Who::Root(cx)
     }
 
-    fn user(user: &'a UserRecord, arn: &str) -> Self {
-        Who {
-            username: Some(&user.name),
-            userid: user.id.clone(),
-            principal_arn: arn.to_string(),
-            principal_type: "User",
-            tags: &user.tags,
-        }
+    fn user(user: &'a UserRecord, arn: &'a str) -> Self {
+        Who::User(user, arn)
     }
 
     fn federated(federated: &'a FederatedUser) -> Self {
-        Who {
-            username: None,
-            userid: federated.id(),
-            principal_arn: federated.arn(),
-            principal_type: "FederatedUser",
-            tags: &[],
-        }
+        Who::Federated(federated)
     }
 
     fn role_session(session: &'a AssumedRole) -> Self {
-        Who {
-            username: None,
-            userid: session.id(),
-            principal_arn: session.role.arn(),
-            principal_type: "AssumedRole",
-            tags: &session.role.tags,
+        Who::RoleSession(session)
+    }
+
+    /// `aws:username` (users only).
+    fn username(&self) -> Option<&str> {
+        match self {
+            Who::User(user, _) => Some(&user.name),
+            _ => None,
+        }
+    }
+
+    fn userid(&self) -> String {
+        match self {
+            Who::Root(cx) => cx.caller.account.to_string(),
+            Who::User(user, _) => user.id.clone(),
+            Who::RoleSession(session) => session.id(),
+            Who::Federated(federated) => federated.id(),
+        }
+    }
+
+    /// `aws:PrincipalArn`: the user's ARN, or the role's for a role session.
+    fn principal_arn(&self) -> String {
+        match self {
+            Who::Root(cx) => format!("arn:aws:iam::{}:root", cx.caller.account),
+            Who::User(_, arn) => arn.to_string(),
+            Who::RoleSession(session) => session.role.arn(),
+            Who::Federated(federated) => federated.arn(),
+        }
+    }
+
+    fn principal_type(&self) -> &'static str {
+        match self {
+            Who::Root(_) => "Account",
+            Who::User(..) => "User",
+            Who::RoleSession(_) => "AssumedRole",
+            Who::Federated(_) => "FederatedUser",
+        }
+    }
+
+    fn tags(&self) -> &[(String, String)] {
+        match self {
+            Who::User(user, _) => &user.tags,
+            Who::RoleSession(session) => &session.role.tags,
+            Who::Root(_) | Who::Federated(_) => &[],
         }
     }
 }
@@ -872,13 +890,13 @@ fn global_context(
             context.insert(key, value());
         }
     };
-    if let Some(username) = who.username {
+    if let Some(username) = who.username() {
         add("aws:username", &|| username.to_string());
     }
-    add("aws:userid", &|| who.userid.clone());
-    add("aws:PrincipalArn", &|| who.principal_arn.clone());
+    add("aws:userid", &|| who.userid());
+    add("aws:PrincipalArn", &|| who.principal_arn());
     add("aws:PrincipalAccount", &|| cx.caller.account.to_string());
-    add("aws:PrincipalType", &|| who.principal_type.to_string());
+    add("aws:PrincipalType", &|| who.principal_type().to_string());
     add("aws:SecureTransport", &|| cx.secure_transport.to_string());
     add("aws:CurrentTime", &|| format_iso8601(cx.now));
     add("aws:EpochTime", &|| cx.now.unix_seconds().to_string());
@@ -892,7 +910,7 @@ fn global_context(
     if let Some(ip) = cx.source_ip {
         add("aws:SourceIp", &|| ip.to_string());
     }
-    for (key, value) in who.tags {
+    for (key, value) in who.tags() {
         add(&format!("aws:PrincipalTag/{key}"), &|| value.clone());
     }
     // Temporary credentials: when they were issued (a deny on an earlier issue time revokes

@@ -18,7 +18,7 @@ use crate::crypto::random;
 use crate::errors::{Failure, Result, internal, randomness_unavailable};
 use crate::model::records::{
     ACCESS_KEYS, ACCOUNTS, AccessKeyRecord, AccountRecord, KEY_LAST_USED, KeyStatus, LastUsed,
-    PRINCIPAL_KEYS, ROOT_OWNER, Record, Records, RoleRecord, SESSIONS, SessionRecord, USERS,
+    PRINCIPAL_KEYS, ROLES, ROOT_OWNER, Record, Records, RoleRecord, SESSIONS, SessionRecord, USERS,
     UserRecord, key,
 };
 use crate::{Caller, Gatehouse, Principal, Session};
@@ -60,22 +60,23 @@ pub struct SecretCache {
 const MAX_CACHED_SECRETS: usize = 10_000;
 
 impl SecretCache {
-    fn open(&self, key: &AccessKeyRecord, gatehouse: &Gatehouse) -> Result<SecretKey> {
-        if let Some((sealed, secret)) = self
+    /// The secret of key `id` (a long-term key or temporary credentials), sealed as `sealed`.
+    fn open(&self, id: &str, sealed: &str, gatehouse: &Gatehouse) -> Result<SecretKey> {
+        if let Some((cached, secret)) = self
             .opened
             .read()
             .unwrap_or_else(PoisonError::into_inner)
-            .get(&key.id)
-            && *sealed == key.sealed_secret
+            .get(id)
+            && cached == sealed
         {
             return Ok(secret.clone());
         }
-        let secret = gatehouse.open_sealed(&key.sealed_secret, &key.id)?;
+        let secret = gatehouse.open_sealed(sealed, id)?;
         let mut opened = self.opened.write().unwrap_or_else(PoisonError::into_inner);
         if opened.len() >= MAX_CACHED_SECRETS {
             opened.clear();
         }
-        opened.insert(key.id.clone(), (key.sealed_secret.clone(), secret.clone()));
+        opened.insert(id.to_string(), (sealed.to_string(), secret.clone()));
         Ok(secret)
     }
 }
@@ -145,7 +146,7 @@ impl Gatehouse {
         let Some((key, principal, seen_at)) = found else {
             return Ok(None);
         };
-        let secret = self.secrets.open(&key, self)?;
+        let secret = self.secrets.open(&key.id, &key.sealed_secret, self)?;
         let account = AccountId::parse(&key.account)
             .map_err(|_| internal("an access key names a malformed account"))?;
         Ok(Some(AuthenticatedKey {
@@ -179,20 +180,23 @@ impl Gatehouse {
         expiry_clock: Timestamp,
     ) -> std::result::Result<Option<AuthenticatedKey>, ApiError> {
         let found = read(self.store.as_ref(), |t| {
-            let Some(session) = t.get_record::<SessionRecord>(SESSIONS, access_key_id)? else {
+            let Some(session) = self
+                .shared
+                .get::<SessionRecord>(t, SESSIONS, access_key_id)?
+            else {
                 return Ok::<_, Failure>(None);
             };
             let seen_at = t.snapshot_token();
             let principal = match &session.role {
                 // A role session ends with its role.
                 Some(role_session) => {
-                    crate::model::entity::by_id::<RoleRecord>(t, &session.account, &session.owner)?
-                        .map(|role| {
-                            Principal::AssumedRole(std::sync::Arc::new(crate::AssumedRole {
-                                role,
-                                session: role_session.clone(),
-                            }))
-                        })
+                    let row = crate::model::records::key(&session.account, &[&session.owner]);
+                    self.shared.get::<RoleRecord>(t, ROLES, &row)?.map(|role| {
+                        Principal::AssumedRole(std::sync::Arc::new(crate::AssumedRole {
+                            role,
+                            session: role_session.clone(),
+                        }))
+                    })
                 }
                 None => match (
                     self.owner(t, &session.account, &session.owner)?,
@@ -223,7 +227,9 @@ impl Gatehouse {
         if expiry_clock.unix_millis >= session.expires {
             return Err(crate::sessions::expired());
         }
-        let secret = self.open_sealed(&session.sealed_secret, &session.id)?;
+        let secret = self
+            .secrets
+            .open(&session.id, &session.sealed_secret, self)?;
         let account = AccountId::parse(&session.account)
             .map_err(|_| internal("a session names a malformed account"))?;
         Ok(Some(AuthenticatedKey {
@@ -237,7 +243,7 @@ impl Gatehouse {
                 session: Some(Session {
                     issued: Timestamp::from_unix_millis(session.issued),
                     expires: Timestamp::from_unix_millis(session.expires),
-                    token_digest: session.token_digest,
+                    token_digest: session.token_digest.clone(),
                 }),
             },
             secret,

@@ -84,7 +84,7 @@ impl FederatedUser {
 /// A role session's principal.
 #[derive(Clone, Debug, PartialEq)]
 pub struct AssumedRole {
-    pub role: model::records::RoleRecord,
+    pub role: Arc<model::records::RoleRecord>,
     pub session: model::records::RoleSessionRecord,
 }
 

@@ -415,7 +415,7 @@ impl Handler for AssumeRole {
             chained,
         };
         let assumed = crate::AssumedRole {
-            role: role.clone(),
+            role: std::sync::Arc::new(role.clone()),
             session: session.clone(),
         };
         let issued = call.g.issue_session(
