@@ -909,6 +909,65 @@ fn limiting_policies_never_grant_more() {
     }));
 }
 
+/// Issue 9's escalation rule for sessions: whatever a role session is allowed on its own
+/// account's resources by identity-based policies (no resource policy naming it), its role's
+/// policies allow without the session, its boundary allows, and its session policies allow.
+#[test]
+fn a_role_session_never_does_more_than_its_role_boundary_and_session_policies() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    static ALLOWED: AtomicUsize = AtomicUsize::new(0);
+    report(runner(cases(5_000)).run(&scenario(), |s| {
+        prop_assume!(s.caller.kind == reference::Kind::AssumedRole);
+        let mut s = s;
+        s.resource = None;
+        s.trust = false;
+        s.scps.clear();
+        s.rcps.clear();
+        s.resource_account = None;
+        let Some(session) = decide(&s) else {
+            return Err(TestCaseError::reject("parser"));
+        };
+        if session.outcome != Outcome::Allowed {
+            return Ok(());
+        }
+        ALLOWED.fetch_add(1, Ordering::Relaxed);
+        // The role alone (no session policies): allowed.
+        let mut role = s.clone();
+        role.session.clear();
+        let role_alone = decide(&role).ok_or_else(|| TestCaseError::reject("parser"))?;
+        prop_assert_eq!(
+            role_alone.outcome,
+            Outcome::Allowed,
+            "the session did more than its role"
+        );
+        // The session policies (together: an allow in any of them counts) and the boundary,
+        // each standing in as the only identity policies, allow it too.
+        let mut limits: Vec<Vec<Value>> = Vec::new();
+        if !s.session.is_empty() {
+            limits.push(s.session.clone());
+        }
+        limits.extend(s.boundary.clone().map(|b| vec![b]));
+        for limit in limits {
+            let mut alone = s.clone();
+            alone.identity = limit;
+            alone.session.clear();
+            alone.boundary = None;
+            let by_limit = decide(&alone).ok_or_else(|| TestCaseError::reject("parser"))?;
+            prop_assert_eq!(
+                by_limit.outcome,
+                Outcome::Allowed,
+                "the session did more than a session policy or its boundary allows"
+            );
+        }
+        Ok(())
+    }));
+    // Not vacuous: sessions were allowed things, and each was checked.
+    assert!(
+        ALLOWED.load(Ordering::Relaxed) > 0,
+        "no allowed session was generated"
+    );
+}
+
 /// Gives every statement a unique Sid so statements can be followed through a shuffle.
 fn label(s: &mut Scenario) {
     let mut n = 0;
