@@ -125,3 +125,14 @@ def test_quotas_are_each_accounts_own(server):
     assert "RolesPerAccount\t1000" in own.stdout
     missing = gatehouse(server, "account", "quota", "--account", "999999999999")
     assert missing.returncode != 0 and "no account 999999999999" in missing.stderr
+
+
+def test_sts_token_preferences_are_each_accounts_own(server):
+    account, key, secret = create_account(server)
+    b = server.iam(key, secret)
+    assert b.get_account_summary()["SummaryMap"]["GlobalEndpointTokenVersion"] == 1
+    b.set_security_token_service_preferences(GlobalEndpointTokenVersion="v2Token")
+    assert b.get_account_summary()["SummaryMap"]["GlobalEndpointTokenVersion"] == 2
+    assert server.iam().get_account_summary()["SummaryMap"]["GlobalEndpointTokenVersion"] == 1
+    b.set_security_token_service_preferences(GlobalEndpointTokenVersion="v1Token")
+    assert b.get_account_summary()["SummaryMap"]["GlobalEndpointTokenVersion"] == 1

@@ -105,6 +105,7 @@ impl Gatehouse {
                 configured_root_key: None,
                 alias: alias.map(str::to_string),
                 quotas: Default::default(),
+                global_endpoint_token_version: None,
             };
             t.put_record(ACCOUNTS, id.as_str(), &record)?;
             Ok::<_, Failure>(Ok(NewAccount {

@@ -295,6 +295,7 @@ impl Gatehouse {
                     configured_root_key: None,
                     alias: None,
                     quotas: Default::default(),
+                    global_endpoint_token_version: None,
                 },
             };
             let outcome = if let Some((id, secret)) = &configured {

@@ -324,6 +324,7 @@ fn upgrade_from_layout_1(t: &mut dyn Txn, created: &str) -> Result<(), Failure> 
         configured_root_key: configured,
         alias: None,
         quotas: Default::default(),
+        global_endpoint_token_version: None,
     };
     t.put_record(ACCOUNTS, &account, &record)?;
     for old in [

@@ -4,8 +4,8 @@
 use gatehouse_protocol::error::{ApiError, ErrorCode};
 use gatehouse_protocol::iam::{
     CreateAccountAliasRequest, DeleteAccountAliasRequest, GetAccountSummaryRequest,
-    GetAccountSummaryResponse, ListAccountAliasesRequest, ListAccountAliasesResponse,
-    SummaryKeyType,
+    GetAccountSummaryResponse, GlobalEndpointTokenVersion, ListAccountAliasesRequest,
+    ListAccountAliasesResponse, SetSecurityTokenServicePreferencesRequest, SummaryKeyType,
 };
 
 use crate::authz::{Access, Authorized};
@@ -143,12 +143,12 @@ impl Handler for GetAccountSummary {
         let root_certificates = call
             .t
             .count(SIGNING_CERTIFICATES, &prefix(call.account(), &[ROOT_OWNER]))?;
-        let raised = call
+        let account_record = call
             .t
             .get_record::<AccountRecord>(ACCOUNTS, call.account())?
-            .map(|a| a.quotas)
             .unwrap_or_default();
-        let quota = |name| i32::try_from(quotas::value(&raised, name)).unwrap_or(i32::MAX);
+        let raised = &account_record.quotas;
+        let quota = |name| i32::try_from(quotas::value(raised, name)).unwrap_or(i32::MAX);
         let root_keys = call
             .t
             .count(PRINCIPAL_KEYS, &prefix(call.account(), &[ROOT_OWNER]))?;
@@ -189,7 +189,10 @@ impl Handler for GetAccountSummary {
             (K::PolicyVersionsInUse, versions),
             (K::PolicyVersionsInUseQuota, 10000),
             (K::VersionsPerPolicyQuota, 5),
-            (K::GlobalEndpointTokenVersion, 1),
+            (
+                K::GlobalEndpointTokenVersion,
+                i32::from(account_record.global_endpoint_token_version.unwrap_or(1)),
+            ),
             (
                 K::AssumeRolePolicySizeQuota,
                 quota(quotas::ROLE_TRUST_POLICY_LENGTH),
@@ -207,5 +210,32 @@ impl Handler for GetAccountSummary {
         Ok(GetAccountSummaryResponse {
             summary_map: Some(summary),
         })
+    }
+}
+
+operation!(SetSecurityTokenServicePreferences, Iam, writes, SetSecurityTokenServicePreferencesRequest => ());
+impl Handler for SetSecurityTokenServicePreferences {
+    type Target = ();
+    fn resolve(
+        _: &mut Call<'_>,
+        _: &SetSecurityTokenServicePreferencesRequest,
+    ) -> Result<((), Access)> {
+        Ok(((), Access::to(Self::ACTION, "*")))
+    }
+    /// Recorded and reported by `GetAccountSummary`; Gatehouse's tokens are valid everywhere
+    /// it serves, whichever version is chosen.
+    fn run(
+        call: &mut Call<'_>,
+        _: Authorized,
+        (): (),
+        input: &SetSecurityTokenServicePreferencesRequest,
+    ) -> Result<()> {
+        let mut account = account_record(call)?;
+        account.global_endpoint_token_version = match input.global_endpoint_token_version {
+            GlobalEndpointTokenVersion::V1Token => None,
+            GlobalEndpointTokenVersion::V2Token => Some(2),
+        };
+        call.t.put_record(ACCOUNTS, &account.id.clone(), &account)?;
+        Ok(())
     }
 }

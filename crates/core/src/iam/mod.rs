@@ -94,6 +94,7 @@ operations!(IamApi {
     create_account_alias => account::CreateAccountAlias,
     delete_account_alias => account::DeleteAccountAlias,
     get_account_summary => account::GetAccountSummary,
+    set_security_token_service_preferences => account::SetSecurityTokenServicePreferences,
     list_account_aliases => account::ListAccountAliases,
     add_role_to_instance_profile => instance_profiles::AddRoleToInstanceProfile,
     create_instance_profile => instance_profiles::CreateInstanceProfile,

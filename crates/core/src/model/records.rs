@@ -127,7 +127,7 @@ macro_rules! record {
     };
 }
 
-#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Default)]
 pub struct AccountRecord {
     pub v: u32,
     pub id: String,
@@ -147,6 +147,10 @@ pub struct AccountRecord {
     /// default.
     #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
     pub quotas: std::collections::BTreeMap<String, u32>,
+    /// `SetSecurityTokenServicePreferences`: 2 when STS's global endpoint issues version 2
+    /// (all-region) tokens; absent for AWS's default, 1.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub global_endpoint_token_version: Option<u8>,
 }
 record!(AccountRecord, 1);
 
