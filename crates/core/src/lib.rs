@@ -27,6 +27,7 @@ mod sessions;
 mod sts;
 #[cfg(test)]
 mod test_support;
+mod workloads;
 
 use std::sync::Arc;
 
@@ -42,6 +43,7 @@ pub use master_keys::{Rotation, RotationError};
 pub use migrate::{StartupError, stored_default_account};
 pub use model::records::{UserRecord, VOLATILE_TABLES};
 pub use sessions::{invalid_token, token_matches};
+pub use workloads::{NewWorkload, WorkloadCredentials};
 
 /// Who is calling, as established by authentication.
 #[derive(Clone, Debug, PartialEq)]

@@ -175,9 +175,64 @@ pub async fn handle(
             "text/plain; version=0.0.4; charset=utf-8",
             app.metrics.render(),
         ),
+        (&Method::GET, WORKLOAD_CREDENTIALS_PATH) => workload_credentials(&app, &req, remote).await,
         _ => api(app, req, remote).await,
     };
     Ok(response)
+}
+
+/// Where workloads fetch their role's credentials (`AWS_CONTAINER_CREDENTIALS_FULL_URI`).
+pub const WORKLOAD_CREDENTIALS_PATH: &str = "/gatehouse/workload-credentials";
+
+/// The container credentials protocol: the workload's token in `Authorization`, its role's
+/// fresh credentials in JSON. Over plain HTTP only from the loopback, as the SDKs require of
+/// the URI (a token crossing a network in the clear could be replayed).
+async fn workload_credentials(
+    app: &Arc<App>,
+    req: &Request<Incoming>,
+    remote: SocketAddr,
+) -> HttpResponse {
+    let json_error = |status: StatusCode, code: &str, message: &str| {
+        plain(
+            status,
+            "application/json",
+            serde_json::json!({ "code": code, "message": message }).to_string(),
+        )
+    };
+    if !app.tls && !remote.ip().is_loopback() {
+        return json_error(
+            StatusCode::FORBIDDEN,
+            "AccessDenied",
+            "Workload credentials are served over HTTPS, or over HTTP on the loopback only.",
+        );
+    }
+    let Some(token) = req
+        .headers()
+        .get(hyper::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string)
+    else {
+        return json_error(
+            StatusCode::UNAUTHORIZED,
+            "AccessDenied",
+            "The Authorization header with the workload's token is missing.",
+        );
+    };
+    let gatehouse = app.gatehouse.clone();
+    let issued = tokio::task::spawn_blocking(move || gatehouse.workload_credentials(&token, now()))
+        .await
+        .unwrap_or_else(|_| Err(ApiError::internal()));
+    match issued {
+        Ok(credentials) => {
+            log::info!(target: "access", "workload credentials issued for {}", credentials.role_arn);
+            plain(StatusCode::OK, "application/json", credentials.to_json())
+        }
+        Err(e) => json_error(
+            StatusCode::from_u16(e.http_status()).unwrap_or(StatusCode::FORBIDDEN),
+            e.code.code(),
+            &e.message,
+        ),
+    }
 }
 
 fn plain(status: StatusCode, content_type: &'static str, body: String) -> HttpResponse {

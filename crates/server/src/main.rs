@@ -34,6 +34,11 @@ USAGE:
     gatehouse account create [--id 12-DIGITS] [--alias NAME] [--data-dir DIR] [--store URL]
                                 another account, with its own root user: prints its key once
     gatehouse account list [--data-dir DIR] [--store URL]
+    gatehouse workload bind --instance-profile NAME [--account ID] [--duration SECONDS]
+                           [--data-dir DIR] [--store URL]
+                                a workload token for the instance profile's role credentials
+                                (printed once; see README, 'Credentials for workloads')
+    gatehouse workload list|revoke ID [--data-dir DIR] [--store URL]
     gatehouse account quota [--account ID] [--data-dir DIR] [--store URL]
                                 an account's adjustable quotas (default: the server's account)
     gatehouse account quota set NAME VALUE [--account ID] [--data-dir DIR] [--store URL]
@@ -139,6 +144,7 @@ fn main() -> ExitCode {
             words.remove(0);
             rotate_command(Args { words })
         }
+        "workload" => workload_command(Args { words }),
         "account" if words.first().map(String::as_str) == Some("create") => {
             words.remove(0);
             account_create_command(Args { words })
@@ -301,6 +307,67 @@ fn quota_command(mut args: Args) -> Result<(), String> {
         );
     }
     Ok(())
+}
+
+/// `gatehouse workload bind|list|revoke`
+fn workload_command(mut args: Args) -> Result<(), String> {
+    let data_dir = data_dir(&mut args)?;
+    let store_url = args.option("--store")?;
+    let profile = args.option("--instance-profile")?;
+    let account = args.option("--account")?;
+    let duration = args
+        .option("--duration")?
+        .map(|d| {
+            d.parse::<i64>()
+                .map_err(|_| format!("--duration: '{d}' is not a number of seconds"))
+        })
+        .transpose()?;
+    let words = std::mem::take(&mut args.words);
+    args.finish()?;
+    let mut env = setup::Environment::from_process();
+    if store_url.is_some() {
+        env.store_url = store_url;
+    }
+    let gatehouse = setup::open_existing(&data_dir, &env)?;
+    match words
+        .iter()
+        .map(String::as_str)
+        .collect::<Vec<_>>()
+        .as_slice()
+    {
+        ["bind"] => {
+            let profile = profile.ok_or("--instance-profile NAME is required")?;
+            let account = account.unwrap_or_else(|| gatehouse.account().to_string());
+            let bound = gatehouse.bind_workload(
+                &account,
+                &profile,
+                duration.unwrap_or(3_600),
+                http::now(),
+            )?;
+            println!(
+                "bound workload {} to instance profile {profile} of account {account}; its token \
+                 (shown only now):\n{}",
+                bound.id,
+                bound.token.expose()
+            );
+            Ok(())
+        }
+        ["list"] => {
+            println!("WORKLOAD\tACCOUNT\tINSTANCE PROFILE");
+            for (id, account, profile) in gatehouse.workloads()? {
+                println!("{id}\t{account}\t{profile}");
+            }
+            Ok(())
+        }
+        ["revoke", id] => {
+            gatehouse.revoke_workload(id)?;
+            println!("revoked workload {id}");
+            Ok(())
+        }
+        _ => {
+            Err("usage: gatehouse workload bind --instance-profile NAME | list | revoke ID".into())
+        }
+    }
 }
 
 /// `gatehouse account create`: an account with its own root user, whose key is printed once

@@ -92,6 +92,8 @@ pub const SIGNING_CERTIFICATES: Table = "signing_certificates";
 pub const SERVICE_CREDENTIALS: Table = "service_credentials";
 /// Temporary credentials by access key id (`ASIA…`), global like access keys.
 pub const SESSIONS: Table = "sessions";
+/// Workloads bound to instance profiles, by the digest of their authorization token.
+pub const WORKLOADS: Table = "workloads";
 
 /// Tables whose writes are not changes a cache must see: only last-used dates, which no
 /// authorization reads (the store leaves its change token alone for them and never caches
@@ -402,6 +404,22 @@ pub struct FederatedSessionRecord {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub policy_arns: Vec<String>,
 }
+
+/// A workload's binding to an instance profile (see `workloads.rs`), by the digest of its
+/// authorization token.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub struct WorkloadRecord {
+    pub v: u32,
+    /// A public name for the binding (`wl-…`), to list and revoke it by.
+    pub id: String,
+    pub account: String,
+    /// The instance profile's id.
+    pub instance_profile: String,
+    pub created: i64,
+    /// How long each set of credentials lasts.
+    pub seconds: i64,
+}
+record!(WorkloadRecord, 1);
 
 /// What a role session adds: its name, and the session policies that narrow it.
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
