@@ -353,6 +353,25 @@ def new_server(tmp_path_factory, name: str, with_root_key: bool = True, **kwargs
 
 
 @pytest.fixture(scope="module")
+def clocked_server(tmp_path_factory, request):
+    """Like `server`, with a test clock for temporary credentials' expiry: write a number of
+    seconds to `srv.clock` and expiry is checked that far ahead (SigV4's clock is not moved)."""
+    clock = tmp_path_factory.mktemp("clock") / "ahead"
+    clock.write_text("0")
+    srv = new_server(tmp_path_factory, request.module.__name__.rsplit(".", 1)[-1],
+                     account_id=random_account_id(),
+                     extra_env={"GATEHOUSE_TEST_EXPIRY_CLOCK_FILE": str(clock)})
+    srv.clock = clock
+    srv.start()
+    try:
+        yield srv
+    finally:
+        if srv.proc is not None:
+            code = srv.stop()
+            assert code == 0, f"gatehouse exited with {code} on SIGTERM; stderr:\n{srv.stderr()}"
+
+
+@pytest.fixture(scope="module")
 def server(tmp_path_factory, request):
     """A fresh server for this test module, with a random root key and a random account id from
     the environment (so nothing can pass by hard-coding the default account)."""

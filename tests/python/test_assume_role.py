@@ -13,7 +13,7 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from conftest import REGION, new_server, random_account_id, unique
+from conftest import REGION, unique
 from test_accounts import create_account
 
 
@@ -35,16 +35,8 @@ def error(excinfo):
 
 
 @pytest.fixture(scope="module")
-def srv(tmp_path_factory):
-    clock = tmp_path_factory.mktemp("clock") / "ahead"
-    clock.write_text("0")
-    s = new_server(tmp_path_factory, "assume", account_id=random_account_id(),
-                   extra_env={"GATEHOUSE_TEST_EXPIRY_CLOCK_FILE": str(clock)})
-    s.clock = clock
-    s.start()
-    yield s
-    if s.proc is not None:
-        assert s.stop() == 0, s.stderr()
+def srv(clocked_server):
+    return clocked_server
 
 
 def session(srv, creds, service="iam"):

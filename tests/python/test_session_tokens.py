@@ -11,20 +11,12 @@ import os
 import pytest
 from botocore.exceptions import ClientError
 
-from conftest import new_server, random_account_id, unique
+from conftest import unique
 
 
 @pytest.fixture(scope="module")
-def srv(tmp_path_factory):
-    clock = tmp_path_factory.mktemp("clock") / "ahead"
-    clock.write_text("0")
-    s = new_server(tmp_path_factory, "sessions", account_id=random_account_id(),
-                   extra_env={"GATEHOUSE_TEST_EXPIRY_CLOCK_FILE": str(clock)})
-    s.clock = clock
-    s.start()
-    yield s
-    if s.proc is not None:
-        assert s.stop() == 0, s.stderr()
+def srv(clocked_server):
+    return clocked_server
 
 
 def error(excinfo):

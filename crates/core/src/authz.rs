@@ -452,16 +452,24 @@ impl Gatehouse {
     /// version) bumps the user's `policies_rev` in the same transaction (`iam::revisions`), so
     /// the user record read for this request is the only read a cached set needs.
     fn policy_set_of(&self, t: &mut dyn Txn, user: &UserRecord) -> Result<Arc<CompiledPrincipal>> {
-        let fingerprint = Fingerprint {
-            rev: user.policies_rev,
-        };
-        if let Some(set) = self.policy_sets.get(&user.id, &fingerprint) {
+        self.cached_set(&user.id, user.policies_rev, || gather(t, user))
+    }
+
+    /// The compiled set cached under `key` while the principal's revision is `rev`, or
+    /// gathered and compiled now.
+    fn cached_set(
+        &self,
+        key: &str,
+        rev: u64,
+        gather: impl FnOnce() -> Result<GatheredPolicies>,
+    ) -> Result<Arc<CompiledPrincipal>> {
+        let fingerprint = Fingerprint { rev };
+        if let Some(set) = self.policy_sets.get(key, &fingerprint) {
             return Ok(set);
         }
-        let gathered = gather(t, user)?;
-        let compiled = self.compile(&gathered)?;
+        let compiled = self.compile(&gather()?)?;
         self.policy_sets
-            .put(user.id.clone(), fingerprint, compiled.clone());
+            .put(key.to_string(), fingerprint, compiled.clone());
         Ok(compiled)
     }
 
@@ -473,24 +481,17 @@ impl Gatehouse {
         session: &AssumedRole,
         access_key_id: &str,
     ) -> Result<Arc<CompiledPrincipal>> {
-        let fingerprint = Fingerprint {
-            rev: session.role.policies_rev,
-        };
-        if let Some(set) = self.policy_sets.get(access_key_id, &fingerprint) {
-            return Ok(set);
-        }
-        let mut gathered = gather_for(t, &Holder::role(&session.role))?;
-        self.add_session_policies(
-            t,
-            &session.role.account,
-            session.session.policy.as_deref(),
-            &session.session.policy_arns,
-            &mut gathered,
-        )?;
-        let compiled = self.compile(&gathered)?;
-        self.policy_sets
-            .put(access_key_id.to_string(), fingerprint, compiled.clone());
-        Ok(compiled)
+        self.cached_set(access_key_id, session.role.policies_rev, || {
+            let mut gathered = gather_for(t, &Holder::role(&session.role))?;
+            self.add_session_policies(
+                t,
+                &session.role.account,
+                session.session.policy.as_deref(),
+                &session.session.policy_arns,
+                &mut gathered,
+            )?;
+            Ok(gathered)
+        })
     }
 
     /// The compiled policies of a federated user: the policies of the user that asked for it
@@ -501,35 +502,29 @@ impl Gatehouse {
         federated: &FederatedUser,
         access_key_id: &str,
     ) -> Result<Arc<CompiledPrincipal>> {
-        let fingerprint = Fingerprint {
-            rev: federated.user.as_ref().map_or(0, |u| u.policies_rev),
-        };
-        if let Some(set) = self.policy_sets.get(access_key_id, &fingerprint) {
-            return Ok(set);
-        }
-        let mut gathered = match &federated.user {
-            Some(user) => gather(t, user)?,
-            None => GatheredPolicies {
-                identity: vec![GatheredPolicy {
-                    id: "root".to_string(),
-                    source: PolicySource::Session,
-                    document: ROOT_ALLOWS_EVERYTHING.to_string(),
-                }],
-                boundary: None,
-                session: Vec::new(),
-            },
-        };
-        self.add_session_policies(
-            t,
-            &federated.account,
-            federated.session.policy.as_deref(),
-            &federated.session.policy_arns,
-            &mut gathered,
-        )?;
-        let compiled = self.compile(&gathered)?;
-        self.policy_sets
-            .put(access_key_id.to_string(), fingerprint, compiled.clone());
-        Ok(compiled)
+        let rev = federated.user.as_ref().map_or(0, |u| u.policies_rev);
+        self.cached_set(access_key_id, rev, || {
+            let mut gathered = match &federated.user {
+                Some(user) => gather(t, user)?,
+                None => GatheredPolicies {
+                    identity: vec![GatheredPolicy {
+                        id: "root".to_string(),
+                        source: PolicySource::Session,
+                        document: ROOT_ALLOWS_EVERYTHING.to_string(),
+                    }],
+                    boundary: None,
+                    session: Vec::new(),
+                },
+            };
+            self.add_session_policies(
+                t,
+                &federated.account,
+                federated.session.policy.as_deref(),
+                &federated.session.policy_arns,
+                &mut gathered,
+            )?;
+            Ok(gathered)
+        })
     }
 
     /// A session's inline and managed session policies, in `account`.

@@ -15,7 +15,7 @@ use crate::{Caller, Gatehouse, MasterKey, Principal, RequestContext};
 
 const ACCOUNT: &str = "111122223333";
 /// The root user's key, configured on both nodes (requests are checked against it).
-const ROOT_KEY: &str = "AKIATESTROOTKEY00001";
+use crate::test_support::ROOT_KEY;
 
 /// Two services on two stores opened on the same file, sharing one master key.
 fn two_nodes() -> (Gatehouse, Gatehouse) {
@@ -50,20 +50,7 @@ fn two_nodes() -> (Gatehouse, Gatehouse) {
 }
 
 fn root() -> RequestContext {
-    RequestContext {
-        request_id: "test".into(),
-        now: Timestamp::from_unix_millis(2),
-        caller: Caller {
-            account: AccountId::parse(ACCOUNT).unwrap(),
-            principal: Principal::Root,
-            access_key_id: ROOT_KEY.into(),
-            seen_at: None,
-            session: None,
-        },
-        region: "us-east-1".into(),
-        source_ip: None,
-        secure_transport: false,
-    }
+    crate::test_support::root_request(ACCOUNT)
 }
 
 /// Runs `body(node, i)` on `n` threads at once, alternating between the two nodes.

@@ -24,6 +24,60 @@ const USER_SESSION_MAX_SECONDS: i64 = 129_600;
 const USER_SESSION_DEFAULT_SECONDS: i64 = 43_200;
 const ROOT_SESSION_SECONDS: i64 = 3_600;
 
+/// Whose long-term credentials call `GetSessionToken` or `GetFederationToken` (the owner the
+/// session is stored under) and how long its session lasts, by AWS's rules: 15 minutes to 36
+/// hours for a user, 12 hours by default; the root user's at most, and by default, one hour
+/// ("If the duration is longer than one hour, the session for Amazon Web Services account
+/// owners defaults to one hour."). Temporary credentials may not call them.
+fn long_term_owner(
+    call: &Call<'_>,
+    operation: &str,
+    requested: Option<i32>,
+) -> Result<(String, i64)> {
+    let requested = requested.map(i64::from);
+    let (owner, seconds) = match &call.cx.caller.principal {
+        Principal::Root => (
+            ROOT_OWNER.to_string(),
+            requested
+                .unwrap_or(ROOT_SESSION_SECONDS)
+                .min(ROOT_SESSION_SECONDS),
+        ),
+        Principal::User(user) => (
+            user.id.clone(),
+            requested.unwrap_or(USER_SESSION_DEFAULT_SECONDS),
+        ),
+        Principal::AssumedRole(_) | Principal::FederatedUser(_) => {
+            return Err(crate::sessions::with_session_credentials(operation).into());
+        }
+    };
+    if !(SESSION_MIN_SECONDS..=USER_SESSION_MAX_SECONDS).contains(&seconds) {
+        return Err(ApiError::new(
+            ErrorCode::ValidationError,
+            format!(
+                "1 validation error detected: Value '{seconds}' at 'durationSeconds' failed to \
+                 satisfy constraint: Member must have value {}",
+                if seconds < SESSION_MIN_SECONDS {
+                    "greater than or equal to 900"
+                } else {
+                    "less than or equal to 129600"
+                }
+            ),
+        )
+        .into());
+    }
+    Ok((owner, seconds))
+}
+
+/// The wire form of credentials just issued.
+fn credentials(issued: crate::sessions::Issued) -> Credentials {
+    Credentials {
+        access_key_id: issued.access_key_id,
+        secret_access_key: issued.secret.expose().to_string(),
+        session_token: issued.token.expose().to_string(),
+        expiration: issued.expires,
+    }
+}
+
 operation!(GetSessionToken, Sts, writes, GetSessionTokenRequest => GetSessionTokenResponse);
 impl Handler for GetSessionToken {
     type Target = ();
@@ -54,39 +108,7 @@ impl Handler for GetSessionToken {
             )
             .into());
         }
-        let requested = input.duration_seconds.map(i64::from);
-        let (owner, seconds) = match &call.cx.caller.principal {
-            // "If the duration is longer than one hour, the session for Amazon Web Services
-            // account owners defaults to one hour."
-            Principal::Root => (
-                ROOT_OWNER.to_string(),
-                requested
-                    .unwrap_or(ROOT_SESSION_SECONDS)
-                    .min(ROOT_SESSION_SECONDS),
-            ),
-            Principal::User(user) => (
-                user.id.clone(),
-                requested.unwrap_or(USER_SESSION_DEFAULT_SECONDS),
-            ),
-            Principal::AssumedRole(_) | Principal::FederatedUser(_) => {
-                return Err(crate::sessions::with_session_credentials(Self::NAME).into());
-            }
-        };
-        if !(SESSION_MIN_SECONDS..=USER_SESSION_MAX_SECONDS).contains(&seconds) {
-            return Err(ApiError::new(
-                ErrorCode::ValidationError,
-                format!(
-                    "1 validation error detected: Value '{seconds}' at 'durationSeconds' failed \
-                     to satisfy constraint: Member must have value {}",
-                    if seconds < SESSION_MIN_SECONDS {
-                        "greater than or equal to 900"
-                    } else {
-                        "less than or equal to 129600"
-                    }
-                ),
-            )
-            .into());
-        }
+        let (owner, seconds) = long_term_owner(call, Self::NAME, input.duration_seconds)?;
         let account = call.account();
         let issued = call.g.issue_session(
             call.t,
@@ -97,12 +119,7 @@ impl Handler for GetSessionToken {
             SessionKind::Token,
         )?;
         Ok(GetSessionTokenResponse {
-            credentials: Some(Credentials {
-                access_key_id: issued.access_key_id,
-                secret_access_key: issued.secret.expose().to_string(),
-                session_token: issued.token.expose().to_string(),
-                expiration: issued.expires,
-            }),
+            credentials: Some(credentials(issued)),
         })
     }
 }
@@ -230,32 +247,7 @@ impl Handler for GetFederationToken {
         input: &GetFederationTokenRequest,
     ) -> Result<GetFederationTokenResponse> {
         refuse_unsupported(Self::NAME, &[("Tags", input.tags.is_some())])?;
-        let requested = input.duration_seconds.map(i64::from);
-        let (owner, seconds) = match &call.cx.caller.principal {
-            Principal::Root => (
-                ROOT_OWNER.to_string(),
-                requested
-                    .unwrap_or(ROOT_SESSION_SECONDS)
-                    .min(ROOT_SESSION_SECONDS),
-            ),
-            Principal::User(user) => (
-                user.id.clone(),
-                requested.unwrap_or(USER_SESSION_DEFAULT_SECONDS),
-            ),
-            Principal::AssumedRole(_) | Principal::FederatedUser(_) => {
-                return Err(crate::sessions::with_session_credentials(Self::NAME).into());
-            }
-        };
-        if !(SESSION_MIN_SECONDS..=USER_SESSION_MAX_SECONDS).contains(&seconds) {
-            return Err(ApiError::new(
-                ErrorCode::ValidationError,
-                format!(
-                    "1 validation error detected: Value '{seconds}' at 'durationSeconds' failed \
-                     to satisfy constraint: Member must have value between 900 and 129600"
-                ),
-            )
-            .into());
-        }
+        let (owner, seconds) = long_term_owner(call, Self::NAME, input.duration_seconds)?;
         let (policy_arns, packed_percent) =
             session_policies(input.policy.as_deref(), input.policy_arns.as_deref())?;
         let session = FederatedSessionRecord {
@@ -279,12 +271,7 @@ impl Handler for GetFederationToken {
         )?;
         let sized = input.policy.is_some() || input.policy_arns.is_some();
         Ok(GetFederationTokenResponse {
-            credentials: Some(Credentials {
-                access_key_id: issued.access_key_id,
-                secret_access_key: issued.secret.expose().to_string(),
-                session_token: issued.token.expose().to_string(),
-                expiration: issued.expires,
-            }),
+            credentials: Some(credentials(issued)),
             federated_user: Some(FederatedUser {
                 federated_user_id: federated.id(),
                 arn,
@@ -428,12 +415,7 @@ impl Handler for AssumeRole {
         )?;
         let sized = input.policy.is_some() || input.policy_arns.is_some();
         Ok(AssumeRoleResponse {
-            credentials: Some(Credentials {
-                access_key_id: issued.access_key_id,
-                secret_access_key: issued.secret.expose().to_string(),
-                session_token: issued.token.expose().to_string(),
-                expiration: issued.expires,
-            }),
+            credentials: Some(credentials(issued)),
             assumed_role_user: Some(AssumedRoleUser {
                 assumed_role_id: assumed.id(),
                 arn: assumed.arn(),

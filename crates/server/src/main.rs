@@ -182,6 +182,16 @@ fn main() -> ExitCode {
     }
 }
 
+/// The process's environment, with `--store URL` (when given) in place of
+/// `GATEHOUSE_STORE_URL`.
+fn environment(store_url: Option<String>) -> setup::Environment {
+    let mut env = setup::Environment::from_process();
+    if store_url.is_some() {
+        env.store_url = store_url;
+    }
+    env
+}
+
 fn data_dir(args: &mut Args) -> Result<PathBuf, String> {
     Ok(PathBuf::from(
         args.option("--data-dir")?
@@ -236,10 +246,7 @@ fn serve_command(mut args: Args) -> Result<(), String> {
         },
     };
     args.finish()?;
-    let mut env = setup::Environment::from_process();
-    if store_url.is_some() {
-        env.store_url = store_url;
-    }
+    let env = environment(store_url);
     let opened = setup::open(&data_dir, &env, http::now())?;
     log::info!("data directory {}", data_dir.display());
     let app = Arc::new(http::App {
@@ -286,10 +293,7 @@ fn quota_command(mut args: Args) -> Result<(), String> {
         _ => None,
     };
     args.finish()?;
-    let mut env = setup::Environment::from_process();
-    if store_url.is_some() {
-        env.store_url = store_url;
-    }
+    let env = environment(store_url);
     let gatehouse = setup::open_existing(&data_dir, &env)?;
     let account = account.unwrap_or_else(|| gatehouse.account().to_string());
     if let Some((name, value)) = set {
@@ -324,10 +328,7 @@ fn workload_command(mut args: Args) -> Result<(), String> {
         .transpose()?;
     let words = std::mem::take(&mut args.words);
     args.finish()?;
-    let mut env = setup::Environment::from_process();
-    if store_url.is_some() {
-        env.store_url = store_url;
-    }
+    let env = environment(store_url);
     let gatehouse = setup::open_existing(&data_dir, &env)?;
     match words
         .iter()
@@ -384,10 +385,7 @@ fn account_create_command(mut args: Args) -> Result<(), String> {
         .transpose()?;
     let alias = args.option("--alias")?;
     args.finish()?;
-    let mut env = setup::Environment::from_process();
-    if store_url.is_some() {
-        env.store_url = store_url;
-    }
+    let env = environment(store_url);
     let gatehouse = setup::open_existing(&data_dir, &env)?;
     let account = gatehouse.create_account(id, alias.as_deref(), http::now())?;
     println!(
@@ -411,10 +409,7 @@ fn account_list_command(mut args: Args) -> Result<(), String> {
     let data_dir = data_dir(&mut args)?;
     let store_url = args.option("--store")?;
     args.finish()?;
-    let mut env = setup::Environment::from_process();
-    if store_url.is_some() {
-        env.store_url = store_url;
-    }
+    let env = environment(store_url);
     let gatehouse = setup::open_existing(&data_dir, &env)?;
     println!("ACCOUNT\tALIAS\tCREATED\tUSERS\tROOT KEYS");
     for a in gatehouse.accounts()? {
@@ -435,10 +430,7 @@ fn rotate_command(mut args: Args) -> Result<(), String> {
     let data_dir = data_dir(&mut args)?;
     let store_url = args.option("--store")?;
     args.finish()?;
-    let mut env = setup::Environment::from_process();
-    if store_url.is_some() {
-        env.store_url = store_url;
-    }
+    let env = environment(store_url);
     let gatehouse = setup::open_existing(&data_dir, &env)?;
     let rotation = gatehouse.rotate_master_key().map_err(|e| e.to_string())?;
     println!(
@@ -496,10 +488,7 @@ fn store_check_command(mut args: Args) -> Result<(), String> {
     let data_dir = data_dir(&mut args)?;
     let store_url = args.option("--store")?;
     args.finish()?;
-    let mut env = setup::Environment::from_process();
-    if store_url.is_some() {
-        env.store_url = store_url;
-    }
+    let env = environment(store_url);
     setup::check(&data_dir, &env)?;
     match &env.store_url {
         Some(_) => println!("the PostgreSQL store is consistent"),

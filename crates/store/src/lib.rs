@@ -145,10 +145,21 @@ impl std::error::Error for StoreError {}
 fn run<T, E: From<StoreError>>(
     store: &dyn Store,
     mode: Mode,
+    body: impl FnMut(&mut dyn Txn) -> Result<T, E>,
+) -> Result<T, E> {
+    with_outcome(body, |txn_body| store.transact(mode, txn_body))
+}
+
+/// Runs a typed body through `transact`, which sees only whether to commit: an `Err` rolls the
+/// transaction back, and the body's last result is returned.
+fn with_outcome<T, E: From<StoreError>>(
     mut body: impl FnMut(&mut dyn Txn) -> Result<T, E>,
+    transact: impl FnOnce(
+        &mut dyn FnMut(&mut dyn Txn) -> Result<(), Rollback>,
+    ) -> Result<(), StoreError>,
 ) -> Result<T, E> {
     let mut outcome: Option<Result<T, E>> = None;
-    store.transact(mode, &mut |txn| {
+    transact(&mut |txn| {
         let result = body(txn);
         let failed = result.is_err();
         outcome = Some(result);
@@ -163,20 +174,12 @@ fn run<T, E: From<StoreError>>(
 pub fn read_as_of<T, E: From<StoreError>>(
     store: &dyn Store,
     token: Option<u64>,
-    mut body: impl FnMut(&mut dyn Txn) -> Result<T, E>,
+    body: impl FnMut(&mut dyn Txn) -> Result<T, E>,
 ) -> Result<T, E> {
-    let Some(token) = token else {
-        return read(store, body);
-    };
-    let mut outcome: Option<Result<T, E>> = None;
-    store.transact_read_as_of(token, &mut |txn| {
-        let result = body(txn);
-        let failed = result.is_err();
-        outcome = Some(result);
-        if failed { Err(Rollback) } else { Ok(()) }
-    })?;
-    outcome
-        .unwrap_or_else(|| Err(StoreError::Backend("transaction body did not run".into()).into()))
+    match token {
+        Some(token) => with_outcome(body, |txn_body| store.transact_read_as_of(token, txn_body)),
+        None => read(store, body),
+    }
 }
 
 /// Runs `body` in a read-only transaction.
