@@ -272,3 +272,54 @@ def test_the_aws_cli_assumes_a_role_from_its_profile(srv, tmp_path):
     assert result.returncode == 0, result.stderr
     who = json.loads(result.stdout)
     assert who["Arn"] == f"arn:aws:sts::{srv.account_id}:assumed-role/{role['RoleName']}/cli-session"
+
+
+def test_session_tags_and_source_identity(srv):
+    """Tags and SourceIdentity need sts:TagSession and sts:SetSourceIdentity in the trust policy;
+    session tags stand as aws:PrincipalTag over the role's own; transitive tags and the source
+    identity pass on through role chaining and cannot be changed there."""
+    iam = srv.iam()
+    _, key = new_user(srv, allow(["sts:AssumeRole", "sts:TagSession", "sts:SetSourceIdentity"]))
+    strict = iam.create_role(RoleName=unique("strict"), AssumeRolePolicyDocument=trust(srv.account_id))["Role"]
+    sts = srv.sts(key["AccessKeyId"], key["SecretAccessKey"])
+    with pytest.raises(ClientError) as e:
+        sts.assume_role(RoleArn=strict["Arn"], RoleSessionName="tagged", Tags=[{"Key": "team", "Value": "blue"}])
+    assert error(e)[0] == "AccessDenied" and "sts:TagSession" in error(e)[2]
+    with pytest.raises(ClientError) as e:
+        sts.assume_role(RoleArn=strict["Arn"], RoleSessionName="src", SourceIdentity="alice")
+    assert error(e)[0] == "AccessDenied" and "sts:SetSourceIdentity" in error(e)[2]
+
+    everything = ["sts:AssumeRole", "sts:TagSession", "sts:SetSourceIdentity"]
+    role = iam.create_role(RoleName=unique("tagged"), Tags=[{"Key": "team", "Value": "red"}],
+                           AssumeRolePolicyDocument=doc({"Effect": "Allow", "Principal": {"AWS": srv.account_id},
+                                                         "Action": everything}))["Role"]
+    iam.put_role_policy(RoleName=role["RoleName"], PolicyName="by-tag", PolicyDocument=doc(
+        allow("iam:ListUsers", Condition={"StringEquals": {"aws:PrincipalTag/team": "blue"}}),
+        allow("iam:ListRoles", Condition={"StringEquals": {"aws:SourceIdentity": "alice"}}),
+        allow("sts:*")))
+    resp = sts.assume_role(RoleArn=role["Arn"], RoleSessionName="tagged", SourceIdentity="alice",
+                           Tags=[{"Key": "team", "Value": "blue"}, {"Key": "project", "Value": "x"}],
+                           TransitiveTagKeys=["team"])
+    assert resp["SourceIdentity"] == "alice" and 0 < resp["PackedPolicySize"] <= 100
+    tagged = session(srv, resp["Credentials"])
+    tagged.list_users()  # the session's team=blue over the role's team=red
+    tagged.list_roles()  # aws:SourceIdentity
+    untagged = session(srv, sts.assume_role(RoleArn=role["Arn"], RoleSessionName="plain")["Credentials"])
+    for call in (untagged.list_users, untagged.list_roles):
+        with pytest.raises(ClientError) as e:
+            call()
+        assert error(e)[0] == "AccessDenied"
+
+    # Role chaining: the transitive tag and the source identity come along; neither changes.
+    chained_sts = session(srv, resp["Credentials"], "sts")
+    with pytest.raises(ClientError) as e:
+        chained_sts.assume_role(RoleArn=role["Arn"], RoleSessionName="again", Tags=[{"Key": "team", "Value": "red"}])
+    assert error(e)[0] == "ValidationError"
+    with pytest.raises(ClientError) as e:
+        chained_sts.assume_role(RoleArn=role["Arn"], RoleSessionName="again", SourceIdentity="mallory")
+    assert error(e)[0] == "AccessDenied"
+    again = chained_sts.assume_role(RoleArn=role["Arn"], RoleSessionName="again")
+    assert again["SourceIdentity"] == "alice"
+    chained = session(srv, again["Credentials"])
+    chained.list_users()
+    chained.list_roles()

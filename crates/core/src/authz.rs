@@ -53,6 +53,7 @@ pub struct Permission {
 }
 
 /// A resource-based policy a permission is decided with.
+#[derive(Clone)]
 pub struct ResourcePolicy {
     pub document: String,
     pub kind: PolicyKind,
@@ -92,6 +93,23 @@ impl Access {
             context,
             resource_policy: Some(policy),
         }])
+    }
+
+    /// Another action decided like the first permission (on its resource, with its resource
+    /// policy and condition keys): `sts:TagSession` beside `sts:AssumeRole`.
+    pub fn and_alike(mut self, action: &'static str) -> Self {
+        if let Access::Check(checks) = &mut self
+            && let Some(first) = checks.first()
+        {
+            let alike = Permission {
+                action,
+                resource: first.resource.clone(),
+                context: first.context.clone(),
+                resource_policy: first.resource_policy.clone(),
+            };
+            checks.push(alike);
+        }
+        self
     }
 
     /// Another permission the call needs as well (such as the target of a move).
@@ -857,11 +875,33 @@ impl<'a> Who<'a> {
         }
     }
 
-    fn tags(&self) -> &[(String, String)] {
+    /// `aws:PrincipalTag/*`: a user's tags; a role session's tags over its role's.
+    fn tags(&self) -> Vec<(&str, &str)> {
         match self {
-            Who::User(user, _) => &user.tags,
-            Who::RoleSession(session) => &session.role.tags,
-            Who::Root(_) | Who::Federated(_) => &[],
+            Who::User(user, _) => user
+                .tags
+                .iter()
+                .map(|(k, v)| (k.as_str(), v.as_str()))
+                .collect(),
+            Who::RoleSession(session) => {
+                let own = &session.session.tags;
+                session
+                    .role
+                    .tags
+                    .iter()
+                    .filter(|(k, _)| !own.iter().any(|(o, _)| o.eq_ignore_ascii_case(k)))
+                    .chain(own)
+                    .map(|(k, v)| (k.as_str(), v.as_str()))
+                    .collect()
+            }
+            Who::Root(_) | Who::Federated(_) => Vec::new(),
+        }
+    }
+
+    fn source_identity(&self) -> Option<&str> {
+        match self {
+            Who::RoleSession(session) => session.session.source_identity.as_deref(),
+            _ => None,
         }
     }
 }
@@ -906,7 +946,10 @@ fn global_context(
         add("aws:SourceIp", &|| ip.to_string());
     }
     for (key, value) in who.tags() {
-        add(&format!("aws:PrincipalTag/{key}"), &|| value.clone());
+        add(&format!("aws:PrincipalTag/{key}"), &|| value.to_string());
+    }
+    if let Some(source_identity) = who.source_identity() {
+        add("aws:SourceIdentity", &|| source_identity.to_string());
     }
     // Temporary credentials: when they were issued (a deny on an earlier issue time revokes
     // every session issued before it) and whether MFA authenticated them.

@@ -173,6 +173,7 @@ const PACKED_POLICY_LIMIT: usize = 2_048;
 fn session_policies(
     policy: Option<&str>,
     descriptors: Option<&[gatehouse_protocol::sts::PolicyDescriptorType]>,
+    tags: &[(String, String)],
 ) -> Result<(Vec<String>, usize)> {
     if let Some(policy) = policy {
         parse_policy(policy, PolicyKind::Session)?;
@@ -199,6 +200,7 @@ fn session_policies(
         .iter()
         .map(|p| p.chars().filter(|c| !c.is_whitespace()).count())
         .chain(policy_arns.iter().map(String::len))
+        .chain(tags.iter().map(|(k, v)| k.len() + v.len()))
         .sum();
     let packed_percent = (packed * 100).div_ceil(PACKED_POLICY_LIMIT);
     if packed_percent > 100 {
@@ -212,6 +214,106 @@ fn session_policies(
         .into());
     }
     Ok((policy_arns, packed_percent))
+}
+
+/// Tags as key and value.
+type Tags = Vec<(String, String)>;
+
+/// AWS's most session tags on one session.
+const MAX_SESSION_TAGS: usize = 50;
+
+fn validation(message: String) -> crate::errors::Failure {
+    ApiError::new(ErrorCode::ValidationError, message).into()
+}
+
+/// The session's tags: the caller session's transitive tags (which a new tag may not
+/// override), then the request's; and which of them pass on again.
+fn session_tags(
+    input: &AssumeRoleRequest,
+    carried: Option<&RoleSessionRecord>,
+) -> Result<(Tags, Vec<String>)> {
+    let mut tags: Tags = Vec::new();
+    let mut transitive: Vec<String> = Vec::new();
+    if let Some(carried) = carried {
+        for key in &carried.transitive_tag_keys {
+            if let Some((k, v)) = carried
+                .tags
+                .iter()
+                .find(|(k, _)| k.eq_ignore_ascii_case(key))
+            {
+                tags.push((k.clone(), v.clone()));
+                transitive.push(k.clone());
+            }
+        }
+    }
+    for tag in input.tags.iter().flatten() {
+        if tag.key.to_ascii_lowercase().starts_with("aws:") {
+            return Err(validation(format!(
+                "Tag key {} is not allowed: the prefix aws: is reserved for AWS",
+                tag.key
+            )));
+        }
+        if tags.iter().any(|(k, _)| k.eq_ignore_ascii_case(&tag.key)) {
+            return Err(validation(format!(
+                "Duplicate tag key {}, or one that would override a transitive tag of the \
+                 calling session",
+                tag.key
+            )));
+        }
+        tags.push((tag.key.clone(), tag.value.clone()));
+    }
+    if tags.len() > MAX_SESSION_TAGS {
+        return Err(validation(format!(
+            "A session can have at most {MAX_SESSION_TAGS} tags"
+        )));
+    }
+    for key in input.transitive_tag_keys.iter().flatten() {
+        if !input
+            .tags
+            .iter()
+            .flatten()
+            .any(|t| t.key.eq_ignore_ascii_case(key))
+        {
+            return Err(validation(format!(
+                "Transitive tag key {key} is not among the session's tags"
+            )));
+        }
+        if !transitive.iter().any(|k| k.eq_ignore_ascii_case(key)) {
+            transitive.push(key.clone());
+        }
+    }
+    Ok((tags, transitive))
+}
+
+/// The session's source identity: the request's (2 to 64 characters of `[\w+=,.@-]`, not
+/// starting with `aws:`), or the calling session's, which a role chain cannot change.
+fn source_identity(
+    requested: Option<&str>,
+    carried: Option<&RoleSessionRecord>,
+) -> Result<Option<String>> {
+    let carried = carried.and_then(|c| c.source_identity.clone());
+    let Some(requested) = requested else {
+        return Ok(carried);
+    };
+    let well_formed = (2..=64).contains(&requested.len())
+        && requested
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"_+=,.@-".contains(&b))
+        && !requested.to_ascii_lowercase().starts_with("aws:");
+    if !well_formed {
+        return Err(validation(format!(
+            "SourceIdentity {requested} is not valid: 2 to 64 letters, digits or _+=,.@-, not \
+             starting with aws:"
+        )));
+    }
+    match carried {
+        Some(carried) if carried != requested => Err(ApiError::new(
+            ErrorCode::AccessDenied,
+            "The source identity of a role chain cannot be changed",
+        )
+        .into()),
+        _ => Ok(Some(requested.to_string())),
+    }
 }
 
 /// The options of `GetFederationToken` and `AssumeRole` not supported yet: an explicit 501,
@@ -249,7 +351,7 @@ impl Handler for GetFederationToken {
         refuse_unsupported(Self::NAME, &[("Tags", input.tags.is_some())])?;
         let (owner, seconds) = long_term_owner(call, Self::NAME, input.duration_seconds)?;
         let (policy_arns, packed_percent) =
-            session_policies(input.policy.as_deref(), input.policy_arns.as_deref())?;
+            session_policies(input.policy.as_deref(), input.policy_arns.as_deref(), &[])?;
         let session = FederatedSessionRecord {
             name: input.name.clone(),
             policy: input.policy.clone(),
@@ -326,7 +428,29 @@ impl Handler for AssumeRole {
         if let Some(external_id) = &input.external_id {
             context.push(("sts:ExternalId".to_string(), vec![external_id.clone()]));
         }
-        let access = Access::under_resource_policy(
+        let tags: Vec<&gatehouse_protocol::sts::Tag> = input.tags.iter().flatten().collect();
+        for tag in &tags {
+            context.push((
+                format!("aws:RequestTag/{}", tag.key),
+                vec![tag.value.clone()],
+            ));
+        }
+        if !tags.is_empty() {
+            context.push((
+                "aws:TagKeys".to_string(),
+                tags.iter().map(|t| t.key.clone()).collect(),
+            ));
+        }
+        if let Some(keys) = &input.transitive_tag_keys {
+            context.push(("sts:TransitiveTagKeys".to_string(), keys.clone()));
+        }
+        if let Some(source_identity) = &input.source_identity {
+            context.push((
+                "sts:SourceIdentity".to_string(),
+                vec![source_identity.clone()],
+            ));
+        }
+        let mut access = Access::under_resource_policy(
             "sts:AssumeRole",
             role.arn(),
             ResourcePolicy {
@@ -336,6 +460,14 @@ impl Handler for AssumeRole {
             },
             context,
         );
+        // AWS: passing session tags also needs sts:TagSession, and a source identity
+        // sts:SetSourceIdentity, from the trust policy and the caller's policies alike.
+        if !tags.is_empty() || input.transitive_tag_keys.is_some() {
+            access = access.and_alike("sts:TagSession");
+        }
+        if input.source_identity.is_some() {
+            access = access.and_alike("sts:SetSourceIdentity");
+        }
         Ok((role, access))
     }
 
@@ -345,25 +477,22 @@ impl Handler for AssumeRole {
         role: RoleRecord,
         input: &AssumeRoleRequest,
     ) -> Result<AssumeRoleResponse> {
-        let unsupported = [
-            (
-                "Tags",
-                input.tags.is_some() || input.transitive_tag_keys.is_some(),
-            ),
-            ("SourceIdentity", input.source_identity.is_some()),
-            (
-                "SerialNumber",
-                input.serial_number.is_some() || input.token_code.is_some(),
-            ),
-            ("ProvidedContexts", input.provided_contexts.is_some()),
-        ];
-        if let Some((what, _)) = unsupported.iter().find(|(_, given)| *given) {
-            return Err(ApiError::new(
-                ErrorCode::NotImplemented,
-                format!("AssumeRole with {what} is not implemented yet"),
-            )
-            .into());
-        }
+        refuse_unsupported(
+            Self::NAME,
+            &[
+                (
+                    "SerialNumber",
+                    input.serial_number.is_some() || input.token_code.is_some(),
+                ),
+                ("ProvidedContexts", input.provided_contexts.is_some()),
+            ],
+        )?;
+        let carried = match &call.cx.caller.principal {
+            Principal::AssumedRole(caller) => Some(&caller.session),
+            _ => None,
+        };
+        let (tags, transitive_tag_keys) = session_tags(input, carried)?;
+        let source_identity = source_identity(input.source_identity.as_deref(), carried)?;
         let chained = call.cx.caller.session.is_some();
         let seconds = input
             .duration_seconds
@@ -394,12 +523,15 @@ impl Handler for AssumeRole {
             .into());
         }
         let (policy_arns, packed_percent) =
-            session_policies(input.policy.as_deref(), input.policy_arns.as_deref())?;
+            session_policies(input.policy.as_deref(), input.policy_arns.as_deref(), &tags)?;
         let session = RoleSessionRecord {
             session_name: input.role_session_name.clone(),
             policy: input.policy.clone(),
             policy_arns,
             chained,
+            tags,
+            transitive_tag_keys,
+            source_identity: source_identity.clone(),
         };
         let assumed = crate::AssumedRole {
             role: std::sync::Arc::new(role.clone()),
@@ -413,7 +545,9 @@ impl Handler for AssumeRole {
             seconds,
             SessionKind::Role(session),
         )?;
-        let sized = input.policy.is_some() || input.policy_arns.is_some();
+        let sized = input.policy.is_some()
+            || input.policy_arns.is_some()
+            || !assumed.session.tags.is_empty();
         Ok(AssumeRoleResponse {
             credentials: Some(credentials(issued)),
             assumed_role_user: Some(AssumedRoleUser {
@@ -421,7 +555,7 @@ impl Handler for AssumeRole {
                 arn: assumed.arn(),
             }),
             packed_policy_size: sized.then(|| i32::try_from(packed_percent).unwrap_or(100)),
-            source_identity: None,
+            source_identity,
         })
     }
 }

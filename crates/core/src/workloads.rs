@@ -204,6 +204,9 @@ impl Gatehouse {
                     policy: None,
                     policy_arns: Vec::new(),
                     chained: false,
+                    tags: Vec::new(),
+                    transitive_tag_keys: Vec::new(),
+                    source_identity: None,
                 }),
             )?;
             Ok::<_, Failure>(Ok(WorkloadCredentials {

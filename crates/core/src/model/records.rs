@@ -434,6 +434,15 @@ pub struct RoleSessionRecord {
     /// Whether the session was assumed with temporary credentials (role chaining).
     #[serde(default)]
     pub chained: bool,
+    /// Session tags (`aws:PrincipalTag/*`, over the role's own tags of the same key).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tags: Vec<(String, String)>,
+    /// The keys of the tags that pass on to sessions this one assumes (role chaining).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub transitive_tag_keys: Vec<String>,
+    /// `aws:SourceIdentity`: set once, kept through role chaining.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_identity: Option<String>,
 }
 
 /// An SSH public key of a user (for CodeCommit), as uploaded.
