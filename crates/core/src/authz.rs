@@ -23,6 +23,7 @@ use gatehouse_protocol::error::{ApiError, ErrorCode};
 use gatehouse_store::Txn;
 use gatehouse_types::format_iso8601;
 
+use crate::authorization_messages::Denial;
 use crate::errors::Result;
 use crate::iam::{default_document, policy_by_arn, policy_by_id};
 use crate::model::aws_policies::AWS_ACCOUNT;
@@ -663,20 +664,21 @@ impl Gatehouse {
             ),
         };
         for check in checks {
-            let decision = match (&check.resource_policy, &compiled) {
+            let (decision, context) = match (&check.resource_policy, &compiled) {
                 // Every name a request carries is looked up in the caller's own account, so
                 // the root user acts only on its own account's resources.
                 (None, None) => continue,
                 (None, Some(compiled)) => {
                     let mut context = global_context(cx, service, &who, Some(compiled));
                     Access::add_to(&mut context, &check.context);
-                    compiled.set.authorize(&Request {
+                    let decision = compiled.set.authorize(&Request {
                         principal: &principal,
                         action: check.action,
                         resource: &check.resource,
                         resource_account: None,
                         context: &context,
-                    })
+                    });
+                    (decision, context)
                 }
                 (Some(resource_policy), compiled) => {
                     // Decided with the resource's policy: rare (AssumeRole), so not compiled.
@@ -703,15 +705,23 @@ impl Gatehouse {
                     );
                     if decision.outcome != Outcome::Allowed {
                         // AWS names no policy type when a trust policy is part of the refusal.
-                        return Err(ApiError::new(
+                        let error = ApiError::new(
                             ErrorCode::AccessDenied,
                             format!(
                                 "User: {principal_arn} is not authorized to perform: {} on \
                                  resource: {}",
                                 check.action, check.resource
                             ),
-                        )
-                        .into());
+                        );
+                        let denial = Denial {
+                            principal_id: who.userid(),
+                            principal_arn: &principal_arn,
+                            action: check.action,
+                            resource: &check.resource,
+                            decision: Some(&decision),
+                            context: &context,
+                        };
+                        return Err(self.with_encoded_message(t, error, &denial).into());
                     }
                     continue;
                 }
@@ -733,9 +743,16 @@ impl Gatehouse {
                 }
                 Outcome::ImplicitDeny => DenialReason::NoBoundaryAllows,
             };
-            return Err(
-                access_denied(&principal_arn, check.action, &check.resource, reason).into(),
-            );
+            let error = access_denied(&principal_arn, check.action, &check.resource, reason);
+            let denial = Denial {
+                principal_id: who.userid(),
+                principal_arn: &principal_arn,
+                action: check.action,
+                resource: &check.resource,
+                decision: Some(&decision),
+                context: &context,
+            };
+            return Err(self.with_encoded_message(t, error, &denial).into());
         }
         Ok(Authorized { _private: () })
     }

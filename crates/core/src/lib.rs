@@ -9,6 +9,7 @@
 //! [`RequestContext`] carrying the authenticated caller and the time of the request.
 
 mod accounts;
+mod authorization_messages;
 mod authz;
 mod consistency;
 mod crypto;
@@ -174,6 +175,9 @@ pub struct Gatehouse {
     shared: model::shared::SharedRecords,
     /// Argon2id hashing of console passwords, a bounded number at a time.
     passwords: passwords::PasswordHasher,
+    /// Whether AccessDenied messages carry an encoded authorization failure message (an
+    /// option: AWS's IAM and STS denials carry none).
+    encode_denials: bool,
 }
 
 impl Gatehouse {
@@ -196,6 +200,7 @@ impl Gatehouse {
             touches: Default::default(),
             shared: Default::default(),
             passwords: Default::default(),
+            encode_denials: false,
         }
     }
 

@@ -3,9 +3,11 @@
 use gatehouse_policy::PolicyKind;
 use gatehouse_protocol::error::{ApiError, ErrorCode};
 use gatehouse_protocol::sts::{
-    AssumeRoleRequest, AssumeRoleResponse, AssumedRoleUser, Credentials, FederatedUser,
-    GetCallerIdentityRequest, GetCallerIdentityResponse, GetFederationTokenRequest,
-    GetFederationTokenResponse, GetSessionTokenRequest, GetSessionTokenResponse, StsApi,
+    AssumeRoleRequest, AssumeRoleResponse, AssumedRoleUser, Credentials,
+    DecodeAuthorizationMessageRequest, DecodeAuthorizationMessageResponse, FederatedUser,
+    GetAccessKeyInfoRequest, GetAccessKeyInfoResponse, GetCallerIdentityRequest,
+    GetCallerIdentityResponse, GetFederationTokenRequest, GetFederationTokenResponse,
+    GetSessionTokenRequest, GetSessionTokenResponse, StsApi,
 };
 use gatehouse_types::Arn;
 
@@ -560,7 +562,68 @@ impl Handler for AssumeRole {
     }
 }
 
+operation!(DecodeAuthorizationMessage, Sts, reads, DecodeAuthorizationMessageRequest => DecodeAuthorizationMessageResponse);
+impl Handler for DecodeAuthorizationMessage {
+    type Target = ();
+    fn resolve(_: &mut Call<'_>, _: &DecodeAuthorizationMessageRequest) -> Result<((), Access)> {
+        Ok(((), Access::to(Self::ACTION, "*")))
+    }
+    fn run(
+        call: &mut Call<'_>,
+        _: Authorized,
+        (): (),
+        input: &DecodeAuthorizationMessageRequest,
+    ) -> Result<DecodeAuthorizationMessageResponse> {
+        Ok(DecodeAuthorizationMessageResponse {
+            decoded_message: Some(
+                call.g
+                    .decode_authorization_message(&input.encoded_message)?,
+            ),
+        })
+    }
+}
+
+operation!(GetAccessKeyInfo, Sts, reads, GetAccessKeyInfoRequest => GetAccessKeyInfoResponse);
+impl Handler for GetAccessKeyInfo {
+    type Target = ();
+    fn resolve(_: &mut Call<'_>, _: &GetAccessKeyInfoRequest) -> Result<((), Access)> {
+        Ok(((), Access::to(Self::ACTION, "*")))
+    }
+    /// The account a key (long-term or temporary) belongs to, whatever its state. AWS reads
+    /// the account out of any key id; Gatehouse's ids are random, so it answers for the keys it
+    /// holds (README, "differs").
+    fn run(
+        call: &mut Call<'_>,
+        _: Authorized,
+        (): (),
+        input: &GetAccessKeyInfoRequest,
+    ) -> Result<GetAccessKeyInfoResponse> {
+        use crate::model::records::{
+            ACCESS_KEYS, AccessKeyRecord, Records, SESSIONS, SessionRecord,
+        };
+        let id = input.access_key_id.as_str();
+        let account = match call.t.get_record::<AccessKeyRecord>(ACCESS_KEYS, id)? {
+            Some(key) => Some(key.account),
+            None => call
+                .t
+                .get_record::<SessionRecord>(SESSIONS, id)?
+                .map(|s| s.account),
+        };
+        let account = account.ok_or_else(|| {
+            ApiError::new(
+                ErrorCode::ValidationError,
+                format!("The access key ID {id} was not issued by this service."),
+            )
+        })?;
+        Ok(GetAccessKeyInfoResponse {
+            account: Some(account),
+        })
+    }
+}
+
 operations!(StsApi {
+    decode_authorization_message => DecodeAuthorizationMessage,
+    get_access_key_info => GetAccessKeyInfo,
     assume_role => AssumeRole,
     get_federation_token => GetFederationToken,
     get_caller_identity => GetCallerIdentity,

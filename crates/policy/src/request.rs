@@ -239,6 +239,11 @@ impl Context {
         }
     }
 
+    /// Every key (lower-cased) and its values, in no particular order.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &[String])> {
+        self.entries.iter().map(|(k, v)| (&**k, v.as_slice()))
+    }
+
     /// The key as stored and its values, for a lowercased key.
     pub(crate) fn entry_lower(&self, key_lower: &str) -> Option<(&str, &[String])> {
         self.entries

@@ -69,6 +69,10 @@ environment:
                                         file DATA_DIR/master.key, created on first start)
     GATEHOUSE_MASTER_KEY_NEXT           during a master-key rotation, the new key: secrets
                                         sealed under either key open
+    GATEHOUSE_ENCODE_AUTHORIZATION_MESSAGES=true
+                                        AccessDenied messages end with an encoded
+                                        authorization failure message (AWS's IAM and STS
+                                        ones do not) that sts:DecodeAuthorizationMessage opens
     GATEHOUSE_LOG                       error, warn, info (default), debug, trace or off
 ";
 

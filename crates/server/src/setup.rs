@@ -25,6 +25,9 @@ pub struct Environment {
     pub master_key: Option<SecretKey>,
     /// `GATEHOUSE_MASTER_KEY_NEXT`: the key a rotation moves to (see `master_keys` in core).
     pub next_master_key: Option<SecretKey>,
+    /// `GATEHOUSE_ENCODE_AUTHORIZATION_MESSAGES=true`: denials carry an encoded message that
+    /// `sts:DecodeAuthorizationMessage` opens.
+    pub encode_authorization_messages: bool,
 }
 
 impl Environment {
@@ -37,6 +40,8 @@ impl Environment {
             root_secret_access_key: var("GATEHOUSE_ROOT_SECRET_ACCESS_KEY").map(SecretKey::new),
             master_key: var("GATEHOUSE_MASTER_KEY").map(SecretKey::new),
             next_master_key: var("GATEHOUSE_MASTER_KEY_NEXT").map(SecretKey::new),
+            encode_authorization_messages: var("GATEHOUSE_ENCODE_AUTHORIZATION_MESSAGES")
+                .is_some_and(|v| v == "true" || v == "1"),
         }
     }
 }
@@ -106,7 +111,9 @@ pub fn open(data_dir: &Path, env: &Environment, now: Timestamp) -> Result<Opened
         }
     };
     let account = account_id(env, store.as_ref())?;
-    let gatehouse = Arc::new(Gatehouse::new(store, account, master_key, root_key));
+    let mut gatehouse = Gatehouse::new(store, account, master_key, root_key);
+    gatehouse.encode_authorization_messages(env.encode_authorization_messages);
+    let gatehouse = Arc::new(gatehouse);
     // Before anything is sealed or created: a wrong master key or account id is refused.
     gatehouse.prepare_store().map_err(|e| e.to_string())?;
     match gatehouse
