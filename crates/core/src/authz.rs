@@ -664,86 +664,69 @@ impl Gatehouse {
             ),
         };
         for check in checks {
-            let (decision, context) = match (&check.resource_policy, &compiled) {
-                // Every name a request carries is looked up in the caller's own account, so
-                // the root user acts only on its own account's resources.
-                (None, None) => continue,
-                (None, Some(compiled)) => {
-                    let mut context = global_context(cx, service, &who, Some(compiled));
-                    Access::add_to(&mut context, &check.context);
-                    let decision = compiled.set.authorize(&Request {
-                        principal: &principal,
-                        action: check.action,
-                        resource: &check.resource,
-                        resource_account: None,
-                        context: &context,
-                    });
-                    (decision, context)
-                }
-                (Some(resource_policy), compiled) => {
-                    // Decided with the resource's policy: rare (AssumeRole), so not compiled.
-                    let mut set = compiled
-                        .as_ref()
-                        .map(|c| c.set.policy_set().clone())
-                        .unwrap_or_default();
-                    set.resource = Some(NamedPolicy::new(
-                        "resource",
-                        self.compiled
-                            .get(&resource_policy.document, resource_policy.kind)?,
-                    ));
-                    let mut context = global_context(cx, service, &who, None);
-                    Access::add_to(&mut context, &check.context);
-                    let decision = gatehouse_policy::authorize(
-                        &set,
-                        &Request {
+            let (decision, context, with_resource_policy) =
+                match (&check.resource_policy, &compiled) {
+                    // Every name a request carries is looked up in the caller's own account, so
+                    // the root user acts only on its own account's resources.
+                    (None, None) => continue,
+                    (None, Some(compiled)) => {
+                        let mut context = global_context(cx, service, &who, Some(compiled));
+                        Access::add_to(&mut context, &check.context);
+                        let decision = compiled.set.authorize(&Request {
                             principal: &principal,
                             action: check.action,
                             resource: &check.resource,
-                            resource_account: Some(&resource_policy.account),
+                            resource_account: None,
                             context: &context,
-                        },
-                    );
-                    if decision.outcome != Outcome::Allowed {
-                        // AWS names no policy type when a trust policy is part of the refusal.
-                        let error = ApiError::new(
-                            ErrorCode::AccessDenied,
-                            format!(
-                                "User: {principal_arn} is not authorized to perform: {} on \
-                                 resource: {}",
-                                check.action, check.resource
-                            ),
-                        );
-                        let denial = Denial {
-                            principal_id: who.userid(),
-                            principal_arn: &principal_arn,
-                            action: check.action,
-                            resource: &check.resource,
-                            decision: Some(&decision),
-                            context: &context,
-                        };
-                        return Err(self.with_encoded_message(t, error, &denial).into());
+                        });
+                        (decision, context, false)
                     }
-                    continue;
-                }
+                    (Some(resource_policy), compiled) => {
+                        // Decided with the resource's policy: rare (AssumeRole), so not compiled.
+                        let mut set = compiled
+                            .as_ref()
+                            .map(|c| c.set.policy_set().clone())
+                            .unwrap_or_default();
+                        set.resource = Some(NamedPolicy::new(
+                            "resource",
+                            self.compiled
+                                .get(&resource_policy.document, resource_policy.kind)?,
+                        ));
+                        let mut context = global_context(cx, service, &who, None);
+                        Access::add_to(&mut context, &check.context);
+                        let decision = gatehouse_policy::authorize(
+                            &set,
+                            &Request {
+                                principal: &principal,
+                                action: check.action,
+                                resource: &check.resource,
+                                resource_account: Some(&resource_policy.account),
+                                context: &context,
+                            },
+                        );
+                        (decision, context, true)
+                    }
+                };
+            if decision.outcome == Outcome::Allowed {
+                continue;
+            }
+            let error = if with_resource_policy {
+                // AWS names no policy type when a trust policy is part of the refusal.
+                ApiError::new(
+                    ErrorCode::AccessDenied,
+                    format!(
+                        "User: {principal_arn} is not authorized to perform: {} on resource: {}",
+                        check.action, check.resource
+                    ),
+                )
+            } else {
+                access_denied(
+                    &principal_arn,
+                    check.action,
+                    &check.resource,
+                    denial_reason(&decision),
+                )
             };
-            let reason = match decision.outcome {
-                Outcome::Allowed => continue,
-                Outcome::ExplicitDeny if decision.identity == TypeDecision::ExplicitDeny => {
-                    DenialReason::ExplicitDenyInIdentityPolicy
-                }
-                Outcome::ExplicitDeny if decision.session == TypeDecision::ExplicitDeny => {
-                    DenialReason::ExplicitDenyInSessionPolicy
-                }
-                Outcome::ExplicitDeny => DenialReason::ExplicitDenyInBoundary,
-                Outcome::ImplicitDeny if decision.identity != TypeDecision::Allowed => {
-                    DenialReason::NoIdentityPolicyAllows
-                }
-                Outcome::ImplicitDeny if decision.session == TypeDecision::ImplicitDeny => {
-                    DenialReason::NoSessionPolicyAllows
-                }
-                Outcome::ImplicitDeny => DenialReason::NoBoundaryAllows,
-            };
-            let error = access_denied(&principal_arn, check.action, &check.resource, reason);
             let denial = Denial {
                 principal_id: who.userid(),
                 principal_arn: &principal_arn,
@@ -755,6 +738,22 @@ impl Gatehouse {
             return Err(self.with_encoded_message(t, error, &denial).into());
         }
         Ok(Authorized { _private: () })
+    }
+}
+
+/// Which of AWS's AccessDenied endings a refusal by identity-side policies takes.
+fn denial_reason(decision: &gatehouse_policy::Decision) -> DenialReason {
+    match decision.outcome {
+        Outcome::ExplicitDeny if decision.identity == TypeDecision::ExplicitDeny => {
+            DenialReason::ExplicitDenyInIdentityPolicy
+        }
+        Outcome::ExplicitDeny if decision.session == TypeDecision::ExplicitDeny => {
+            DenialReason::ExplicitDenyInSessionPolicy
+        }
+        Outcome::ExplicitDeny => DenialReason::ExplicitDenyInBoundary,
+        _ if decision.identity != TypeDecision::Allowed => DenialReason::NoIdentityPolicyAllows,
+        _ if decision.session == TypeDecision::ImplicitDeny => DenialReason::NoSessionPolicyAllows,
+        _ => DenialReason::NoBoundaryAllows,
     }
 }
 

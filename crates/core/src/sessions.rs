@@ -19,7 +19,8 @@ use crate::authz::Service;
 use crate::crypto::random;
 use crate::errors::{Result, randomness_unavailable};
 use crate::model::records::{
-    FederatedSessionRecord, Record, Records, RoleSessionRecord, SESSIONS, SessionRecord,
+    FederatedSessionRecord, Record, Records, RoleSessionRecord, SESSION_EXPIRIES, SESSIONS,
+    SessionRecord,
 };
 use crate::{Gatehouse, RequestContext, Session};
 
@@ -117,6 +118,29 @@ pub(crate) enum SessionKind {
     Federated(FederatedSessionRecord),
 }
 
+/// Expired sessions removed per session issued: more than are issued, so the table holds
+/// the live sessions and a bounded tail, with bounded work per request.
+const PRUNED_PER_ISSUE: usize = 4;
+
+fn expiry_key(expires_ms: i64, id: &str) -> String {
+    format!("{expires_ms:020}/{id}")
+}
+
+/// Deletes a few of the longest-expired sessions (expiry keys sort by time).
+fn prune_expired(t: &mut dyn Txn, now: Timestamp) -> Result<()> {
+    for (key, _) in t.scan(SESSION_EXPIRIES, "", None, PRUNED_PER_ISSUE)? {
+        let Some((expires, id)) = key.split_once('/') else {
+            continue;
+        };
+        if expires.parse::<i64>().map_or(true, |e| e > now.unix_millis) {
+            break;
+        }
+        t.delete(SESSIONS, id)?;
+        t.delete(SESSION_EXPIRIES, &key)?;
+    }
+    Ok(())
+}
+
 /// Temporary credentials just issued: the secret and the token are shown this once.
 pub(crate) struct Issued {
     pub access_key_id: String,
@@ -163,6 +187,8 @@ impl Gatehouse {
         if !t.insert_record(SESSIONS, &id, &record)? {
             return Err(crate::errors::internal("a session id was generated twice"));
         }
+        t.put(SESSION_EXPIRIES, &expiry_key(expires.unix_millis, &id), b"")?;
+        prune_expired(t, now)?;
         Ok(Issued {
             access_key_id: id,
             secret,
@@ -175,6 +201,55 @@ impl Gatehouse {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn issuing_prunes_sessions_long_expired_and_keeps_live_ones() {
+        let account = "111122223333";
+        let g = crate::test_support::gatehouse_with_root(
+            crate::test_support::temp_store(),
+            account,
+            crate::MasterKey::generate().unwrap(),
+        );
+        let at = |ms| Timestamp::from_unix_millis(ms);
+        let issue = |now, seconds| {
+            gatehouse_store::write(g.store.as_ref(), |t| {
+                g.issue_session(t, account, ROOT, now, seconds, SessionKind::Token)
+                    .map(|i| i.access_key_id)
+            })
+            .unwrap()
+        };
+        const ROOT: &str = crate::model::records::ROOT_OWNER;
+        let old: Vec<String> = (0..6).map(|_| issue(at(0), 900)).collect();
+        let live = issue(at(0), 129_600);
+        let count = || {
+            gatehouse_store::read(g.store.as_ref(), |t| {
+                Ok::<_, crate::errors::Failure>((
+                    t.count(SESSIONS, "")?,
+                    t.count(SESSION_EXPIRIES, "")?,
+                ))
+            })
+            .unwrap()
+        };
+        assert_eq!(count(), (7, 7));
+        // An hour later the six 15-minute sessions are expired: each issue removes four.
+        issue(at(3_600_000), 900);
+        assert_eq!(count(), (4, 4));
+        issue(at(3_600_000), 900);
+        assert_eq!(
+            count(),
+            (3, 3),
+            "the six expired are gone; the live and the two new stay"
+        );
+        let remaining = gatehouse_store::read(g.store.as_ref(), |t| {
+            Ok::<_, crate::errors::Failure>(t.get(SESSIONS, &live)?.is_some())
+        })
+        .unwrap();
+        assert!(remaining);
+        assert!(
+            old.iter()
+                .all(|id| g.find_credentials(id, at(0), at(0)).unwrap().is_none())
+        );
+    }
 
     #[test]
     fn a_token_matches_only_itself() {

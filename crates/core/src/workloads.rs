@@ -154,9 +154,17 @@ impl Gatehouse {
         token: &str,
         now: Timestamp,
     ) -> Result<WorkloadCredentials, ApiError> {
+        // Anyone who reaches the endpoint may send a token: an unknown one costs a read, never
+        // the write lock.
+        let digest = token_digest(token);
+        let known = read(self.store.as_ref(), |t| {
+            Ok::<_, Failure>(t.get(WORKLOADS, &digest)?.is_some())
+        })?;
+        if !known {
+            return Err(refused());
+        }
         let outcome = write(self.store.as_ref(), |t| {
-            let Some(binding) = t.get_record::<WorkloadRecord>(WORKLOADS, &token_digest(token))?
-            else {
+            let Some(binding) = t.get_record::<WorkloadRecord>(WORKLOADS, &digest)? else {
                 return Ok(Err(refused()));
             };
             let profile = entity::by_id::<InstanceProfileRecord>(

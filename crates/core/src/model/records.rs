@@ -92,6 +92,9 @@ pub const SIGNING_CERTIFICATES: Table = "signing_certificates";
 pub const SERVICE_CREDENTIALS: Table = "service_credentials";
 /// Temporary credentials by access key id (`ASIA…`), global like access keys.
 pub const SESSIONS: Table = "sessions";
+/// Sessions by expiry (`{expires, 20 digits}/{id}`, empty values): expired ones are pruned
+/// a few at a time as new ones are issued.
+pub const SESSION_EXPIRIES: Table = "session_expiries";
 /// Workloads bound to instance profiles, by the digest of their authorization token.
 pub const WORKLOADS: Table = "workloads";
 
