@@ -197,6 +197,9 @@ def test_role_chaining_is_limited_to_an_hour(srv):
                                                 "for roles assumed by role chaining.")
     two = chained.assume_role(RoleArn=second["Arn"], RoleSessionName="two", DurationSeconds=3600)
     assert two["AssumedRoleUser"]["Arn"].endswith(f"assumed-role/{second['RoleName']}/two")
+    # A GetSessionToken session assuming a role is not role chaining: no one-hour limit.
+    token = srv.sts(key["AccessKeyId"], key["SecretAccessKey"]).get_session_token()["Credentials"]
+    session(srv, token, "sts").assume_role(RoleArn=first["Arn"], RoleSessionName="from-token", DurationSeconds=7200)
 
 
 def test_role_sessions_expire_and_end_with_their_role(srv):

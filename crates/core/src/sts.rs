@@ -495,7 +495,8 @@ impl Handler for AssumeRole {
         };
         let (tags, transitive_tag_keys) = session_tags(input, carried)?;
         let source_identity = source_identity(input.source_identity.as_deref(), carried)?;
-        let chained = call.cx.caller.session.is_some();
+        // Role chaining is a role session assuming a role; a GetSessionToken session is not one.
+        let chained = matches!(call.cx.caller.principal, Principal::AssumedRole(_));
         let seconds = input
             .duration_seconds
             .map_or(ROLE_SESSION_DEFAULT_SECONDS, i64::from);
