@@ -246,28 +246,51 @@ fn write_private(path: &PathBuf, contents: &str) -> Result<(), String> {
         .map_err(|e| format!("cannot write {}: {e}", path.display()))
 }
 
-/// Opens an existing store for an administrative command, with the checks `serve` makes
-/// (master key, account id); creates nothing.
-pub fn open_existing(data_dir: &Path, env: &Environment) -> Result<Arc<Gatehouse>, String> {
-    let store: Arc<dyn Store> = match env.store_url.as_deref() {
-        Some(url) if is_postgres(url) => Arc::new(
-            PostgresStore::open(url)
-                .map_err(|e| format!("cannot open the PostgreSQL store: {e}"))?
-                .with_volatile_tables(VOLATILE_TABLES),
-        ),
-        Some(url) => return Err(format!("unsupported store '{url}'")),
+/// How an administrative command opens an existing store.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Opening {
+    /// Migrations run if pending; changes are written.
+    Writable,
+    /// Nothing migrated or written (`store check`).
+    ReadOnly,
+}
+
+/// The store an administrative command works on: PostgreSQL when a URL is given, else the
+/// data directory's database, which must exist.
+fn existing_store(
+    data_dir: &Path,
+    env: &Environment,
+    opening: Opening,
+) -> Result<Arc<dyn Store>, String> {
+    match env.store_url.as_deref() {
+        Some(url) if is_postgres(url) => {
+            let opened = match opening {
+                Opening::Writable => PostgresStore::open(url),
+                Opening::ReadOnly => PostgresStore::open_existing(url),
+            };
+            let store = opened.map_err(|e| format!("cannot open the PostgreSQL store: {e}"))?;
+            Ok(Arc::new(store.with_volatile_tables(VOLATILE_TABLES)))
+        }
+        Some(url) => Err(format!("unsupported store '{url}'")),
         None => {
             let db_path = data_dir.join(DATABASE_FILE);
             if !db_path.exists() {
                 return Err(format!("no database at {}", db_path.display()));
             }
-            Arc::new(
-                SqliteStore::open(&db_path)
-                    .map_err(|e| format!("cannot open {}: {e}", db_path.display()))?
-                    .with_volatile_tables(VOLATILE_TABLES),
-            )
+            let opened = match opening {
+                Opening::Writable => SqliteStore::open(&db_path),
+                Opening::ReadOnly => SqliteStore::open_read_only(&db_path),
+            };
+            let store = opened.map_err(|e| format!("cannot open {}: {e}", db_path.display()))?;
+            Ok(Arc::new(store.with_volatile_tables(VOLATILE_TABLES)))
         }
-    };
+    }
+}
+
+/// Opens an existing store for an administrative command, with the checks `serve` makes
+/// (master key, account id); creates nothing.
+pub fn open_existing(data_dir: &Path, env: &Environment) -> Result<Arc<Gatehouse>, String> {
+    let store = existing_store(data_dir, env, Opening::Writable)?;
     let master_key = master_key(data_dir, env, true, false)?;
     let account = account_id(env, store.as_ref())?;
     let gatehouse = Gatehouse::new(store, account, master_key, None);
@@ -376,23 +399,7 @@ pub fn restore_store(backup: &Path, data_dir: &Path, env: &Environment) -> Resul
 /// `gatehouse store check`: the backend's integrity check, then the entities' consistency.
 /// It opens the store read-only and creates nothing: no directory, key, account or file.
 pub fn check(data_dir: &Path, env: &Environment) -> Result<(), String> {
-    let store: Arc<dyn Store> = match env.store_url.as_deref() {
-        Some(url) if is_postgres(url) => Arc::new(
-            PostgresStore::open_existing(url)
-                .map_err(|e| format!("cannot open the PostgreSQL store: {e}"))?,
-        ),
-        Some(url) => return Err(format!("unsupported store '{url}'")),
-        None => {
-            let db_path = data_dir.join(DATABASE_FILE);
-            if !db_path.exists() {
-                return Err(format!("no database at {}", db_path.display()));
-            }
-            Arc::new(
-                SqliteStore::open_read_only(&db_path)
-                    .map_err(|e| format!("cannot open {}: {e}", db_path.display()))?,
-            )
-        }
-    };
+    let store = existing_store(data_dir, env, Opening::ReadOnly)?;
     let master_key = master_key(data_dir, env, true, false)?;
     let account = account_id(env, store.as_ref())?;
     let gatehouse = Gatehouse::new(store.clone(), account, master_key, None);
