@@ -971,7 +971,14 @@ fn global_context(
     // every session issued before it) and whether MFA authenticated them.
     if let Some(session) = &cx.caller.session {
         add("aws:TokenIssueTime", &|| format_iso8601(session.issued));
-        add("aws:MultiFactorAuthPresent", &|| "false".to_string());
+        add("aws:MultiFactorAuthPresent", &|| {
+            session.mfa_authenticated.is_some().to_string()
+        });
+        if let Some(at) = session.mfa_authenticated {
+            add("aws:MultiFactorAuthAge", &|| {
+                ((cx.now.unix_millis - at.unix_millis) / 1000).to_string()
+            });
+        }
     }
     context
 }

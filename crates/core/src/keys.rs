@@ -244,6 +244,7 @@ impl Gatehouse {
                     issued: Timestamp::from_unix_millis(session.issued),
                     expires: Timestamp::from_unix_millis(session.expires),
                     token_digest: session.token_digest.clone(),
+                    mfa_authenticated: session.mfa_authenticated.map(Timestamp::from_unix_millis),
                 }),
             },
             secret,

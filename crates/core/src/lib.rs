@@ -18,6 +18,7 @@ mod iam;
 mod keymaterial;
 mod keys;
 mod master_keys;
+mod mfa;
 mod migrate;
 mod model;
 mod passwords;
@@ -127,6 +128,8 @@ pub struct Session {
     pub expires: Timestamp,
     /// SHA-256 of the session token, hex: the request must carry the token itself.
     pub token_digest: String,
+    /// When MFA authenticated the session, if it did.
+    pub mfa_authenticated: Option<Timestamp>,
 }
 
 impl Caller {

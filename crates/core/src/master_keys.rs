@@ -31,9 +31,9 @@ use crate::crypto::sealed_key_id;
 use crate::errors::{Failure, Result, internal, sealing_failed};
 use crate::migrate::StartupError;
 use crate::model::records::{
-    ACCESS_KEYS, AccessKeyRecord, META, Record, Records, SAML_PROVIDERS, SERVER_CERTIFICATES,
-    SERVICE_CREDENTIALS, SESSIONS, SamlProviderRecord, ServerCertificateRecord,
-    ServiceCredentialRecord, SessionRecord,
+    ACCESS_KEYS, AccessKeyRecord, META, MFA_DEVICES, MfaDeviceRecord, Record, Records,
+    SAML_PROVIDERS, SERVER_CERTIFICATES, SERVICE_CREDENTIALS, SESSIONS, SamlProviderRecord,
+    ServerCertificateRecord, ServiceCredentialRecord, SessionRecord,
 };
 
 /// `meta/master_key_id`: the id of the key new secrets are sealed under.
@@ -65,6 +65,13 @@ impl SealedSecrets for SessionRecord {
     const TABLE: Table = SESSIONS;
     fn sealed(&mut self) -> Vec<(&mut String, String)> {
         vec![(&mut self.sealed_secret, self.id.clone())]
+    }
+}
+
+impl SealedSecrets for MfaDeviceRecord {
+    const TABLE: Table = MFA_DEVICES;
+    fn sealed(&mut self) -> Vec<(&mut String, String)> {
+        vec![(&mut self.sealed_seed, self.id.clone())]
     }
 }
 
@@ -116,6 +123,7 @@ const SEALED_TABLES: &[SealedTable] = &[
     sealed_table::<ServerCertificateRecord>(),
     sealed_table::<SamlProviderRecord>(),
     sealed_table::<SessionRecord>(),
+    sealed_table::<MfaDeviceRecord>(),
 ];
 
 fn under(sealed: &str, key_id: &str) -> bool {
@@ -352,7 +360,7 @@ mod tests {
 
     use gatehouse_protocol::iam::{
         CreateAccessKeyRequest, CreateSAMLProviderRequest, CreateServiceSpecificCredentialRequest,
-        CreateUserRequest, IamApi, UploadServerCertificateRequest,
+        CreateUserRequest, CreateVirtualMFADeviceRequest, IamApi, UploadServerCertificateRequest,
     };
     use gatehouse_store::Store;
     use gatehouse_types::AccountId;
@@ -362,12 +370,13 @@ mod tests {
     use crate::{MasterKey, MasterKeys, RequestContext};
 
     const ACCOUNT: &str = "111122223333";
-    const SEALED_TABLES_NAMES: [&str; 5] = [
+    const SEALED_TABLES_NAMES: [&str; 6] = [
         ACCESS_KEYS,
         SERVICE_CREDENTIALS,
         SERVER_CERTIFICATES,
         SAML_PROVIDERS,
         SESSIONS,
+        MFA_DEVICES,
     ];
 
     fn node(store: &Arc<dyn Store>, keys: MasterKeys) -> Gatehouse {
@@ -459,6 +468,14 @@ mod tests {
             gatehouse_protocol::sts::GetSessionTokenRequest::default(),
         )
         .unwrap();
+        g.create_virtual_mfa_device(
+            &cx,
+            CreateVirtualMFADeviceRequest {
+                virtual_mfa_device_name: format!("phone{suffix}"),
+                ..Default::default()
+            },
+        )
+        .unwrap();
         key.access_key.access_key_id
     }
 
@@ -473,7 +490,7 @@ mod tests {
         first.prepare_store().unwrap();
         first.init_account(now()).unwrap();
         let key_a = seal_one_of_each(&first, "a");
-        // The check value, the root key and one secret of each of five kinds, all sealed in
+        // The check value, the root key and one secret of each of six kinds, all sealed in
         // the previous release's format (no key id) while the store was never rotated.
         let sealed_rows = |store: &Arc<dyn Store>| {
             gatehouse_store::dump(store.as_ref())
@@ -484,7 +501,7 @@ mod tests {
                 })
                 .count()
         };
-        assert_eq!(sealed_rows(&store), 7);
+        assert_eq!(sealed_rows(&store), 8);
         assert!(key_ids_in(store.as_ref()).is_empty());
 
         // Phase 1: a node given both keys serves and still seals under the active (old) key,
@@ -492,7 +509,7 @@ mod tests {
         let both = node(&store, MasterKeys::new(copy(&old), Some(copy(&new))));
         both.prepare_store().unwrap();
         let key_b = seal_one_of_each(&both, "b");
-        assert_eq!(sealed_rows(&store), 12);
+        assert_eq!(sealed_rows(&store), 14);
         assert!(key_ids_in(store.as_ref()).is_empty());
 
         // Phase 2.
@@ -501,12 +518,12 @@ mod tests {
             (rotation.from.as_str(), rotation.to.as_str()),
             (old.id().as_str(), new.id().as_str())
         );
-        assert_eq!(rotation.resealed, 11, "every row but the check value");
+        assert_eq!(rotation.resealed, 13, "every row but the check value");
         assert_eq!(
             rotation.passes, 2,
             "one that re-seals, one that finds nothing left"
         );
-        assert_eq!(key_ids_in(store.as_ref()), [(new.id(), 12)].into());
+        assert_eq!(key_ids_in(store.as_ref()), [(new.id(), 14)].into());
         assert!(both.check_consistency().unwrap().is_empty());
         // Running it again (say after an interruption) has nothing left to do.
         assert_eq!(both.rotate_master_key().unwrap().resealed, 0);
@@ -528,7 +545,7 @@ mod tests {
                 )
                 .is_err()
         );
-        assert_eq!(key_ids_in(store.as_ref()), [(new.id(), 12)].into());
+        assert_eq!(key_ids_in(store.as_ref()), [(new.id(), 14)].into());
 
         // The new key alone serves: every key authenticates with its secret.
         let new_only = node(&store, copy(&new).into());

@@ -4,9 +4,10 @@
 //! pipeline:
 //! - they expire on time (`ExpiredToken`, HTTP 403), and survive restarts (they are stored,
 //!   the secret sealed like any other, the token only as a digest);
-//! - without MFA they cannot call IAM at all, nor STS except `AssumeRole` and
-//!   `GetCallerIdentity`;
-//! - their requests carry `aws:TokenIssueTime` and `aws:MultiFactorAuthPresent` (false), so a
+//! - a `GetSessionToken` session cannot call IAM unless MFA authenticated it, nor STS except
+//!   `AssumeRole` and `GetCallerIdentity`;
+//! - their requests carry `aws:TokenIssueTime` and `aws:MultiFactorAuthPresent` (with
+//!   `aws:MultiFactorAuthAge` when MFA authenticated the session), so a
 //!   deny on `aws:TokenIssueTime` revokes every session issued before a moment, as AWS
 //!   documents.
 
@@ -73,9 +74,9 @@ pub(crate) fn session_may_call(
     service: Service,
     operation: &str,
 ) -> std::result::Result<(), ApiError> {
-    if cx.caller.session.is_none() {
+    let Some(session) = &cx.caller.session else {
         return Ok(());
-    }
+    };
     if let crate::Principal::FederatedUser(_) = cx.caller.principal {
         // AWS: a federated user's session "cannot call any IAM operations" nor STS
         // operations but GetCallerIdentity.
@@ -94,6 +95,7 @@ pub(crate) fn session_may_call(
         };
     }
     match service {
+        Service::Iam if session.mfa_authenticated.is_some() => Ok(()),
         Service::Iam => Err(invalid_token()),
         Service::Sts if matches!(operation, "AssumeRole" | "GetCallerIdentity") => Ok(()),
         Service::Sts => Err(with_session_credentials(operation)),
@@ -141,6 +143,14 @@ fn prune_expired(t: &mut dyn Txn, now: Timestamp) -> Result<()> {
     Ok(())
 }
 
+/// How long a new session lasts, and whether MFA authenticated it.
+pub(crate) struct Validity {
+    pub from: Timestamp,
+    pub seconds: i64,
+    /// When MFA authenticated the session (this call's code, or the calling session's MFA).
+    pub mfa_authenticated: Option<Timestamp>,
+}
+
 /// Temporary credentials just issued: the secret and the token are shown this once.
 pub(crate) struct Issued {
     pub access_key_id: String,
@@ -156,10 +166,10 @@ impl Gatehouse {
         t: &mut dyn Txn,
         account: &str,
         owner: &str,
-        now: Timestamp,
-        seconds: i64,
+        validity: Validity,
         kind: SessionKind,
     ) -> Result<Issued> {
+        let (now, seconds) = (validity.from, validity.seconds);
         let (role, federated) = match kind {
             SessionKind::Token => (None, None),
             SessionKind::Role(role) => (Some(role), None),
@@ -183,6 +193,7 @@ impl Gatehouse {
             expires: expires.unix_millis,
             role,
             federated,
+            mfa_authenticated: validity.mfa_authenticated.map(|t| t.unix_millis),
         };
         if !t.insert_record(SESSIONS, &id, &record)? {
             return Err(crate::errors::internal("a session id was generated twice"));
@@ -213,7 +224,12 @@ mod tests {
         let at = |ms| Timestamp::from_unix_millis(ms);
         let issue = |now, seconds| {
             gatehouse_store::write(g.store.as_ref(), |t| {
-                g.issue_session(t, account, ROOT, now, seconds, SessionKind::Token)
+                let validity = Validity {
+                    from: now,
+                    seconds,
+                    mfa_authenticated: None,
+                };
+                g.issue_session(t, account, ROOT, validity, SessionKind::Token)
                     .map(|i| i.access_key_id)
             })
             .unwrap()
@@ -257,6 +273,7 @@ mod tests {
             issued: Timestamp::from_unix_millis(0),
             expires: Timestamp::from_unix_millis(1),
             token_digest: token_digest("token"),
+            mfa_authenticated: None,
         };
         assert!(token_matches(&session, Some("token")));
         assert!(!token_matches(&session, Some("tokem")));

@@ -17,7 +17,7 @@ use crate::errors::Result;
 use crate::model::entity::{self, Entity};
 use crate::model::records::{FederatedSessionRecord, ROOT_OWNER, RoleRecord, RoleSessionRecord};
 use crate::pipeline::{Call, Handler, Operation, operation, operations};
-use crate::sessions::SessionKind;
+use crate::sessions::{SessionKind, Validity};
 
 /// `GetSessionToken`'s durations (AWS): 15 minutes to 36 hours for a user, 12 hours by default;
 /// at most (and by default) one hour for the root user.
@@ -101,25 +101,28 @@ impl Handler for GetSessionToken {
         input: &GetSessionTokenRequest,
     ) -> Result<GetSessionTokenResponse> {
         // Temporary credentials calling it are refused by the pipeline (`sessions`).
-        if input.serial_number.is_some() || input.token_code.is_some() {
-            // No MFA device can be associated with anyone yet (virtual MFA comes with issue 9).
-            return Err(ApiError::new(
-                ErrorCode::AccessDenied,
-                "MultiFactorAuthentication failed, unable to validate MFA code. Please verify \
-                 your MFA serial number is valid and associated with this user.",
-            )
-            .into());
-        }
         let (owner, seconds) = long_term_owner(call, Self::NAME, input.duration_seconds)?;
-        let account = call.account();
-        let issued = call.g.issue_session(
-            call.t,
-            account,
-            &owner,
-            call.cx.now,
-            seconds,
-            SessionKind::Token,
+        let mfa = crate::iam::mfa_code(
+            call,
+            input.serial_number.as_deref(),
+            input.token_code.as_deref(),
         )?;
+        let mfa_authenticated = match mfa {
+            Some(code) => {
+                code.spend(call.t)?;
+                Some(call.cx.now)
+            }
+            None => None,
+        };
+        let account = call.account();
+        let validity = Validity {
+            from: call.cx.now,
+            seconds,
+            mfa_authenticated,
+        };
+        let issued = call
+            .g
+            .issue_session(call.t, account, &owner, validity, SessionKind::Token)?;
         Ok(GetSessionTokenResponse {
             credentials: Some(credentials(issued)),
         })
@@ -365,12 +368,16 @@ impl Handler for GetFederationToken {
             session: session.clone(),
         };
         let account = call.account();
+        let validity = Validity {
+            from: call.cx.now,
+            seconds,
+            mfa_authenticated: None,
+        };
         let issued = call.g.issue_session(
             call.t,
             account,
             &owner,
-            call.cx.now,
-            seconds,
+            validity,
             SessionKind::Federated(session),
         )?;
         let sized = input.policy.is_some() || input.policy_arns.is_some();
@@ -400,11 +407,12 @@ fn not_authorized_to_assume(call: &Call<'_>, role_arn: &str) -> crate::errors::F
 
 operation!(AssumeRole, Sts, writes, AssumeRoleRequest => AssumeRoleResponse);
 impl Handler for AssumeRole {
-    type Target = RoleRecord;
+    /// The role, and the MFA code the call gave (spent once the call succeeds).
+    type Target = (RoleRecord, Option<crate::iam::MfaCode>);
 
     /// The role's trust policy decides with the caller's own policies (across accounts both
     /// must allow; within one, a trust policy naming the caller itself is enough).
-    fn resolve(call: &mut Call<'_>, input: &AssumeRoleRequest) -> Result<(RoleRecord, Access)> {
+    fn resolve(call: &mut Call<'_>, input: &AssumeRoleRequest) -> Result<(Self::Target, Access)> {
         let Ok(arn) = Arn::parse(&input.role_arn) else {
             return Err(ApiError::new(
                 ErrorCode::ValidationError,
@@ -452,6 +460,20 @@ impl Handler for AssumeRole {
                 vec![source_identity.clone()],
             ));
         }
+        // A code given with the call authenticates it with MFA (a session's own MFA, if it
+        // has any, is in the global context already).
+        let mfa = crate::iam::mfa_code(
+            call,
+            input.serial_number.as_deref(),
+            input.token_code.as_deref(),
+        )?;
+        if mfa.is_some() {
+            context.push((
+                "aws:MultiFactorAuthPresent".to_string(),
+                vec!["true".to_string()],
+            ));
+            context.push(("aws:MultiFactorAuthAge".to_string(), vec!["0".to_string()]));
+        }
         let mut access = Access::under_resource_policy(
             "sts:AssumeRole",
             role.arn(),
@@ -470,25 +492,32 @@ impl Handler for AssumeRole {
         if input.source_identity.is_some() {
             access = access.and_alike("sts:SetSourceIdentity");
         }
-        Ok((role, access))
+        Ok(((role, mfa), access))
     }
 
     fn run(
         call: &mut Call<'_>,
         _: Authorized,
-        role: RoleRecord,
+        (role, mfa): Self::Target,
         input: &AssumeRoleRequest,
     ) -> Result<AssumeRoleResponse> {
         refuse_unsupported(
             Self::NAME,
-            &[
-                (
-                    "SerialNumber",
-                    input.serial_number.is_some() || input.token_code.is_some(),
-                ),
-                ("ProvidedContexts", input.provided_contexts.is_some()),
-            ],
+            &[("ProvidedContexts", input.provided_contexts.is_some())],
         )?;
+        // MFA now, or the calling session's, carries to the new session.
+        let mfa_authenticated = match mfa {
+            Some(code) => {
+                code.spend(call.t)?;
+                Some(call.cx.now)
+            }
+            None => call
+                .cx
+                .caller
+                .session
+                .as_ref()
+                .and_then(|s| s.mfa_authenticated),
+        };
         let carried = match &call.cx.caller.principal {
             Principal::AssumedRole(caller) => Some(&caller.session),
             _ => None,
@@ -540,12 +569,16 @@ impl Handler for AssumeRole {
             role: std::sync::Arc::new(role.clone()),
             session: session.clone(),
         };
+        let validity = Validity {
+            from: call.cx.now,
+            seconds,
+            mfa_authenticated,
+        };
         let issued = call.g.issue_session(
             call.t,
             &role.account,
             &role.id,
-            call.cx.now,
-            seconds,
+            validity,
             SessionKind::Role(session),
         )?;
         let sized = input.policy.is_some()

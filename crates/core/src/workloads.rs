@@ -205,8 +205,11 @@ impl Gatehouse {
                 t,
                 &role.account,
                 &role.id,
-                now,
-                binding.seconds,
+                crate::sessions::Validity {
+                    from: now,
+                    seconds: binding.seconds,
+                    mfa_authenticated: None,
+                },
                 SessionKind::Role(RoleSessionRecord {
                     session_name: binding.id.clone(),
                     policy: None,

@@ -120,8 +120,7 @@ impl Handler for GetAccountSummary {
     fn resolve(_: &mut Call<'_>, _: &GetAccountSummaryRequest) -> Result<((), Access)> {
         Ok(((), Access::to(Self::ACTION, "*")))
     }
-    /// Every key AWS sends, with the account's quotas. Entities Gatehouse does not hold yet
-    /// (MFA devices) count zero.
+    /// Every key AWS sends, with the account's quotas.
     fn run(
         call: &mut Call<'_>,
         _: Authorized,
@@ -152,6 +151,9 @@ impl Handler for GetAccountSummary {
         let root_keys = call
             .t
             .count(PRINCIPAL_KEYS, &prefix(call.account(), &[ROOT_OWNER]))?;
+        let account = call.account();
+        let (mfa_devices, mfa_in_use, root_mfa) = crate::iam::device_counts(call.t, account)?;
+        let clamp = |n: u64| i32::try_from(n).unwrap_or(i32::MAX);
         use SummaryKeyType as K;
         let summary = vec![
             (K::Users, users),
@@ -165,9 +167,9 @@ impl Handler for GetAccountSummary {
             (K::GroupsPerUserQuota, 10),
             (K::SigningCertificatesPerUserQuota, 2),
             (K::AccessKeysPerUserQuota, 2),
-            (K::MFADevices, 0),
-            (K::MFADevicesInUse, 0),
-            (K::AccountMFAEnabled, 0),
+            (K::MFADevices, clamp(mfa_devices)),
+            (K::MFADevicesInUse, clamp(mfa_in_use)),
+            (K::AccountMFAEnabled, i32::from(root_mfa)),
             (K::AccountAccessKeysPresent, i32::from(root_keys > 0)),
             (K::AccountPasswordPresent, 0),
             (

@@ -114,7 +114,7 @@ fn generate(call: &mut Call<'_>) -> Result<String> {
         "no_information".to_string(),
         "not_supported".to_string(),
         "not_supported".to_string(),
-        flag(false),
+        flag(crate::iam::has_device(call.t, &account, ROOT_OWNER)?),
     ];
     root.extend(credential_columns(call, ROOT_OWNER)?);
     lines.push(root.join(","));
@@ -153,7 +153,7 @@ fn generate(call: &mut Call<'_>) -> Result<String> {
             last_used,
             changed,
             next_rotation,
-            flag(false),
+            flag(crate::iam::has_device(call.t, &account, &user.id)?),
         ];
         row.extend(credential_columns(call, &user.id)?);
         lines.push(row.join(","));

@@ -13,6 +13,7 @@ mod groups;
 mod inline_policies;
 mod instance_profiles;
 mod login_profiles;
+mod mfa_devices;
 mod oidc;
 mod policies;
 mod revisions;
@@ -30,6 +31,7 @@ mod users;
 pub(crate) use attachments::ATTACHMENTS;
 pub(crate) use groups::MEMBERSHIP;
 pub(crate) use instance_profiles::PROFILE_ROLE;
+pub(crate) use mfa_devices::{MfaCode, device_counts, has_device, mfa_code};
 pub(crate) use policies::{default_document, policy_by_arn, policy_by_id, versions_of};
 
 use gatehouse_protocol::iam::IamApi;
@@ -37,6 +39,17 @@ use gatehouse_protocol::iam::IamApi;
 use crate::pipeline::operations;
 
 operations!(IamApi {
+    create_virtual_mfa_device => mfa_devices::CreateVirtualMFADevice,
+    enable_mfa_device => mfa_devices::EnableMFADevice,
+    resync_mfa_device => mfa_devices::ResyncMFADevice,
+    deactivate_mfa_device => mfa_devices::DeactivateMFADevice,
+    delete_virtual_mfa_device => mfa_devices::DeleteVirtualMFADevice,
+    list_mfa_devices => mfa_devices::ListMFADevices,
+    list_virtual_mfa_devices => mfa_devices::ListVirtualMFADevices,
+    get_mfa_device => mfa_devices::GetMFADevice,
+    tag_mfa_device => mfa_devices::TagMFADevice,
+    untag_mfa_device => mfa_devices::UntagMFADevice,
+    list_mfa_device_tags => mfa_devices::ListMFADeviceTags,
     generate_credential_report => credential_report::GenerateCredentialReport,
     get_credential_report => credential_report::GetCredentialReport,
     create_service_linked_role => service_linked_roles::CreateServiceLinkedRole,

@@ -20,8 +20,8 @@ use crate::model::entity::entity_fields;
 use crate::model::entity::{self, BoundaryHolder, Dependent, Entity, Named, PolicyHolder};
 use crate::model::records::{
     ATTACHED_POLICIES, INLINE_POLICIES, LOGIN_PROFILES, PRINCIPAL_KEYS, ROOT_OWNER, Record,
-    SERVICE_CREDENTIALS, SIGNING_CERTIFICATES, SSH_PUBLIC_KEYS, USER_GROUPS, USER_NAMES, USERS,
-    UserRecord,
+    SERVICE_CREDENTIALS, SIGNING_CERTIFICATES, SSH_PUBLIC_KEYS, USER_GROUPS, USER_MFA_DEVICES,
+    USER_NAMES, USERS, UserRecord,
 };
 use crate::pipeline::{Call, Handler, Operation, operation};
 
@@ -38,6 +38,10 @@ impl Entity for UserRecord {
         Dependent {
             table: PRINCIPAL_KEYS,
             what: "delete access keys",
+        },
+        Dependent {
+            table: USER_MFA_DEVICES,
+            what: "delete MFA device",
         },
         Dependent {
             table: INLINE_POLICIES,

@@ -39,6 +39,9 @@
 //! | `slr_deletion_tasks` | `{account}/{deletion task id}`    | its outcome               |
 //! | `credential_reports` | `{account}`                       | [`CredentialReportRecord`] |
 //! | `aws_policy_usage` | `{account}/{AWS policy id}`          | [`AwsPolicyUsage`]        |
+//! | `mfa_devices`      | `{account}/{device id}`              | [`MfaDeviceRecord`]       |
+//! | `mfa_device_names` | `{account}/{lower-cased name}`       | device id                 |
+//! | `user_mfa_devices` | `{account}/{owner id}/{device id}`   | empty                     |
 //! | `login_profiles`   | `{account}/{user id}/login`          | [`LoginProfileRecord`]    |
 //! | `password_policies`| `{account}`                          | [`PasswordPolicyRecord`]  |
 //! | `meta`             | setting name                         | setting value             |
@@ -97,6 +100,10 @@ pub const SESSIONS: Table = "sessions";
 pub const SESSION_EXPIRIES: Table = "session_expiries";
 /// Workloads bound to instance profiles, by the digest of their authorization token.
 pub const WORKLOADS: Table = "workloads";
+/// Virtual MFA devices, their name index, and the devices enabled for each user (or root).
+pub const MFA_DEVICES: Table = "mfa_devices";
+pub const MFA_DEVICE_NAMES: Table = "mfa_device_names";
+pub const USER_MFA_DEVICES: Table = "user_mfa_devices";
 
 /// Tables whose writes are not changes a cache must see: only last-used dates, which no
 /// authorization reads (the store leaves its change token alone for them and never caches
@@ -394,8 +401,46 @@ pub struct SessionRecord {
     /// root that asked for it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub federated: Option<FederatedSessionRecord>,
+    /// When MFA authenticated the session (`aws:MultiFactorAuthPresent`, and the start of
+    /// `aws:MultiFactorAuthAge`); carried to sessions it assumes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mfa_authenticated: Option<i64>,
 }
 record!(SessionRecord, 1);
+
+/// A virtual MFA device: its TOTP seed and, once enabled, whose it is.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub struct MfaDeviceRecord {
+    pub v: u32,
+    pub account: String,
+    /// An internal id (AWS names a device only by its serial number, the ARN).
+    pub id: String,
+    pub name: String,
+    pub path: String,
+    /// The seed in Base32, sealed under the master key with the device id as associated data:
+    /// returned once, at creation.
+    pub sealed_seed: String,
+    pub create_date: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub assignment: Option<MfaAssignment>,
+    #[serde(default)]
+    pub tags: Vec<(String, String)>,
+}
+record!(MfaDeviceRecord, 1);
+
+/// An enabled device: its owner, and where its clock and its last accepted code stand.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub struct MfaAssignment {
+    /// A user id, or [`ROOT_OWNER`].
+    pub owner: String,
+    pub enable_date: i64,
+    /// How many 30-second steps the device's clock runs ahead of ours (behind if negative),
+    /// as found when it was enabled or last resynchronized.
+    pub drift_steps: i64,
+    /// The newest step a code was accepted for: a code of it or of an earlier step is
+    /// refused, so no code is accepted twice.
+    pub last_step: i64,
+}
 
 /// What a federated user's session adds: the name it was given and its session policies
 /// (without one it may do nothing).
