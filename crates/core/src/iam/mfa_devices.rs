@@ -324,7 +324,13 @@ impl TagTarget for BySerial {
     fn find(call: &mut Call<'_>, serial: &str, action: &'static str) -> Result<(Self, Access)> {
         let account = call.account();
         let device = by_serial(call.t, account, serial)?;
-        let access = Access::to(action, serial.to_string())
+        // A hardware device's serial number is no ARN: authorized as a device of that name.
+        let arn = if serial.starts_with("arn:") {
+            serial.to_string()
+        } else {
+            entity::arn_of::<MfaDeviceRecord>(account, "/", serial)
+        };
+        let access = Access::to(action, arn)
             .with_resource_tags(device.as_ref().map_or(&[][..], |d| d.tags()));
         Ok((BySerial(device), access))
     }
