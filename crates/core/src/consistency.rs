@@ -11,10 +11,10 @@ use crate::model::entity::Entity;
 use crate::model::records::{
     ACCESS_KEYS, ACCOUNTS, AWS_POLICY_USAGE, AccessKeyRecord, AccountRecord, AwsPolicyUsage,
     GROUPS, GroupRecord, INLINE_POLICIES, INSTANCE_PROFILES, InstanceProfileRecord, KEY_LAST_USED,
-    LOGIN_PROFILES, ManagedPolicyRecord, OidcProviderRecord, POLICIES, POLICY_VERSIONS,
-    PRINCIPAL_KEYS, ROLES, ROOT_OWNER, Records, RoleRecord, SERVICE_CREDENTIALS,
-    SIGNING_CERTIFICATES, SSH_PUBLIC_KEYS, SamlProviderRecord, ServerCertificateRecord, USERS,
-    UserRecord, key,
+    LOGIN_PROFILES, MFA_DEVICES, ManagedPolicyRecord, MfaDeviceRecord, OidcProviderRecord,
+    POLICIES, POLICY_VERSIONS, PRINCIPAL_KEYS, ROLES, ROOT_OWNER, Records, RoleRecord,
+    SERVICE_CREDENTIALS, SIGNING_CERTIFICATES, SSH_PUBLIC_KEYS, SamlProviderRecord,
+    ServerCertificateRecord, USER_MFA_DEVICES, USERS, UserRecord, key,
 };
 use crate::model::relation::Relation;
 
@@ -31,6 +31,8 @@ impl Gatehouse {
             check_entities::<OidcProviderRecord>(t, &mut problems)?;
             check_entities::<ServerCertificateRecord>(t, &mut problems)?;
             check_entities::<SamlProviderRecord>(t, &mut problems)?;
+            check_entities::<MfaDeviceRecord>(t, &mut problems)?;
+            check_mfa_assignments(t, &mut problems)?;
             self.check_keys(t, &mut problems)?;
             check_credentials_have_owners(t, &mut problems)?;
             check_owned_rows(t, INLINE_POLICIES, &mut problems)?;
@@ -281,6 +283,39 @@ fn check_credentials_have_owners(
             if !owned {
                 problems.push(format!("{table} row {row} belongs to no user"));
             }
+        }
+    }
+    Ok(())
+}
+
+/// An enabled MFA device and its owner's row name each other, and the owner exists.
+fn check_mfa_assignments(t: &mut dyn Txn, problems: &mut Vec<String>) -> Result<(), Failure> {
+    let devices: Vec<(String, MfaDeviceRecord)> =
+        t.scan_records(MFA_DEVICES, "", None, usize::MAX)?;
+    for (_, device) in &devices {
+        if let Some(assignment) = &device.assignment {
+            let row = key(&device.account, &[&assignment.owner, &device.id]);
+            if t.get(USER_MFA_DEVICES, &row)?.is_none() {
+                problems.push(format!(
+                    "MFA device {} is enabled for {} without its {USER_MFA_DEVICES} row",
+                    device.arn(),
+                    assignment.owner
+                ));
+            }
+        }
+    }
+    for (row, _) in t.scan(USER_MFA_DEVICES, "", None, usize::MAX)? {
+        let [account, owner, id] = row.split('/').collect::<Vec<_>>()[..] else {
+            problems.push(format!("{USER_MFA_DEVICES} row {row} is malformed"));
+            continue;
+        };
+        let device: Option<MfaDeviceRecord> = t.get_record(MFA_DEVICES, &key(account, &[id]))?;
+        let agrees = device.is_some_and(|d| d.assignment.is_some_and(|a| a.owner == owner));
+        let owner_exists = owner == ROOT_OWNER || t.get(USERS, &key(account, &[owner]))?.is_some();
+        if !agrees || !owner_exists {
+            problems.push(format!(
+                "{USER_MFA_DEVICES} row {row} names no device enabled for an existing owner"
+            ));
         }
     }
     Ok(())

@@ -597,3 +597,70 @@ pub(crate) fn has_device(t: &mut dyn Txn, account: &str, owner: &str) -> Result<
         .scan(USER_MFA_DEVICES, &prefix(account, &[owner]), None, 1)?
         .is_empty())
 }
+
+#[cfg(test)]
+mod tests {
+    use gatehouse_protocol::iam::{CreateUserRequest, IamApi};
+
+    use super::*;
+    use crate::test_support::{gatehouse_with_root, now, root_request, temp_store};
+
+    #[test]
+    fn an_enabled_device_and_its_owners_row_are_checked_both_ways() {
+        const ACCOUNT: &str = "111122223333";
+        let store = temp_store();
+        let g = gatehouse_with_root(
+            store.clone(),
+            ACCOUNT,
+            crate::MasterKey::generate().unwrap(),
+        );
+        let cx = root_request(ACCOUNT);
+        g.create_user(
+            &cx,
+            CreateUserRequest {
+                user_name: "alice".into(),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        let device = g
+            .create_virtual_mfa_device(
+                &cx,
+                CreateVirtualMFADeviceRequest {
+                    virtual_mfa_device_name: "phone".into(),
+                    ..Default::default()
+                },
+            )
+            .unwrap()
+            .virtual_mfa_device;
+        let seed =
+            totp::base32_decode(std::str::from_utf8(&device.base32_string_seed.unwrap()).unwrap())
+                .unwrap();
+        let step = totp::step_at(now().unix_seconds());
+        g.enable_mfa_device(
+            &cx,
+            EnableMFADeviceRequest {
+                user_name: "alice".into(),
+                serial_number: device.serial_number.clone(),
+                authentication_code1: totp::code_for_step(&seed, step - 1),
+                authentication_code2: totp::code_for_step(&seed, step),
+            },
+        )
+        .unwrap();
+        assert_eq!(g.check_consistency().unwrap(), Vec::<String>::new());
+
+        // The owner's row gone: both directions report it.
+        gatehouse_store::write(store.as_ref(), |t| {
+            let rows = t.scan(USER_MFA_DEVICES, "", None, 10)?;
+            assert_eq!(rows.len(), 1);
+            t.delete(USER_MFA_DEVICES, &rows[0].0)?;
+            t.put(USER_MFA_DEVICES, &format!("{ACCOUNT}/AIDANOBODY/x"), b"")?;
+            Ok::<_, Failure>(())
+        })
+        .unwrap();
+        let problems = g.check_consistency().unwrap();
+        assert_eq!(problems.len(), 2, "{problems:?}");
+        assert!(problems[0].contains("without its user_mfa_devices row"));
+        assert!(problems[1].contains("names no device enabled"));
+    }
+}
