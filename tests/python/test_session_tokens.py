@@ -190,3 +190,34 @@ def test_a_federated_user_has_the_intersection_of_its_maker_and_its_session_poli
         srv.sts(other_key["AccessKeyId"], other_key["SecretAccessKey"]).get_federation_token(Name="nope")
     assert error(e)[0] == "AccessDenied"
     assert f"sts:GetFederationToken on resource: arn:aws:sts::{srv.account_id}:federated-user/nope" in error(e)[2]
+
+
+def test_a_federated_users_session_tags_need_tag_session(srv):
+    """`Tags` on GetFederationToken: allowed by sts:TagSession on the federated user (with the tags
+    as aws:RequestTag/* and aws:TagKeys), and counted in PackedPolicySize."""
+    iam = srv.iam()
+    name = unique("tagger")
+    iam.create_user(UserName=name)
+    iam.put_user_policy(UserName=name, PolicyName="p", PolicyDocument=json.dumps({
+        "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:GetFederationToken", "Resource": "*"}]}))
+    key = iam.create_access_key(UserName=name)["AccessKey"]
+    sts = srv.sts(key["AccessKeyId"], key["SecretAccessKey"])
+    policy = json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}]})
+    tags = [{"Key": "team", "Value": "blue"}, {"Key": "project", "Value": "x" * 200}]
+    with pytest.raises(ClientError) as e:
+        sts.get_federation_token(Name="tagged", Policy=policy, Tags=tags)
+    assert error(e)[0] == "AccessDenied" and "sts:TagSession" in error(e)[2]
+    iam.put_user_policy(UserName=name, PolicyName="tag", PolicyDocument=json.dumps({
+        "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:TagSession", "Resource": "*",
+                                                "Condition": {"StringEquals": {"aws:RequestTag/team": "blue"}}}]}))
+    with pytest.raises(ClientError) as e:
+        sts.get_federation_token(Name="tagged", Policy=policy, Tags=[{"Key": "team", "Value": "red"}])
+    assert error(e)[0] == "AccessDenied"
+    untagged = sts.get_federation_token(Name="plain", Policy=policy)["PackedPolicySize"]
+    tagged = sts.get_federation_token(Name="tagged", Policy=policy, Tags=tags)
+    assert tagged["PackedPolicySize"] > untagged
+    who = session_client(srv, "sts", tagged["Credentials"]).get_caller_identity()
+    assert who["Arn"] == f"arn:aws:sts::{srv.account_id}:federated-user/tagged"
+    with pytest.raises(ClientError) as e:
+        sts.get_federation_token(Name="bad", Policy=policy, Tags=[{"Key": "aws:team", "Value": "x"}])
+    assert error(e)[:2] == ("ValidationError", 400)

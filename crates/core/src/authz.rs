@@ -899,18 +899,13 @@ impl<'a> Who<'a> {
                 .iter()
                 .map(|(k, v)| (k.as_str(), v.as_str()))
                 .collect(),
-            Who::RoleSession(session) => {
-                let own = &session.session.tags;
-                session
-                    .role
-                    .tags
-                    .iter()
-                    .filter(|(k, _)| !own.iter().any(|(o, _)| o.eq_ignore_ascii_case(k)))
-                    .chain(own)
-                    .map(|(k, v)| (k.as_str(), v.as_str()))
-                    .collect()
-            }
-            Who::Root(_) | Who::Federated(_) => Vec::new(),
+            Who::RoleSession(session) => overridden(&session.role.tags, &session.session.tags),
+            // AWS: a federated user's session tags override its maker's tags of the same key.
+            Who::Federated(federated) => overridden(
+                federated.user.as_ref().map_or(&[][..], |u| &u.tags),
+                &federated.session.tags,
+            ),
+            Who::Root(_) => Vec::new(),
         }
     }
 
@@ -920,6 +915,18 @@ impl<'a> Who<'a> {
             _ => None,
         }
     }
+}
+
+/// A principal's own tags with a session's tags over those of the same key.
+fn overridden<'a>(
+    own: &'a [(String, String)],
+    session: &'a [(String, String)],
+) -> Vec<(&'a str, &'a str)> {
+    own.iter()
+        .filter(|(k, _)| !session.iter().any(|(s, _)| s.eq_ignore_ascii_case(k)))
+        .chain(session)
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect()
 }
 
 /// The global condition keys AWS sets for a request, those of them the principal's policies
@@ -1193,5 +1200,19 @@ mod tests {
         );
         assert_eq!(decision.outcome, Outcome::ImplicitDeny);
         assert_eq!(decision.boundary, TypeDecision::ImplicitDeny);
+    }
+
+    #[test]
+    fn session_tags_override_the_principals_own_of_the_same_key() {
+        let own = vec![
+            ("Team".to_string(), "red".to_string()),
+            ("cost".to_string(), "1".to_string()),
+        ];
+        let session = vec![("team".to_string(), "blue".to_string())];
+        assert_eq!(
+            overridden(&own, &session),
+            [("cost", "1"), ("team", "blue")]
+        );
+        assert_eq!(overridden(&own, &[]), [("Team", "red"), ("cost", "1")]);
     }
 }

@@ -234,7 +234,8 @@ fn validation(message: String) -> crate::errors::Failure {
 /// The session's tags: the caller session's transitive tags (which a new tag may not
 /// override), then the request's; and which of them pass on again.
 fn session_tags(
-    input: &AssumeRoleRequest,
+    requested: Option<&[gatehouse_protocol::sts::Tag]>,
+    transitive_keys: Option<&[String]>,
     carried: Option<&RoleSessionRecord>,
 ) -> Result<(Tags, Vec<String>)> {
     let mut tags: Tags = Vec::new();
@@ -251,7 +252,7 @@ fn session_tags(
             }
         }
     }
-    for tag in input.tags.iter().flatten() {
+    for tag in requested.unwrap_or_default() {
         if tag.key.to_ascii_lowercase().starts_with("aws:") {
             return Err(validation(format!(
                 "Tag key {} is not allowed: the prefix aws: is reserved for AWS",
@@ -272,11 +273,10 @@ fn session_tags(
             "A session can have at most {MAX_SESSION_TAGS} tags"
         )));
     }
-    for key in input.transitive_tag_keys.iter().flatten() {
-        if !input
-            .tags
+    for key in transitive_keys.unwrap_or_default() {
+        if !requested
+            .unwrap_or_default()
             .iter()
-            .flatten()
             .any(|t| t.key.eq_ignore_ascii_case(key))
         {
             return Err(validation(format!(
@@ -336,31 +336,43 @@ fn refuse_unsupported(operation: &str, options: &[(&str, bool)]) -> Result<()> {
 
 operation!(GetFederationToken, Sts, writes, GetFederationTokenRequest => GetFederationTokenResponse);
 impl Handler for GetFederationToken {
-    type Target = String;
+    /// The federated user's ARN and its session tags.
+    type Target = (String, Tags);
 
-    fn resolve(call: &mut Call<'_>, input: &GetFederationTokenRequest) -> Result<(String, Access)> {
+    /// Session tags also need `sts:TagSession` on the federated user, as on AWS.
+    fn resolve(
+        call: &mut Call<'_>,
+        input: &GetFederationTokenRequest,
+    ) -> Result<(Self::Target, Access)> {
         let arn = format!(
             "arn:aws:sts::{}:federated-user/{}",
             call.account(),
             input.name
         );
-        Ok((arn.clone(), Access::to(Self::ACTION, arn)))
+        let (tags, _) = session_tags(input.tags.as_deref(), None, None)?;
+        let mut access = Access::to(Self::ACTION, arn.clone());
+        if !tags.is_empty() {
+            access = access
+                .and("sts:TagSession", arn.clone())
+                .with_request_tags(&tags);
+        }
+        Ok(((arn, tags), access))
     }
 
     fn run(
         call: &mut Call<'_>,
         _: Authorized,
-        arn: String,
+        (arn, tags): Self::Target,
         input: &GetFederationTokenRequest,
     ) -> Result<GetFederationTokenResponse> {
-        refuse_unsupported(Self::NAME, &[("Tags", input.tags.is_some())])?;
         let (owner, seconds) = long_term_owner(call, Self::NAME, input.duration_seconds)?;
         let (policy_arns, packed_percent) =
-            session_policies(input.policy.as_deref(), input.policy_arns.as_deref(), &[])?;
+            session_policies(input.policy.as_deref(), input.policy_arns.as_deref(), &tags)?;
         let session = FederatedSessionRecord {
             name: input.name.clone(),
             policy: input.policy.clone(),
             policy_arns,
+            tags,
         };
         let federated = crate::FederatedUser {
             account: call.account().to_string(),
@@ -380,7 +392,9 @@ impl Handler for GetFederationToken {
             validity,
             SessionKind::Federated(session),
         )?;
-        let sized = input.policy.is_some() || input.policy_arns.is_some();
+        let sized = input.policy.is_some()
+            || input.policy_arns.is_some()
+            || !federated.session.tags.is_empty();
         Ok(GetFederationTokenResponse {
             credentials: Some(credentials(issued)),
             federated_user: Some(FederatedUser {
@@ -522,7 +536,11 @@ impl Handler for AssumeRole {
             Principal::AssumedRole(caller) => Some(&caller.session),
             _ => None,
         };
-        let (tags, transitive_tag_keys) = session_tags(input, carried)?;
+        let (tags, transitive_tag_keys) = session_tags(
+            input.tags.as_deref(),
+            input.transitive_tag_keys.as_deref(),
+            carried,
+        )?;
         let source_identity = source_identity(input.source_identity.as_deref(), carried)?;
         // Role chaining is a role session assuming a role; a GetSessionToken session is not one.
         let chained = matches!(call.cx.caller.principal, Principal::AssumedRole(_));

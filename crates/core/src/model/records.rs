@@ -451,6 +451,9 @@ pub struct FederatedSessionRecord {
     pub policy: Option<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub policy_arns: Vec<String>,
+    /// Session tags (`aws:PrincipalTag/*`, over the maker's own tags of the same key).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tags: Vec<(String, String)>,
 }
 
 /// A workload's binding to an instance profile (see `workloads.rs`), by the digest of its
