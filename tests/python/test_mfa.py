@@ -172,6 +172,12 @@ def test_enabling_takes_two_consecutive_codes_and_a_device_serves_one_user(srv):
     assert error(e)[:2] == ("DeleteConflict", 409)
     summary = iam.get_account_summary()["SummaryMap"]
     assert summary["MFADevicesInUse"] >= 1 and summary["MFADevices"] >= summary["MFADevicesInUse"]
+    assert summary["AccountMFAEnabled"] == 0  # the root user's MFA is not the users'
+    iam.generate_credential_report()
+    rows = iam.get_credential_report()["Content"].decode().splitlines()
+    header = rows[0].split(",")
+    report = {r.split(",")[0]: dict(zip(header, r.split(","))) for r in rows[1:]}
+    assert (report[name]["mfa_active"], report[other]["mfa_active"]) == ("true", "false")
     with pytest.raises(ClientError) as e:
         iam.get_mfa_device(UserName=other, SerialNumber=serial)
     assert error(e)[:2] == ("NoSuchEntity", 404)
