@@ -255,6 +255,26 @@ class Server:
         return {(tbl, key): bytes(value) for tbl, key, value in rows}
 
 
+def cli_with_profile(srv: "Server", tmp_path: Path, profile: str, profile_settings: dict, key: dict,
+                     *args, stdin: str | None = None) -> subprocess.CompletedProcess:
+    """Runs the aws CLI as `--profile PROFILE`, a profile with `profile_settings` (such as
+    `role_arn`, `mfa_serial`) whose `source_profile` holds `key`'s long-term credentials. Both
+    profiles set `endpoint_url`, so the CLI's own STS calls go to Gatehouse. Without a terminal
+    (a new session), the CLI reads what it prompts for from `stdin`."""
+    endpoint = f"endpoint_url = {srv.endpoint}\nregion = {REGION}\n"
+    settings = "".join(f"{k} = {v}\n" for k, v in profile_settings.items())
+    config = tmp_path / "config"
+    config.write_text(f"[profile base]\n{endpoint}\n[profile {profile}]\n{settings}source_profile = base\n{endpoint}")
+    credentials = tmp_path / "credentials"
+    credentials.write_text(f"[base]\naws_access_key_id = {key['AccessKeyId']}\n"
+                           f"aws_secret_access_key = {key['SecretAccessKey']}\n")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env.update(AWS_CONFIG_FILE=str(config), AWS_SHARED_CREDENTIALS_FILE=str(credentials),
+               AWS_EC2_METADATA_DISABLED="true", AWS_PAGER="")
+    return subprocess.run([aws_cli_path(), "--profile", profile, "--output", "json", *args], env=env, input=stdin,
+                          capture_output=True, text=True, timeout=60, start_new_session=True)
+
+
 def aws_cli_path() -> str:
     path = shutil.which("aws")
     if path is None:

@@ -13,7 +13,7 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from conftest import REGION, unique
+from conftest import REGION, cli_with_profile, unique
 from test_accounts import create_account
 
 
@@ -252,26 +252,11 @@ def test_sessions_issued_before_a_moment_are_revoked_as_the_console_does(srv):
 def test_the_aws_cli_assumes_a_role_from_its_profile(srv, tmp_path):
     """The CLI's own role_arn/source_profile flow: the profile sets endpoint_url, so the CLI's
     AssumeRole goes to Gatehouse, and the command runs as the role session."""
-    import os
-    import subprocess
-
-    from conftest import aws_cli_path
-
     iam = srv.iam()
     _, key = new_user(srv, allow("sts:AssumeRole"))
     role = iam.create_role(RoleName=unique("cli"), AssumeRolePolicyDocument=trust(srv.account_id))["Role"]
-    config = tmp_path / "config"
-    config.write_text(f"[profile base]\nendpoint_url = {srv.endpoint}\nregion = {REGION}\n\n"
-                      f"[profile deploy]\nrole_arn = {role['Arn']}\nsource_profile = base\n"
-                      f"role_session_name = cli-session\nendpoint_url = {srv.endpoint}\nregion = {REGION}\n")
-    credentials = tmp_path / "credentials"
-    credentials.write_text(f"[base]\naws_access_key_id = {key['AccessKeyId']}\n"
-                           f"aws_secret_access_key = {key['SecretAccessKey']}\n")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-    env.update(AWS_CONFIG_FILE=str(config), AWS_SHARED_CREDENTIALS_FILE=str(credentials),
-               AWS_EC2_METADATA_DISABLED="true", AWS_PAGER="")
-    result = subprocess.run([aws_cli_path(), "--profile", "deploy", "--output", "json", "sts", "get-caller-identity"],
-                            env=env, capture_output=True, text=True, timeout=60)
+    result = cli_with_profile(srv, tmp_path, "deploy", {"role_arn": role["Arn"], "role_session_name": "cli-session"},
+                              key, "sts", "get-caller-identity")
     assert result.returncode == 0, result.stderr
     who = json.loads(result.stdout)
     assert who["Arn"] == f"arn:aws:sts::{srv.account_id}:assumed-role/{role['RoleName']}/cli-session"

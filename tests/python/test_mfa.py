@@ -12,7 +12,6 @@ device's clock whichever side of a step boundary the calls fall.
 import base64
 import datetime
 import json
-import os
 import shutil
 import subprocess
 import time
@@ -21,7 +20,7 @@ import pyotp
 import pytest
 from botocore.exceptions import ClientError
 
-from conftest import REGION, aws_cli_path, unique
+from conftest import cli_with_profile, unique
 
 
 def doc(*statements):
@@ -280,20 +279,10 @@ def test_the_aws_cli_prompts_for_the_code_of_its_profiles_mfa_serial(srv, tmp_pa
     _, key, serial, seed = user_with_device(srv, allow("sts:AssumeRole"))
     role = iam.create_role(RoleName=unique("cli-mfa"), AssumeRolePolicyDocument=doc(
         {"Effect": "Allow", "Principal": {"AWS": srv.account_id}, "Action": "sts:AssumeRole", "Condition": MFA_PRESENT}))["Role"]
-    config = tmp_path / "config"
-    config.write_text(f"[profile base]\nendpoint_url = {srv.endpoint}\nregion = {REGION}\n\n"
-                      f"[profile guarded]\nrole_arn = {role['Arn']}\nsource_profile = base\nmfa_serial = {serial}\n"
-                      f"role_session_name = cli-mfa\nendpoint_url = {srv.endpoint}\nregion = {REGION}\n")
-    credentials = tmp_path / "credentials"
-    credentials.write_text(f"[base]\naws_access_key_id = {key['AccessKeyId']}\n"
-                           f"aws_secret_access_key = {key['SecretAccessKey']}\n")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-    env.update(AWS_CONFIG_FILE=str(config), AWS_SHARED_CREDENTIALS_FILE=str(credentials),
-               AWS_EC2_METADATA_DISABLED="true", AWS_PAGER="")
     # No terminal here: the CLI's prompt reads the code from standard input.
-    result = subprocess.run([aws_cli_path(), "--profile", "guarded", "--output", "json", "sts", "get-caller-identity"],
-                            env=env, input=next_code(seed) + "\n", capture_output=True, text=True, timeout=60,
-                            start_new_session=True)
+    result = cli_with_profile(srv, tmp_path, "guarded",
+                              {"role_arn": role["Arn"], "mfa_serial": serial, "role_session_name": "cli-mfa"},
+                              key, "sts", "get-caller-identity", stdin=next_code(seed) + "\n")
     assert result.returncode == 0, result.stderr
     assert f"Enter MFA code for {serial}" in result.stderr
     who = json.loads(result.stdout)

@@ -18,7 +18,7 @@ mod iam;
 mod keymaterial;
 mod keys;
 mod master_keys;
-mod mfa;
+pub mod mfa;
 mod migrate;
 mod model;
 mod passwords;

@@ -109,6 +109,24 @@ fn open_seed(call: &Call<'_>, device: &MfaDeviceRecord) -> Result<Vec<u8>> {
     totp::base32_decode(base32.expose()).ok_or_else(|| internal("a stored MFA seed is not Base32"))
 }
 
+/// Where two consecutive codes, newer than the step `after`, put the device's clock: how many
+/// steps it runs ahead of ours, and the step of the second code (the last accepted);
+/// InvalidAuthenticationCode unless they are two consecutive codes near our clock.
+fn measure(
+    call: &Call<'_>,
+    device: &MfaDeviceRecord,
+    code1: &str,
+    code2: &str,
+    after: i64,
+) -> Result<(i64, i64)> {
+    let seed = open_seed(call, device)?;
+    let now = step_now(call);
+    let step = mfa::find_consecutive(&seed, now, code1, code2)
+        .filter(|step| *step > after)
+        .ok_or_else(invalid_authentication_code)?;
+    Ok((step + 1 - now, step + 1))
+}
+
 fn step_now(call: &Call<'_>) -> i64 {
     totp::step_at(call.cx.now.unix_seconds())
 }
@@ -228,20 +246,18 @@ impl Handler for EnableMFADevice {
                 "Cannot exceed quota for MFADevicesPerUser: {MAX_DEVICES_PER_USER}"
             )));
         }
-        let seed = open_seed(call, &device)?;
-        let now = step_now(call);
-        let step = mfa::find_consecutive(
-            &seed,
-            now,
+        let (drift_steps, last_step) = measure(
+            call,
+            &device,
             &input.authentication_code1,
             &input.authentication_code2,
-        )
-        .ok_or_else(invalid_authentication_code)?;
+            i64::MIN,
+        )?;
         device.assignment = Some(MfaAssignment {
             owner: owner.id.clone(),
             enable_date: call.cx.now.unix_millis,
-            drift_steps: step + 1 - now,
-            last_step: step + 1,
+            drift_steps,
+            last_step,
         });
         entity::save(call.t, &device)?;
         call.t.put(
@@ -268,21 +284,18 @@ impl Handler for ResyncMFADevice {
     ) -> Result<()> {
         let owner = subject.owner()?;
         let mut device = owned_device(call, &owner, &input.serial_number)?;
-        let seed = open_seed(call, &device)?;
-        let now = step_now(call);
-        let Some(assignment) = device.assignment.as_mut() else {
-            return Err(no_such_device(&input.serial_number));
-        };
-        let step = mfa::find_consecutive(
-            &seed,
-            now,
+        let after = device.assignment.as_ref().map_or(i64::MIN, |a| a.last_step);
+        let (drift_steps, last_step) = measure(
+            call,
+            &device,
             &input.authentication_code1,
             &input.authentication_code2,
-        )
-        .filter(|step| *step > assignment.last_step)
-        .ok_or_else(invalid_authentication_code)?;
-        assignment.drift_steps = step + 1 - now;
-        assignment.last_step = step + 1;
+            after,
+        )?;
+        if let Some(assignment) = device.assignment.as_mut() {
+            assignment.drift_steps = drift_steps;
+            assignment.last_step = last_step;
+        }
         entity::save(call.t, &device)
     }
 }

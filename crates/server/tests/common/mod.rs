@@ -116,8 +116,23 @@ impl Drop for Server {
 }
 
 pub fn iam_client(endpoint: &str, key_id: &str, secret: &str) -> aws_sdk_iam::Client {
-    let credentials =
-        aws_credential_types::Credentials::new(key_id, secret, None, None, "gatehouse-test");
+    iam_session_client(endpoint, key_id, secret, None)
+}
+
+/// An IAM client signing with temporary credentials (with their session token) or a key.
+pub fn iam_session_client(
+    endpoint: &str,
+    key_id: &str,
+    secret: &str,
+    session_token: Option<&str>,
+) -> aws_sdk_iam::Client {
+    let credentials = aws_credential_types::Credentials::new(
+        key_id,
+        secret,
+        session_token.map(str::to_string),
+        None,
+        "gatehouse-test",
+    );
     let config = aws_sdk_iam::Config::builder()
         .behavior_version(aws_sdk_iam::config::BehaviorVersion::latest())
         .region(aws_sdk_iam::config::Region::new("us-east-1"))
@@ -128,8 +143,23 @@ pub fn iam_client(endpoint: &str, key_id: &str, secret: &str) -> aws_sdk_iam::Cl
 }
 
 pub fn sts_client(endpoint: &str, key_id: &str, secret: &str) -> aws_sdk_sts::Client {
-    let credentials =
-        aws_credential_types::Credentials::new(key_id, secret, None, None, "gatehouse-test");
+    sts_session_client(endpoint, key_id, secret, None)
+}
+
+/// An STS client signing with temporary credentials (with their session token) or a key.
+pub fn sts_session_client(
+    endpoint: &str,
+    key_id: &str,
+    secret: &str,
+    session_token: Option<&str>,
+) -> aws_sdk_sts::Client {
+    let credentials = aws_credential_types::Credentials::new(
+        key_id,
+        secret,
+        session_token.map(str::to_string),
+        None,
+        "gatehouse-test",
+    );
     let config = aws_sdk_sts::Config::builder()
         .behavior_version(aws_sdk_sts::config::BehaviorVersion::latest())
         .region(aws_sdk_sts::config::Region::new("us-east-1"))
