@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 use std::fmt;
 use std::sync::OnceLock;
 
-use gatehouse_types::{Timestamp, format_iso8601, parse_iso8601};
+use gatehouse_types::{Timestamp, parse_iso8601};
 use regex::Regex;
 
 use crate::error::ApiError;
@@ -536,8 +536,11 @@ pub trait XmlValue {
 }
 
 impl XmlWriter {
+    /// Room for a typical response, so writing one does not grow the buffer again and again.
     pub fn new() -> Self {
-        Self::default()
+        Self {
+            out: String::with_capacity(1024),
+        }
     }
     pub fn into_string(self) -> String {
         self.out
@@ -686,7 +689,7 @@ impl XmlValue for bool {
 }
 impl XmlValue for Timestamp {
     fn write_xml(&self, w: &mut XmlWriter) {
-        w.raw(&format_iso8601(*self));
+        gatehouse_types::write_iso8601(&mut w.out, *self);
     }
 }
 impl XmlValue for Vec<u8> {

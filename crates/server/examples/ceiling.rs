@@ -1,8 +1,8 @@
 //! Bench-only: the HTTP ceiling of this machine, for `bench/getuser.sh`.
 //!
 //! Answers every request with the same 400-byte XML body (`text/xml`), over HTTP/1.1 with
-//! keep-alive, on the same runtime setup as the real server (`serve.rs`): a multi-thread tokio
-//! runtime, `TCP_NODELAY`, one hyper http1 connection task per socket, and the request body read
+//! keep-alive, on the same runtime setup as the real server (`serve.rs`): the same allocator, a
+//! multi-thread tokio runtime, `TCP_NODELAY`, one hyper http1 connection task per socket, and the request body read
 //! in full before answering. It does no parsing, no authentication and no store access, so its
 //! throughput is what hyper, tokio and the kernel's loopback give on this machine: the most
 //! any server built like Gatehouse could reach here.
@@ -27,6 +27,12 @@ use hyper::service::service_fn;
 use hyper::{Request, Response};
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
+
+/// The same allocator as the `gatehouse` binary (the `mimalloc` feature), so the ceiling is
+/// what any server built like Gatehouse could reach.
+#[cfg(feature = "mimalloc")]
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 /// A GetUser-shaped answer, padded to exactly 400 bytes.
 const BODY: &str = concat!(

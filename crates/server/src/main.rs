@@ -104,6 +104,11 @@ impl Args {
     }
 }
 
+/// See the `mimalloc` feature in Cargo.toml.
+#[cfg(feature = "mimalloc")]
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let mut words: Vec<String> = std::env::args().skip(1).collect();
     logger::init(std::env::var("GATEHOUSE_LOG").ok().as_deref());

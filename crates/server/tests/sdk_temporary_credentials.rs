@@ -9,7 +9,10 @@ use common::{ACCOUNT, ROOT_KEY_ID, ROOT_SECRET, Server, iam_client, iam_session_
 use common::{sts_client, sts_session_client};
 use gatehouse_core::mfa::totp;
 
-#[allow(clippy::unwrap_used, reason = "a test helper: a failure must stop the test")]
+#[allow(
+    clippy::unwrap_used,
+    reason = "a test helper: a failure must stop the test"
+)]
 fn unix_now() -> i64 {
     let since = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)

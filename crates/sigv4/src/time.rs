@@ -51,6 +51,31 @@ pub fn format_amz_date(unix: i64) -> String {
     )
 }
 
+/// [`format_amz_date`] on the stack, for the request path: `None` outside the years 0 to
+/// 9999, which `parse_amz_date` never yields.
+pub(crate) fn amz_date_bytes(unix: i64) -> Option<[u8; 16]> {
+    let (y, mo, d) = civil_from_days(unix.div_euclid(86_400));
+    if !(0..=9999).contains(&y) {
+        return None;
+    }
+    let secs = unix.rem_euclid(86_400);
+    let mut out = *b"00000000T000000Z";
+    let mut put = |at: usize, value: i64, width: usize| {
+        let mut value = value;
+        for i in (at..at + width).rev() {
+            out[i] = b'0' + (value % 10) as u8;
+            value /= 10;
+        }
+    };
+    put(0, y, 4);
+    put(4, mo, 2);
+    put(6, d, 2);
+    put(9, secs / 3600, 2);
+    put(11, secs / 60 % 60, 2);
+    put(13, secs % 60, 2);
+    Some(out)
+}
+
 /// Parses an HTTP `Date` in IMF-fixdate form (`Sun, 30 Aug 2015 12:36:00 GMT`).
 pub(crate) fn parse_http_date(s: &str) -> Option<i64> {
     let rest = s.split_once(", ")?.1;
@@ -98,6 +123,13 @@ mod tests {
                 .unwrap(),
             "20240229T235959Z"
         );
+        for t in [0, 1_440_938_160, 1_709_251_199, 253_402_300_799] {
+            assert_eq!(
+                amz_date_bytes(t).map(|b| String::from_utf8(b.to_vec()).unwrap()),
+                Some(format_amz_date(t))
+            );
+        }
+        assert_eq!(amz_date_bytes(253_402_300_800), None);
     }
 
     #[test]

@@ -74,25 +74,52 @@ pub fn signature(key: &SigningKey, string_to_sign: &str) -> String {
     hex::encode(hmac_sha256(key.as_bytes(), string_to_sign.as_bytes()))
 }
 
-#[derive(Clone, PartialEq, Eq, Hash)]
-struct CacheKey {
-    access_key_id: String,
+/// [`signature`] as bytes on the stack, for comparing.
+fn signature_hex(key: &SigningKey, string_to_sign: &str) -> [u8; 64] {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mac = hmac_sha256(key.as_bytes(), string_to_sign.as_bytes());
+    let mut out = [0u8; 64];
+    for (i, byte) in mac.iter().enumerate() {
+        out[2 * i] = HEX[usize::from(byte >> 4)];
+        out[2 * i + 1] = HEX[usize::from(byte & 0x0f)];
+    }
+    out
+}
+
+/// One derived key: the scope and secret it was derived for.
+struct CacheEntry {
     date: String,
     region: String,
     service: String,
-    /// SHA-256 of the secret (domain-separated), so a rotated secret never meets a stale key.
-    secret_digest: [u8; 32],
+    /// The secret it was derived from: a rotated secret never meets a stale key (compared in
+    /// constant time; zeroized on drop).
+    secret: SecretKey,
+    key: SigningKey,
 }
+
+impl CacheEntry {
+    fn is_for(&self, secret: &SecretKey, date: &str, region: &str, service: &str) -> bool {
+        self.date == date
+            && self.region == region
+            && self.service == service
+            && self.secret == *secret
+    }
+}
+
+/// Scopes kept per access key: a key used for IAM and STS in two regions needs four.
+const SCOPES_PER_KEY: usize = 4;
 
 #[derive(Default)]
 struct CacheInner {
-    keys: HashMap<CacheKey, SigningKey>,
-    order: VecDeque<CacheKey>,
+    /// By access key id, so a lookup borrows the request's id and allocates nothing.
+    keys: HashMap<String, Vec<CacheEntry>>,
+    /// Access key ids in insertion order, for eviction.
+    order: VecDeque<String>,
 }
 
-/// A bounded, thread-safe cache of derived signing keys, keyed by access key id, date,
-/// region, service and a digest of the secret. Oldest entries are evicted first; keys are
-/// zeroized when evicted or dropped.
+/// A bounded, thread-safe cache of derived signing keys, by access key id, then date, region,
+/// service and secret. The oldest access keys are evicted first; keys are zeroized when
+/// evicted or dropped.
 pub struct SigningKeyCache {
     // Lookups vastly outnumber insertions: readers must not wait for each other.
     inner: RwLock<CacheInner>,
@@ -107,7 +134,7 @@ impl SigningKeyCache {
         Self::with_capacity(Self::DEFAULT_CAPACITY)
     }
 
-    /// A cache holding at most `capacity` keys (0 disables caching).
+    /// A cache holding the keys of at most `capacity` access keys (0 disables caching).
     pub fn with_capacity(capacity: usize) -> Self {
         Self {
             inner: RwLock::new(CacheInner::default()),
@@ -115,9 +142,9 @@ impl SigningKeyCache {
         }
     }
 
-    /// Number of keys held.
+    /// Number of derived keys held.
     pub fn len(&self) -> usize {
-        self.read().keys.len()
+        self.read().keys.values().map(Vec::len).sum()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -147,25 +174,20 @@ impl SigningKeyCache {
         region: &str,
         service: &str,
     ) -> SigningKey {
-        let mut hasher = Sha256::new();
-        hasher.update(b"gatehouse-sigv4 signing key cache\0");
-        hasher.update(secret.expose().as_bytes());
-        let key = CacheKey {
-            access_key_id: access_key_id.to_owned(),
-            date: date.to_owned(),
-            region: region.to_owned(),
-            service: service.to_owned(),
-            secret_digest: hasher.finalize().into(),
-        };
-        if let Some(k) = self.read().keys.get(&key) {
-            return k.clone();
+        if let Some(entries) = self.read().keys.get(access_key_id)
+            && let Some(hit) = entries
+                .iter()
+                .find(|e| e.is_for(secret, date, region, service))
+        {
+            return hit.key.clone();
         }
         let derived = signing_key(secret, date, region, service);
         if self.capacity == 0 {
             return derived;
         }
         let mut inner = self.lock();
-        if !inner.keys.contains_key(&key) {
+        let inner = &mut *inner;
+        if !inner.keys.contains_key(access_key_id) {
             while inner.keys.len() >= self.capacity {
                 match inner.order.pop_front() {
                     Some(old) => {
@@ -174,8 +196,23 @@ impl SigningKeyCache {
                     None => inner.keys.clear(),
                 }
             }
-            inner.order.push_back(key.clone());
-            inner.keys.insert(key, derived.clone());
+            inner.order.push_back(access_key_id.to_owned());
+        }
+        let entries = inner.keys.entry(access_key_id.to_owned()).or_default();
+        if !entries
+            .iter()
+            .any(|e| e.is_for(secret, date, region, service))
+        {
+            if entries.len() >= SCOPES_PER_KEY {
+                entries.remove(0);
+            }
+            entries.push(CacheEntry {
+                date: date.to_owned(),
+                region: region.to_owned(),
+                service: service.to_owned(),
+                secret: secret.clone(),
+                key: derived.clone(),
+            });
         }
         derived
     }
@@ -284,9 +321,12 @@ impl Credentials {
                 self.terminator
             ));
         }
-        let request_time = self.request_time();
-        let request_date = request_time.get(..8).unwrap_or_default();
-        if self.date != request_date {
+        // Compared on the stack: this runs for every request.
+        let stamp = crate::time::amz_date_bytes(self.request_time_unix);
+        let request_date = stamp.as_ref().and_then(|s| s.get(..8)).unwrap_or_default();
+        if self.date.as_bytes() != request_date {
+            let request_time = self.request_time();
+            let request_date = request_time.get(..8).unwrap_or_default();
             problems.push(format!(
                 "Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date from HTTP: '{}' != '{request_date}', from '{request_time}'.",
                 self.date
@@ -359,30 +399,33 @@ pub fn verify_with_options(
         &creds.service,
     );
     let scope = creds.scope();
-    let request_time = creds.request_time();
-    let mut variants = vec![opts];
-    if req.query.contains('+') {
-        variants.push(CanonicalOptions {
-            query_plus_is_space: !opts.query_plus_is_space,
+    let stamp = crate::time::amz_date_bytes(creds.request_time_unix);
+    let formatted;
+    let request_time = match stamp.as_ref().and_then(|s| std::str::from_utf8(s).ok()) {
+        Some(time) => time,
+        None => {
+            formatted = creds.request_time();
+            formatted.as_str()
+        }
+    };
+    // The canonicalisations to try: ours, then (only when they could matter) the other
+    // reading of `+` and, presigned, the token left out; at most four.
+    let plus = req.query.contains('+');
+    let token = creds.form == AuthForm::Presigned && req.query.contains("X-Amz-Security-Token=");
+    let variants = [(false, false), (true, false), (false, true), (true, true)]
+        .into_iter()
+        .filter(|&(flip_plus, flip_token)| (plus || !flip_plus) && (token || !flip_token))
+        .map(|(flip_plus, flip_token)| CanonicalOptions {
+            query_plus_is_space: opts.query_plus_is_space ^ flip_plus,
+            omit_security_token_param: opts.omit_security_token_param ^ flip_token,
             ..opts
         });
-    }
-    if creds.form == AuthForm::Presigned && req.query.contains("X-Amz-Security-Token=") {
-        let omitted: Vec<CanonicalOptions> = variants
-            .iter()
-            .map(|o| CanonicalOptions {
-                omit_security_token_param: !o.omit_security_token_param,
-                ..*o
-            })
-            .collect();
-        variants.extend(omitted);
-    }
     let mut matched = false;
     for variant in variants {
         let creq = canonical_request(req, &creds.signed_headers, payload_hash, variant);
-        let sts = string_to_sign(&request_time, &scope, &creq);
-        let expected = signature(&key, &sts);
-        matched |= bool::from(expected.as_bytes().ct_eq(creds.signature.as_bytes()));
+        let sts = string_to_sign(request_time, &scope, &creq);
+        let expected = signature_hex(&key, &sts);
+        matched |= bool::from(expected.as_slice().ct_eq(creds.signature.as_bytes()));
     }
     if !matched {
         return Err(SigV4Error::SignatureMismatch);
@@ -747,10 +790,24 @@ mod tests {
         );
         assert_ne!(a.as_bytes(), b.as_bytes());
         assert_eq!(cache.len(), 2);
-        cache.signing_key("AKID", &secret(), "20150831", "us-east-1", "iam");
-        assert_eq!(cache.len(), 2);
+        // An access key's scopes are bounded: the oldest goes.
+        for day in 1..=4 {
+            cache.signing_key(
+                "AKID",
+                &secret(),
+                &format!("201509{day:02}"),
+                "us-east-1",
+                "iam",
+            );
+        }
+        assert_eq!(cache.len(), SCOPES_PER_KEY);
         let again = cache.signing_key("AKID", &secret(), "20150830", "us-east-1", "iam");
         assert_eq!(again.as_bytes(), a.as_bytes());
+        // So are access keys: a third one evicts the first.
+        cache.signing_key("AKID2", &secret(), "20150830", "us-east-1", "iam");
+        assert_eq!(cache.len(), SCOPES_PER_KEY + 1);
+        cache.signing_key("AKID3", &secret(), "20150830", "us-east-1", "iam");
+        assert_eq!(cache.len(), 2);
         assert!(format!("{cache:?}").contains("len"));
         fn assert_send_sync<T: Send + Sync>() {}
         assert_send_sync::<SigningKeyCache>();

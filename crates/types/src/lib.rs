@@ -15,5 +15,5 @@ pub use ids::{
 pub use secret::SecretKey;
 pub use time::{
     Timestamp, civil_from_days, days_from_civil, days_in_month, format_iso8601,
-    format_iso8601_millis, parse_iso8601,
+    format_iso8601_millis, parse_iso8601, write_iso8601,
 };

@@ -65,8 +65,36 @@ fn parts(t: Timestamp) -> (i64, i64, i64, i64, i64, i64, i64) {
 
 /// `2015-08-30T12:36:00Z`, as IAM writes dates.
 pub fn format_iso8601(t: Timestamp) -> String {
+    let mut out = String::with_capacity(20);
+    write_iso8601(&mut out, t);
+    out
+}
+
+/// [`format_iso8601`] appended to `out`: digits written directly, as every response that
+/// carries a date writes one (no formatting machinery on that path).
+pub fn write_iso8601(out: &mut String, t: Timestamp) {
     let (y, mo, d, h, mi, s, _) = parts(t);
-    format!("{y:04}-{mo:02}-{d:02}T{h:02}:{mi:02}:{s:02}Z")
+    if !(0..=9999).contains(&y) {
+        out.push_str(&format!("{y:04}-{mo:02}-{d:02}T{h:02}:{mi:02}:{s:02}Z"));
+        return;
+    }
+    // Every part is within its width here (hours < 24, …): written into a fixed buffer.
+    let mut text = *b"0000-00-00T00:00:00Z";
+    for (at, value, width) in [
+        (0, y, 4),
+        (5, mo, 2),
+        (8, d, 2),
+        (11, h, 2),
+        (14, mi, 2),
+        (17, s, 2),
+    ] {
+        let mut value = value;
+        for i in (at..at + width).rev() {
+            text[i] = b'0' + (value % 10) as u8;
+            value /= 10;
+        }
+    }
+    out.push_str(std::str::from_utf8(&text).unwrap_or_default());
 }
 
 /// `2015-08-30T12:36:00.123Z`.
@@ -144,6 +172,14 @@ mod tests {
     fn formats_and_parses() {
         let t = Timestamp::from_unix_seconds(1_440_938_160);
         assert_eq!(format_iso8601(t), "2015-08-30T12:36:00Z");
+        assert_eq!(
+            format_iso8601(Timestamp::from_unix_seconds(253_402_300_799)),
+            "9999-12-31T23:59:59Z"
+        );
+        assert_eq!(
+            format_iso8601(Timestamp::from_unix_seconds(253_402_300_800)),
+            "10000-01-01T00:00:00Z"
+        );
         assert_eq!(parse_iso8601("2015-08-30T12:36:00Z"), Some(t));
         assert_eq!(parse_iso8601("20150830T123600Z"), Some(t));
         assert_eq!(parse_iso8601("2015-08-30T14:36:00+02:00"), Some(t));
