@@ -25,6 +25,9 @@ fn two_nodes() -> (Gatehouse, Gatehouse) {
         std::process::id(),
         COUNTER.fetch_add(1, std::sync::atomic::Ordering::SeqCst)
     ));
+    // Process ids are reused: a directory left by an earlier run must not be reopened (its
+    // store was sealed under another master key).
+    let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     let key = MasterKey::generate().unwrap();
     let node = |key: MasterKey| {

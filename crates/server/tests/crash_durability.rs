@@ -22,7 +22,11 @@ async fn answered_writes_survive_kill_9_on_postgres() {
         eprintln!("GATEHOUSE_TEST_POSTGRES_URL is not set: the PostgreSQL case is skipped");
         return;
     };
-    let database = format!("gatehouse_crash_{}", std::process::id());
+    // Unique even when a process id comes again on a cluster that outlives one run.
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    let database = format!("gatehouse_crash_{}_{nanos}", std::process::id());
     let created = Command::new("psql")
         .args([base.as_str(), "-qc", &format!("CREATE DATABASE {database}")])
         .status()
