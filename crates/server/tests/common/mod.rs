@@ -115,56 +115,49 @@ impl Drop for Server {
     }
 }
 
+/// A client of one SDK crate (`aws_sdk_iam`, `aws_sdk_sts`) for the server at `endpoint`,
+/// signing with a key, or with temporary credentials and their session token.
+macro_rules! sdk_client {
+    ($sdk:ident, $endpoint:expr, $key_id:expr, $secret:expr, $session_token:expr) => {{
+        let credentials = aws_credential_types::Credentials::new(
+            $key_id,
+            $secret,
+            $session_token.map(str::to_string),
+            None,
+            "gatehouse-test",
+        );
+        let config = $sdk::Config::builder()
+            .behavior_version($sdk::config::BehaviorVersion::latest())
+            .region($sdk::config::Region::new("us-east-1"))
+            .endpoint_url($endpoint)
+            .credentials_provider(credentials)
+            .build();
+        $sdk::Client::from_conf(config)
+    }};
+}
+
 pub fn iam_client(endpoint: &str, key_id: &str, secret: &str) -> aws_sdk_iam::Client {
     iam_session_client(endpoint, key_id, secret, None)
 }
 
-/// An IAM client signing with temporary credentials (with their session token) or a key.
 pub fn iam_session_client(
     endpoint: &str,
     key_id: &str,
     secret: &str,
     session_token: Option<&str>,
 ) -> aws_sdk_iam::Client {
-    let credentials = aws_credential_types::Credentials::new(
-        key_id,
-        secret,
-        session_token.map(str::to_string),
-        None,
-        "gatehouse-test",
-    );
-    let config = aws_sdk_iam::Config::builder()
-        .behavior_version(aws_sdk_iam::config::BehaviorVersion::latest())
-        .region(aws_sdk_iam::config::Region::new("us-east-1"))
-        .endpoint_url(endpoint)
-        .credentials_provider(credentials)
-        .build();
-    aws_sdk_iam::Client::from_conf(config)
+    sdk_client!(aws_sdk_iam, endpoint, key_id, secret, session_token)
 }
 
 pub fn sts_client(endpoint: &str, key_id: &str, secret: &str) -> aws_sdk_sts::Client {
     sts_session_client(endpoint, key_id, secret, None)
 }
 
-/// An STS client signing with temporary credentials (with their session token) or a key.
 pub fn sts_session_client(
     endpoint: &str,
     key_id: &str,
     secret: &str,
     session_token: Option<&str>,
 ) -> aws_sdk_sts::Client {
-    let credentials = aws_credential_types::Credentials::new(
-        key_id,
-        secret,
-        session_token.map(str::to_string),
-        None,
-        "gatehouse-test",
-    );
-    let config = aws_sdk_sts::Config::builder()
-        .behavior_version(aws_sdk_sts::config::BehaviorVersion::latest())
-        .region(aws_sdk_sts::config::Region::new("us-east-1"))
-        .endpoint_url(endpoint)
-        .credentials_provider(credentials)
-        .build();
-    aws_sdk_sts::Client::from_conf(config)
+    sdk_client!(aws_sdk_sts, endpoint, key_id, secret, session_token)
 }
