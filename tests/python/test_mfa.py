@@ -233,7 +233,7 @@ def test_a_role_that_requires_mfa_is_assumed_with_a_code_accepted_once(srv):
     with pytest.raises(ClientError) as e:
         sts.assume_role(RoleArn=role["Arn"], RoleSessionName="other", SerialNumber=serial + "x",
                         TokenCode=next_code(seed))
-    assert error(e) == ("AccessDenied", 403, "MultiFactorAuthentication failed, unable to validate MFA code. "
+    assert error(e) == ("AccessDenied", 403, "MultiFactorAuthentication failed, unable to validate MFA code.  "
                                              "Please verify your MFA serial number is valid and associated with this user.")
 
     code = next_code(seed)

@@ -542,8 +542,11 @@ pub(crate) struct MfaCode {
 fn unable_to_validate() -> Failure {
     ApiError::new(
         ErrorCode::AccessDenied,
-        "MultiFactorAuthentication failed, unable to validate MFA code. Please verify your MFA \
-         serial number is valid and associated with this user.",
+        // Two spaces after "code.", as AWS sends it.
+        concat!(
+            "MultiFactorAuthentication failed, unable to validate MFA code.  ",
+            "Please verify your MFA serial number is valid and associated with this user."
+        ),
     )
     .into()
 }
