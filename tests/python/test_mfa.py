@@ -212,6 +212,18 @@ def test_at_most_eight_devices_per_user(srv):
     assert page["IsTruncated"] and len(page["MFADevices"]) == 5
     rest = iam.list_mfa_devices(UserName=name, Marker=page["Marker"])["MFADevices"]
     assert len(rest) == 3
+    # Filtered listings fill their pages with what the filter keeps, and page through all of it.
+    mine = {d["SerialNumber"] for d in page["MFADevices"] + rest}
+    assigned, marker = [], None
+    while True:
+        kwargs = {"Marker": marker} if marker else {}
+        listed = iam.list_virtual_mfa_devices(AssignmentStatus="Assigned", MaxItems=3, **kwargs)
+        assert len(listed["VirtualMFADevices"]) == 3 or not listed["IsTruncated"]
+        assigned += [d["SerialNumber"] for d in listed["VirtualMFADevices"]]
+        if not listed["IsTruncated"]:
+            break
+        marker = listed["Marker"]
+    assert mine <= set(assigned) and device["SerialNumber"] not in assigned
 
 
 def test_a_role_that_requires_mfa_is_assumed_with_a_code_accepted_once(srv):

@@ -107,13 +107,7 @@ impl Handler for GetSessionToken {
             input.serial_number.as_deref(),
             input.token_code.as_deref(),
         )?;
-        let mfa_authenticated = match mfa {
-            Some(code) => {
-                code.spend(call.t)?;
-                Some(call.cx.now)
-            }
-            None => None,
-        };
+        let mfa_authenticated = mfa.map(|code| code.spend(call)).transpose()?;
         let account = call.account();
         let validity = Validity {
             from: call.cx.now,
@@ -521,10 +515,7 @@ impl Handler for AssumeRole {
         )?;
         // MFA now, or the calling session's, carries to the new session.
         let mfa_authenticated = match mfa {
-            Some(code) => {
-                code.spend(call.t)?;
-                Some(call.cx.now)
-            }
+            Some(code) => Some(code.spend(call)?),
             None => call
                 .cx
                 .caller

@@ -92,16 +92,24 @@ fn by_serial(t: &mut dyn Txn, account: &str, serial: &str) -> Result<Option<MfaD
     Ok(entity::by_name::<MfaDeviceRecord>(t, account, name)?.filter(|d| d.arn() == serial))
 }
 
+/// The device `serial` names in the caller's account, if it is enabled for `owner_id`.
+fn enabled_for(
+    call: &mut Call<'_>,
+    owner_id: &str,
+    serial: &str,
+) -> Result<Option<MfaDeviceRecord>> {
+    let account = call.account();
+    Ok(by_serial(call.t, account, serial)?
+        .filter(|d| d.assignment.as_ref().is_some_and(|a| a.owner == owner_id)))
+}
+
 /// The device `serial` names, enabled for `owner`; NoSuchEntity otherwise.
 fn owned_device(
     call: &mut Call<'_>,
     owner: &CredentialOwner,
     serial: &str,
 ) -> Result<MfaDeviceRecord> {
-    let account = call.account();
-    by_serial(call.t, account, serial)?
-        .filter(|d| d.assignment.as_ref().is_some_and(|a| a.owner == owner.id))
-        .ok_or_else(|| no_such_device(serial))
+    enabled_for(call, &owner.id, serial)?.ok_or_else(|| no_such_device(serial))
 }
 
 fn open_seed(call: &Call<'_>, device: &MfaDeviceRecord) -> Result<Vec<u8>> {
@@ -466,20 +474,12 @@ impl Handler for ListVirtualMFADevices {
             Some(AssignmentStatusType::Any) | None => true,
         };
         let account = call.account();
-        let names = prefix(account, &[]);
-        let t = &mut *call.t;
-        let page =
-            PageRequest::new(input.marker.as_deref(), input.max_items)?.collect(|after, n| {
-                let rows = t.scan(MFA_DEVICE_NAMES, &names, after, n)?;
-                let mut out = Vec::with_capacity(rows.len());
-                for (name_key, id) in rows {
-                    let id = String::from_utf8(id)
-                        .map_err(|_| internal("a name index row is not text"))?;
-                    let device = entity::by_id::<MfaDeviceRecord>(t, account, &id)?;
-                    out.push((name_key, device.filter(&wanted)));
-                }
-                Ok(out)
-            })?;
+        let page = entity::list_where(
+            call.t,
+            account,
+            PageRequest::new(input.marker.as_deref(), input.max_items)?,
+            wanted,
+        )?;
         let mut devices = Vec::with_capacity(page.items.len());
         for device in &page.items {
             let user = match &device.assignment {
@@ -572,10 +572,7 @@ pub(crate) fn mfa_code(
             return Err(unable_to_validate());
         }
     };
-    let account = call.account();
-    let device = by_serial(call.t, account, serial)?
-        .filter(|d| d.assignment.as_ref().is_some_and(|a| a.owner == owner))
-        .ok_or_else(unable_to_validate)?;
+    let device = enabled_for(call, &owner, serial)?.ok_or_else(unable_to_validate)?;
     let invalid = || {
         Failure::from(ApiError::new(
             ErrorCode::AccessDenied,
@@ -590,12 +587,13 @@ pub(crate) fn mfa_code(
 }
 
 impl MfaCode {
-    /// Records the code as used.
-    pub(crate) fn spend(mut self, t: &mut dyn Txn) -> Result<()> {
+    /// Records the code as used; returns when MFA authenticated the call (now).
+    pub(crate) fn spend(mut self, call: &mut Call<'_>) -> Result<Timestamp> {
         if let Some(assignment) = self.device.assignment.as_mut() {
             assignment.last_step = self.step;
         }
-        entity::save(t, &self.device)
+        entity::save(call.t, &self.device)?;
+        Ok(call.cx.now)
     }
 }
 

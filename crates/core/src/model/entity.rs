@@ -351,6 +351,17 @@ pub fn list<E: Entity>(
     path_prefix: &str,
     page: PageRequest,
 ) -> Result<Page<E>> {
+    list_where(t, account, page, |e: &E| e.path().starts_with(path_prefix))
+}
+
+/// One page of an account's entities that `keep` accepts, in name order (a page is filled
+/// with kept entities; the marker moves past the others).
+pub fn list_where<E: Entity>(
+    t: &mut (impl Txn + ?Sized),
+    account: &str,
+    page: PageRequest,
+    keep: impl Fn(&E) -> bool,
+) -> Result<Page<E>> {
     let names = prefix(account, &[]);
     page.collect(|after, n| {
         let rows = t.scan(E::NAMES, &names, after, n)?;
@@ -359,10 +370,7 @@ pub fn list<E: Entity>(
             let id = String::from_utf8(id)
                 .map_err(|_| crate::errors::internal("a name index row is not text"))?;
             let entity: Option<E> = by_id(t, account, &id)?;
-            out.push((
-                name_key,
-                entity.filter(|e| e.path().starts_with(path_prefix)),
-            ));
+            out.push((name_key, entity.filter(&keep)));
         }
         Ok(out)
     })
