@@ -10,7 +10,9 @@
 #   2. starts, on 127.0.0.1 only: gatehouse (fresh temporary data dir, fixed root key from
 #      GATEHOUSE_ROOT_ACCESS_KEY_ID / GATEHOUSE_ROOT_SECRET_ACCESS_KEY, which Gatehouse keeps in
 #      its store like any key, so every request reads and decrypts it from SQLite),
-#      moto_server, and the ceiling (crates/server/examples/ceiling.rs);
+#      moto_server, and the ceiling (crates/server/examples/ceiling.rs) twice: as issue 2 defines it
+#      (a minimal hyper server on a multi-thread tokio runtime), and on Gatehouse's own threading
+#      (`--per-core`: one pinned worker per CPU, connections on the CPU that receives them);
 #   3. creates the user `bench` in gatehouse and in moto (boto3), and in gatehouse the user
 #      `caller` with 10 inline policies and an access key (the `gatehouse-user` run: the same
 #      GetUser, signed by that user instead of root, so every request is authorized by the
@@ -26,7 +28,7 @@
 #      exit). Raw outputs stay in BENCH_OUT.
 #
 # Settings (environment): BENCH_THREADS (2), BENCH_CONNECTIONS (16), BENCH_DURATION (15s; in seconds),
-# BENCH_PORT_BASE (18601: uses 3 ports from there), BENCH_OUT (where the raw wrk outputs are
+# BENCH_PORT_BASE (18601: uses 4 ports from there), BENCH_OUT (where the raw wrk outputs are
 # kept; default a new directory under /tmp), BENCH_SKIP_BUILD=1 (use the binaries already in
 # target/release), BENCH_WAIT_IDLE=N (before each run, wait up to N seconds for the machine to be
 # at least 90 % idle: useful on a shared machine), BENCH_ATTEMPTS=N (run a server again, up to N
@@ -43,6 +45,7 @@ PORT_BASE=${BENCH_PORT_BASE:-18601}
 GH_PORT=$PORT_BASE
 MOTO_PORT=$((PORT_BASE + 1))
 CEILING_PORT=$((PORT_BASE + 2))
+PER_CORE_PORT=$((PORT_BASE + 3))
 USER_NAME=bench
 ATTEMPTS=${BENCH_ATTEMPTS:-1}
 # A fixed root key for gatehouse (any well-formed pair; nothing outside this run uses it).
@@ -109,7 +112,7 @@ GATEHOUSE=$ROOT/target/release/gatehouse
 CEILING=$ROOT/target/release/examples/ceiling
 [[ -x $GATEHOUSE && -x $CEILING ]] || die "release binaries missing; run without BENCH_SKIP_BUILD"
 
-for port in "$GH_PORT" "$MOTO_PORT" "$CEILING_PORT"; do
+for port in "$GH_PORT" "$MOTO_PORT" "$CEILING_PORT" "$PER_CORE_PORT"; do
   port_in_use "$port" && die "port $port is already in use on 127.0.0.1; set BENCH_PORT_BASE"
 done
 
@@ -134,6 +137,12 @@ PIDS+=($!)
 CEILING_PID=$!
 wait_http "http://127.0.0.1:$CEILING_PORT/" "$!" ceiling
 
+say "starting the ceiling on Gatehouse's threading (--per-core) on 127.0.0.1:$PER_CORE_PORT"
+"$CEILING" "127.0.0.1:$PER_CORE_PORT" --per-core >"$OUT/ceiling-per-core.log" 2>&1 &
+PIDS+=($!)
+PER_CORE_PID=$!
+wait_http "http://127.0.0.1:$PER_CORE_PORT/" "$!" ceiling-per-core
+
 # --- 3. the user -------------------------------------------------------------------------
 HELPER=(timeout 60 python3 "$ROOT/bench/getuser.py")
 "${HELPER[@]}" create-user "http://127.0.0.1:$GH_PORT" "$ROOT_KEY_ID" "$ROOT_SECRET" "$USER_NAME"
@@ -151,6 +160,7 @@ TARGETS=(
   "gatehouse-managed $GH_PORT $MANAGED_KEY_ID $MANAGED_SECRET $GH_PID"
   "moto $MOTO_PORT $MOTO_KEY_ID $MOTO_SECRET $MOTO_PID"
   "ceiling $CEILING_PORT $ROOT_KEY_ID $ROOT_SECRET $CEILING_PID"
+  "ceiling-per-core $PER_CORE_PORT $ROOT_KEY_ID $ROOT_SECRET $PER_CORE_PID"
 )
 
 # CPU time (user + system, all threads) a process has used, in clock ticks.
@@ -253,6 +263,7 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
 verdict() { awk -v r="$1" -v t="$2" 'BEGIN { print (r >= t ? "met" : "NOT met") }'; }
 MOTO_RATIO=$(ratio "${RPS[gatehouse]}" "${RPS[moto]}")
 CEILING_RATIO=$(ratio "${RPS[gatehouse]}" "${RPS[ceiling]}")
+PER_CORE_RATIO=$(ratio "${RPS[gatehouse]}" "${RPS[ceiling-per-core]}")
 USER_RATIO=$(ratio "${RPS[gatehouse-user]}" "${RPS[gatehouse]}")
 MANAGED_RATIO=$(ratio "${RPS[gatehouse-managed]}" "${RPS[gatehouse]}")
 if COMMIT=$(git rev-parse --short HEAD 2>/dev/null); then
@@ -274,6 +285,7 @@ fi
   echo
   echo "gatehouse / moto    = ${MOTO_RATIO}x   (target >= 100: $(verdict "$MOTO_RATIO" 100))"
   echo "gatehouse / ceiling = ${CEILING_RATIO}   (target >= 0.6: $(verdict "$CEILING_RATIO" 0.6))"
+  echo "gatehouse / ceiling on Gatehouse's threading = ${PER_CORE_RATIO}   (no target: how much of the above is the threading)"
   echo "user with 10 policies / root = ${USER_RATIO}   (target >= 0.9: $(verdict "$USER_RATIO" 0.9))"
   echo "user with 10 managed policies and 2 groups / root = ${MANAGED_RATIO}   (at most 10% more cost, target >= 0.91: $(verdict "$MANAGED_RATIO" 0.91))"
   echo

@@ -1,17 +1,24 @@
 //! Bench-only: the HTTP ceiling of this machine, for `bench/getuser.sh`.
 //!
 //! Answers every request with the same 400-byte XML body (`text/xml`), over HTTP/1.1 with
-//! keep-alive, on the same runtime setup as the real server (`serve.rs`): the same allocator, a
-//! multi-thread tokio runtime, `TCP_NODELAY`, one hyper http1 connection task per socket, and the request body read
-//! in full before answering. It does no parsing, no authentication and no store access, so its
-//! throughput is what hyper, tokio and the kernel's loopback give on this machine: the most
-//! any server built like Gatehouse could reach here.
+//! keep-alive, `TCP_NODELAY`, one hyper http1 connection task per socket, the request body read
+//! in full before answering, and the same allocator as the real server. It does no parsing, no
+//! authentication and no store access, so its throughput is what hyper, tokio and the kernel's
+//! loopback give on this machine.
+//!
+//! Two ways to run it:
+//! - `ceiling ADDR`: the minimal hyper server of issue 2's definition (hyper's own example
+//!   setup: one multi-thread tokio runtime). `bench/getuser.sh` holds Gatehouse to this one.
+//! - `ceiling ADDR --per-core`: on Gatehouse's own threading (`src/workers.rs`, the very same
+//!   file: one pinned single-threaded worker per CPU, each connection on the CPU that receives
+//!   it). The bench reports it beside the other, so the gain of that threading is not mistaken
+//!   for a lighter request path.
 //!
 //! It is an example, so it is never part of the shipped `gatehouse` binary:
 //!
 //! ```sh
 //! cargo build --release -p gatehouse --example ceiling
-//! target/release/examples/ceiling 127.0.0.1:4603
+//! target/release/examples/ceiling 127.0.0.1:4603 [--per-core]
 //! ```
 
 use std::convert::Infallible;
@@ -27,6 +34,9 @@ use hyper::service::service_fn;
 use hyper::{Request, Response};
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
+
+#[path = "../src/workers.rs"]
+mod workers;
 
 /// The same allocator as the `gatehouse` binary (the `mimalloc` feature), so the ceiling is
 /// what any server built like Gatehouse could reach.
@@ -59,12 +69,19 @@ async fn answer(req: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infalli
     Ok(response)
 }
 
-async fn serve(listen: SocketAddr) -> Result<(), String> {
+async fn serve(listen: SocketAddr, per_core: Option<workers::Workers>) -> Result<(), String> {
     let listener = TcpListener::bind(listen)
         .await
         .map_err(|e| format!("cannot listen on {listen}: {e}"))?;
     let bound = listener.local_addr().map_err(|e| e.to_string())?;
-    println!("ceiling listening on http://{bound}");
+    match &per_core {
+        Some(w) => println!(
+            "ceiling listening on http://{bound} ({} workers{})",
+            w.count(),
+            if w.pinned() { ", pinned" } else { "" }
+        ),
+        None => println!("ceiling listening on http://{bound}"),
+    }
     loop {
         let (stream, _remote) = match listener.accept().await {
             Ok(pair) => pair,
@@ -74,27 +91,46 @@ async fn serve(listen: SocketAddr) -> Result<(), String> {
             }
         };
         let _ = stream.set_nodelay(true);
-        tokio::spawn(async move {
+        let connection = |stream| async move {
             let _ = http1::Builder::new()
                 .serve_connection(TokioIo::new(stream), service_fn(answer))
                 .await;
-        });
+        };
+        match &per_core {
+            Some(workers) => {
+                if let Err(e) = workers.serve(stream, connection) {
+                    eprintln!("ceiling: cannot hand over a connection: {e}");
+                }
+            }
+            None => {
+                tokio::spawn(connection(stream));
+            }
+        }
     }
 }
 
 fn main() -> ExitCode {
-    let listen = std::env::args()
-        .nth(1)
-        .unwrap_or_else(|| "127.0.0.1:4603".to_string());
+    let mut args = std::env::args().skip(1);
+    let listen = args.next().unwrap_or_else(|| "127.0.0.1:4603".to_string());
+    let per_core = args.next().as_deref() == Some("--per-core");
     let result = listen
         .parse::<SocketAddr>()
         .map_err(|e| format!("{listen}: {e}"))
         .and_then(|addr| {
-            tokio::runtime::Builder::new_multi_thread()
-                .enable_all()
-                .build()
-                .map_err(|e| format!("cannot start the runtime: {e}"))?
-                .block_on(serve(addr))
+            if per_core {
+                let workers = workers::Workers::start()?;
+                tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .map_err(|e| format!("cannot start the runtime: {e}"))?
+                    .block_on(serve(addr, Some(workers)))
+            } else {
+                tokio::runtime::Builder::new_multi_thread()
+                    .enable_all()
+                    .build()
+                    .map_err(|e| format!("cannot start the runtime: {e}"))?
+                    .block_on(serve(addr, None))
+            }
         });
     match result {
         Ok(()) => ExitCode::SUCCESS,

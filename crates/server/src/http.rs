@@ -41,7 +41,7 @@ pub struct App {
     pub tls: bool,
     pub bodies: BodyBudget,
     /// Whether the store is reached over the network: authentication's reads then leave the
-    /// async worker thread (`block_in_place`).
+    /// connection's worker thread for the blocking pool.
     pub remote_store: bool,
     /// Tests only (`GATEHOUSE_TEST_EXPIRY_CLOCK_FILE`): a file holding a number of seconds by
     /// which the clock that temporary credentials' expiry is checked against runs ahead.
@@ -483,11 +483,17 @@ async fn serve_api(
             let gatehouse = app.gatehouse.clone();
             let key_id = creds.access_key_id.clone();
             let expiry_clock = app.expiry_clock(now);
-            let find = || gatehouse.find_credentials(&key_id, now, expiry_clock);
             let found = if app.remote_store {
-                tokio::task::block_in_place(find)
+                // A network round trip: off the worker, which serves other connections.
+                let gatehouse = gatehouse.clone();
+                let key_id = key_id.clone();
+                tokio::task::spawn_blocking(move || {
+                    gatehouse.find_credentials(&key_id, now, expiry_clock)
+                })
+                .await
+                .unwrap_or_else(|_| Err(ApiError::internal()))
             } else {
-                find()
+                gatehouse.find_credentials(&key_id, now, expiry_clock)
             };
             let found = match found {
                 Ok(found) => found,
@@ -584,9 +590,10 @@ async fn serve_api(
     }
 }
 
-/// Reads run on the async worker (they take microseconds; over a remote store they leave it
-/// with `block_in_place`); anything that may write waits for a durable commit, so it runs on
-/// the blocking pool.
+/// Reads from the embedded store run on the connection's worker: they take microseconds, and
+/// a hand-over to another thread would cost more. Anything that may write (it waits for a
+/// durable commit), any call to a remote store, and the reads whose work grows with the
+/// account run on the blocking pool, so the worker goes on serving its other connections.
 async fn run_operation(
     remote_store: bool,
     gatehouse: Arc<Gatehouse>,
@@ -595,14 +602,12 @@ async fn run_operation(
     params: QueryParams,
     cx: RequestContext,
 ) -> Result<String, ApiError> {
-    let read_only = is_read_only(&action);
+    let inline = !remote_store && is_quick_read(&action);
     let call = move || match service {
         Service::Iam => iam::dispatch(gatehouse.as_ref(), &cx, &action, &params, &cx.request_id),
         Service::Sts => sts::dispatch(gatehouse.as_ref(), &cx, &action, &params, &cx.request_id),
     };
-    if read_only && remote_store {
-        tokio::task::block_in_place(|| contain_panic(call))
-    } else if read_only {
+    if inline {
         contain_panic(call)
     } else {
         tokio::task::spawn_blocking(move || contain_panic(call))
@@ -624,8 +629,21 @@ fn contain_panic(call: impl FnOnce() -> Result<String, ApiError>) -> Result<Stri
     })
 }
 
-fn is_read_only(action: &str) -> bool {
-    action.starts_with("Get") || action.starts_with("List") || action.starts_with("Simulate")
+/// Reads that take microseconds whatever the account holds: one entity, or one page (at most
+/// 1,000 items) of a listing. The simulators, the account-wide reports and the session issuers
+/// (`GetSessionToken`, `GetFederationToken` write a session) are not.
+fn is_quick_read(action: &str) -> bool {
+    (action.starts_with("Get") || action.starts_with("List"))
+        && !matches!(
+            action,
+            "GetAccountAuthorizationDetails"
+                | "GetCredentialReport"
+                | "GetSessionToken"
+                | "GetFederationToken"
+                | "GetServiceLastAccessedDetails"
+                | "GetServiceLastAccessedDetailsWithEntities"
+                | "GetOrganizationsAccessReport"
+        )
 }
 
 #[cfg(test)]

@@ -8,6 +8,7 @@ mod metrics;
 mod policy_cli;
 mod serve;
 mod setup;
+mod workers;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -272,11 +273,13 @@ fn serve_command(mut args: Args) -> Result<(), String> {
         remote_store: opened.remote_store,
         expiry_clock: std::env::var_os("GATEHOUSE_TEST_EXPIRY_CLOCK_FILE").map(PathBuf::from),
     });
-    let runtime = tokio::runtime::Builder::new_multi_thread()
+    let workers = workers::Workers::start()?;
+    // The acceptor (and signal handling) on this thread; connections on the workers'.
+    let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .map_err(|e| format!("cannot start the runtime: {e}"))?;
-    runtime.block_on(serve::run(app, listen, tls, limits))
+    runtime.block_on(serve::run(workers, app, listen, tls, limits))
 }
 
 /// `gatehouse account quota [set NAME VALUE]`: reads or raises the account's adjustable

@@ -22,6 +22,7 @@ use tokio_rustls::rustls::ServerConfig;
 use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer};
 
 use crate::http::{App, handle};
+use crate::workers::Workers;
 
 pub struct TlsFiles {
     pub cert: PathBuf,
@@ -216,7 +217,9 @@ async fn shutdown_signal() {
     }
 }
 
+/// Accepts connections and hands each to `workers`, until SIGTERM or SIGINT.
 pub async fn run(
+    workers: Workers,
     app: Arc<App>,
     listen: SocketAddr,
     tls: Option<TlsFiles>,
@@ -233,6 +236,15 @@ pub async fn run(
     log::info!("account {}", app.gatehouse.account());
     // Key ids, never keys: an operator checks a rotation's phase 1 reached every node.
     log::info!("master keys {}", app.gatehouse.master_key_ids().join(", "));
+    log::info!(
+        "{} worker threads{}",
+        workers.count(),
+        if workers.pinned() {
+            ", one per CPU"
+        } else {
+            ""
+        }
+    );
 
     let graceful = GracefulShutdown::new();
     let shutdown = shutdown_signal();
@@ -277,7 +289,7 @@ pub async fn run(
                 let acceptor = acceptor.clone();
                 let idle = limits.idle_timeout;
                 let handshake_timeout = limits.header_timeout;
-                tokio::spawn(async move {
+                let served = workers.serve(stream, move |stream| async move {
                     let _slot = slot;
                     let outcome = match acceptor {
                         None => {
@@ -306,6 +318,9 @@ pub async fn run(
                         log::debug!("connection from {remote}: {e}");
                     }
                 });
+                if let Err(e) = served {
+                    log::warn!("cannot hand over a connection from {remote}: {e}");
+                }
             }
             () = &mut shutdown => {
                 log::info!("shutting down");
