@@ -13,7 +13,7 @@
 //! next request everywhere.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, PoisonError, RwLock};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use gatehouse_policy::{
     CompiledPolicySet, Context, NamedPolicy, Outcome, Policy, PolicyKind, PolicySet, Request,
@@ -22,6 +22,7 @@ use gatehouse_policy::{
 use gatehouse_protocol::error::{ApiError, ErrorCode};
 use gatehouse_store::Txn;
 use gatehouse_types::format_iso8601;
+use gatehouse_types::sharded::Sharded;
 
 use crate::authorization_messages::Denial;
 use crate::errors::Result;
@@ -384,11 +385,13 @@ fn own_policies(
 }
 
 /// Compiled policies by document text. Content-addressed, so it can never serve a stale
-/// policy: a changed document is a different key.
+/// policy: a changed document is a different key. One per thread group ([`Sharded`]).
 #[derive(Default)]
 pub struct CompiledPolicies {
-    by_text: RwLock<HashMap<(PolicyKind, String), Arc<Policy>>>,
+    by_text: Sharded<Mutex<PoliciesByText>>,
 }
+
+type PoliciesByText = HashMap<(PolicyKind, String), Arc<Policy>>;
 
 /// Entries kept before a cache starts over; enough for every policy of a large account.
 const MAX_CACHED: usize = 10_000;
@@ -398,16 +401,16 @@ impl CompiledPolicies {
         // A panic elsewhere while a lock was held cannot leave these maps inconsistent (each
         // change is one insert or clear), so a poisoned lock is used as it is.
         let key = (kind, document.to_string());
-        if let Some(policy) = self
-            .by_text
-            .read()
+        let by_text = self.by_text.local();
+        if let Some(policy) = by_text
+            .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .get(&key)
         {
             return Ok(policy.clone());
         }
         let policy = Arc::new(parse_policy(document, kind)?);
-        let mut map = self.by_text.write().unwrap_or_else(PoisonError::into_inner);
+        let mut map = by_text.lock().unwrap_or_else(PoisonError::into_inner);
         if map.len() >= MAX_CACHED {
             map.clear();
         }
@@ -442,22 +445,32 @@ struct Fingerprint {
 }
 
 /// A principal's compiled policies, by principal id (unique across accounts), valid while
-/// its fingerprint is the same.
+/// its fingerprint is the same. One per thread group ([`Sharded`]).
 #[derive(Default)]
 pub struct PolicySetCache {
-    sets: Mutex<HashMap<String, (Fingerprint, Arc<CompiledPrincipal>)>>,
+    sets: Sharded<Mutex<SetsById>>,
 }
+
+type SetsById = HashMap<String, (Fingerprint, Arc<CompiledPrincipal>)>;
 
 impl PolicySetCache {
     fn get(&self, id: &str, fingerprint: &Fingerprint) -> Option<Arc<CompiledPrincipal>> {
-        let sets = self.sets.lock().unwrap_or_else(PoisonError::into_inner);
+        let sets = self
+            .sets
+            .local()
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
         sets.get(id)
             .filter(|(cached, _)| cached == fingerprint)
             .map(|(_, set)| set.clone())
     }
 
     fn put(&self, key: String, fingerprint: Fingerprint, set: Arc<CompiledPrincipal>) {
-        let mut sets = self.sets.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut sets = self
+            .sets
+            .local()
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
         if sets.len() >= MAX_CACHED {
             sets.clear();
         }
@@ -1159,11 +1172,12 @@ mod tests {
         let cache = Arc::new(CompiledPolicies::default());
         let poisoner = cache.clone();
         let _ = std::thread::spawn(move || {
-            let _guard = poisoner.by_text.write().unwrap();
-            panic!("poison the lock");
+            // Every thread group's lock, whichever this test's thread uses.
+            let _guards: Vec<_> = poisoner.by_text.all().map(|m| m.lock().unwrap()).collect();
+            panic!("poison the locks");
         })
         .join();
-        assert!(cache.by_text.is_poisoned());
+        assert!(cache.by_text.all().all(Mutex::is_poisoned));
         let doc = r#"{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"*","Resource":"*"}}"#;
         let a = cache.get(doc, PolicyKind::Identity).unwrap();
         let b = cache.get(doc, PolicyKind::Identity).unwrap();

@@ -6,7 +6,9 @@
 //! opened secret, keyed by the key id and its sealed text (a key's secret never changes).
 
 use std::collections::HashMap;
-use std::sync::{Mutex, PoisonError, RwLock};
+use std::sync::{Mutex, PoisonError};
+
+use gatehouse_types::sharded::Sharded;
 
 use gatehouse_protocol::error::ApiError;
 use gatehouse_store::{Txn, read, write};
@@ -51,10 +53,11 @@ pub enum RootKeyInit {
     },
 }
 
-/// Opened secrets by key id and sealed text: immutable content.
+/// Opened secrets by key id and sealed text: immutable content. One per thread group
+/// ([`Sharded`]), so that authentication takes no lock another CPU is taking.
 #[derive(Default)]
 pub struct SecretCache {
-    opened: RwLock<HashMap<String, (String, SecretKey)>>,
+    opened: Sharded<Mutex<HashMap<String, (String, SecretKey)>>>,
 }
 
 const MAX_CACHED_SECRETS: usize = 10_000;
@@ -62,9 +65,9 @@ const MAX_CACHED_SECRETS: usize = 10_000;
 impl SecretCache {
     /// The secret of key `id` (a long-term key or temporary credentials), sealed as `sealed`.
     fn open(&self, id: &str, sealed: &str, gatehouse: &Gatehouse) -> Result<SecretKey> {
-        if let Some((cached, secret)) = self
-            .opened
-            .read()
+        let opened = self.opened.local();
+        if let Some((cached, secret)) = opened
+            .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .get(id)
             && cached == sealed
@@ -72,7 +75,7 @@ impl SecretCache {
             return Ok(secret.clone());
         }
         let secret = gatehouse.open_sealed(sealed, id)?;
-        let mut opened = self.opened.write().unwrap_or_else(PoisonError::into_inner);
+        let mut opened = opened.lock().unwrap_or_else(PoisonError::into_inner);
         if opened.len() >= MAX_CACHED_SECRETS {
             opened.clear();
         }
@@ -81,22 +84,31 @@ impl SecretCache {
     }
 }
 
-/// When this process last recorded each key's use. It only spares writes: losing it costs
-/// one extra write, never a wrong answer.
+/// When this thread group last recorded each key's use. It only spares writes: losing it
+/// costs one extra write, never a wrong answer (so each thread group may record a key's use
+/// once a minute).
 #[derive(Default)]
 pub struct TouchMemo {
-    last: Mutex<HashMap<String, i64>>,
+    last: Sharded<Mutex<HashMap<String, i64>>>,
 }
 
 impl TouchMemo {
     fn due(&self, key_id: &str, now: Timestamp) -> bool {
-        let last = self.last.lock().unwrap_or_else(PoisonError::into_inner);
+        let last = self
+            .last
+            .local()
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
         last.get(key_id)
             .is_none_or(|date| now.unix_millis - date >= LAST_USED_GRANULARITY_MS)
     }
 
     fn done(&self, key_id: &str, now: Timestamp) {
-        let mut last = self.last.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut last = self
+            .last
+            .local()
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
         if last.len() >= MAX_CACHED_SECRETS {
             last.clear();
         }

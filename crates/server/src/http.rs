@@ -136,8 +136,10 @@ impl Service {
 
 type HttpResponse = Response<Full<Bytes>>;
 
+/// `app` lives as long as the process (it is made once, at start-up): requests borrow it
+/// rather than count references to it from every CPU.
 pub async fn handle(
-    app: Arc<App>,
+    app: &'static App,
     req: Request<Incoming>,
     remote: SocketAddr,
 ) -> Result<HttpResponse, Infallible> {
@@ -150,7 +152,7 @@ pub async fn handle(
         // Ready: the store answers (and its migrations ran: the server started). A node whose
         // database is down is alive (`/health`) but not ready.
         (&Method::GET, "/ready") => {
-            let gatehouse = app.gatehouse.clone();
+            let gatehouse = &app.gatehouse;
             let ready = tokio::task::spawn_blocking(move || gatehouse.ready())
                 .await
                 .unwrap_or_else(|e| Err(e.to_string()));
@@ -175,7 +177,7 @@ pub async fn handle(
             "text/plain; version=0.0.4; charset=utf-8",
             app.metrics.render(),
         ),
-        (&Method::GET, WORKLOAD_CREDENTIALS_PATH) => workload_credentials(&app, &req, remote).await,
+        (&Method::GET, WORKLOAD_CREDENTIALS_PATH) => workload_credentials(app, &req, remote).await,
         _ => api(app, req, remote).await,
     };
     Ok(response)
@@ -188,7 +190,7 @@ pub const WORKLOAD_CREDENTIALS_PATH: &str = "/gatehouse/workload-credentials";
 /// fresh credentials in JSON. Over plain HTTP only from the loopback, as the SDKs require of
 /// the URI (a token crossing a network in the clear could be replayed).
 async fn workload_credentials(
-    app: &Arc<App>,
+    app: &'static App,
     req: &Request<Incoming>,
     remote: SocketAddr,
 ) -> HttpResponse {
@@ -218,7 +220,7 @@ async fn workload_credentials(
             "The Authorization header with the workload's token is missing.",
         );
     };
-    let gatehouse = app.gatehouse.clone();
+    let gatehouse = &app.gatehouse;
     let issued = tokio::task::spawn_blocking(move || gatehouse.workload_credentials(&token, now()))
         .await
         .unwrap_or_else(|_| Err(ApiError::internal()));
@@ -300,7 +302,7 @@ struct Outcome {
     result: Result<String, ApiError>,
 }
 
-async fn api(app: Arc<App>, req: Request<Incoming>, remote: SocketAddr) -> HttpResponse {
+async fn api(app: &'static App, req: Request<Incoming>, remote: SocketAddr) -> HttpResponse {
     let started = Instant::now();
     let request_id = request_id();
     let Outcome {
@@ -308,7 +310,7 @@ async fn api(app: Arc<App>, req: Request<Incoming>, remote: SocketAddr) -> HttpR
         operation,
         principal,
         result,
-    } = serve_api(&app, req, remote, &request_id).await;
+    } = serve_api(app, req, remote, &request_id).await;
     let error_code = result.as_ref().err().map(|e| e.code.code());
     let (status, body, outcome_label) = match result {
         Ok(xml) => (StatusCode::OK, xml, "ok"),
@@ -356,7 +358,7 @@ fn unsigned_allowed(action: &str) -> bool {
 }
 
 async fn serve_api(
-    app: &Arc<App>,
+    app: &'static App,
     req: Request<Incoming>,
     remote: SocketAddr,
     request_id: &str,
@@ -480,12 +482,11 @@ async fn serve_api(
             if let Err(e) = creds.prevalidate(now.unix_seconds(), service.name(), region_ok) {
                 return fail(service, &action, sigv4_error(&e));
             }
-            let gatehouse = app.gatehouse.clone();
+            let gatehouse: &'static Gatehouse = &app.gatehouse;
             let key_id = creds.access_key_id.clone();
             let expiry_clock = app.expiry_clock(now);
             let found = if app.remote_store {
                 // A network round trip: off the worker, which serves other connections.
-                let gatehouse = gatehouse.clone();
                 let key_id = key_id.clone();
                 tokio::task::spawn_blocking(move || {
                     gatehouse.find_credentials(&key_id, now, expiry_clock)
@@ -533,7 +534,7 @@ async fn serve_api(
                 return fail(service, &action, sigv4_error(&e));
             }
             if key.needs_touch {
-                // At most once a minute per key: a durable write, so on the blocking pool, and
+                // At most once a minute per key and thread group: a durable write, so on the blocking pool, and
                 // before the operation runs, so GetAccessKeyLastUsed sees this very request.
                 let region = creds.region.clone();
                 let touched = tokio::task::spawn_blocking(move || {
@@ -575,7 +576,7 @@ async fn serve_api(
     };
     let result = run_operation(
         app.remote_store,
-        app.gatehouse.clone(),
+        &app.gatehouse,
         service,
         action.clone(),
         params,
@@ -596,7 +597,7 @@ async fn serve_api(
 /// account run on the blocking pool, so the worker goes on serving its other connections.
 async fn run_operation(
     remote_store: bool,
-    gatehouse: Arc<Gatehouse>,
+    gatehouse: &'static Gatehouse,
     service: Service,
     action: String,
     params: QueryParams,
@@ -604,8 +605,8 @@ async fn run_operation(
 ) -> Result<String, ApiError> {
     let inline = !remote_store && is_quick_read(&action);
     let call = move || match service {
-        Service::Iam => iam::dispatch(gatehouse.as_ref(), &cx, &action, &params, &cx.request_id),
-        Service::Sts => sts::dispatch(gatehouse.as_ref(), &cx, &action, &params, &cx.request_id),
+        Service::Iam => iam::dispatch(gatehouse, &cx, &action, &params, &cx.request_id),
+        Service::Sts => sts::dispatch(gatehouse, &cx, &action, &params, &cx.request_id),
     };
     if inline {
         contain_panic(call)

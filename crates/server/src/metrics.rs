@@ -2,9 +2,10 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt::Write as _;
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
+
+use gatehouse_types::sharded::Sharded;
 
 /// Upper bounds of the latency buckets, in seconds.
 const BUCKETS: [f64; 12] = [
@@ -18,23 +19,28 @@ pub struct Metrics {
     /// The operations of the models: anything else a client sends as `Action` is counted as
     /// `unknown`, so clients cannot grow the label set.
     known_operations: HashSet<&'static str>,
+    /// Each thread group counts in a share of its own ([`Sharded`]): counting a request takes
+    /// a lock no other CPU is taking. `render` adds the shares up.
+    shares: Sharded<Mutex<Share>>,
+}
+
+#[derive(Default)]
+struct Share {
     /// operation → (service, outcome) → count. Outcome is `ok` or the AWS error code, so the
     /// label set stays bounded by the model. Keyed by operation first so that counting a
     /// request allocates nothing once its operation has been seen.
-    requests: Mutex<HashMap<String, CountsByOutcome>>,
-    buckets: [AtomicU64; BUCKETS.len()],
-    count: AtomicU64,
-    sum_micros: AtomicU64,
+    requests: HashMap<String, CountsByOutcome>,
+    /// Cumulative, as Prometheus histograms are.
+    buckets: [u64; BUCKETS.len()],
+    count: u64,
+    sum_micros: u64,
 }
 
 impl Metrics {
     pub fn new(known_operations: impl IntoIterator<Item = &'static str>) -> Self {
         Metrics {
             known_operations: known_operations.into_iter().collect(),
-            requests: Mutex::default(),
-            buckets: Default::default(),
-            count: AtomicU64::new(0),
-            sum_micros: AtomicU64::new(0),
+            shares: Sharded::default(),
         }
     }
 
@@ -50,68 +56,74 @@ impl Metrics {
         } else {
             "unknown"
         };
-        if let Ok(mut requests) = self.requests.lock() {
-            let by_outcome = match requests.get_mut(operation) {
-                Some(counts) => counts,
-                None => requests.entry(operation.to_string()).or_default(),
-            };
-            *by_outcome.entry((service, outcome)).or_default() += 1;
-        }
+        // Counting is a few additions: a panic cannot leave a share half-updated in a way
+        // that matters, so a poisoned lock is used as it is.
+        let mut share = self
+            .shares
+            .local()
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let by_outcome = match share.requests.get_mut(operation) {
+            Some(counts) => counts,
+            None => share.requests.entry(operation.to_string()).or_default(),
+        };
+        *by_outcome.entry((service, outcome)).or_default() += 1;
         let secs = elapsed.as_secs_f64();
-        for (bucket, bound) in self.buckets.iter().zip(BUCKETS) {
+        for (bucket, bound) in share.buckets.iter_mut().zip(BUCKETS) {
             if secs <= bound {
-                bucket.fetch_add(1, Ordering::Relaxed);
+                *bucket += 1;
             }
         }
-        self.count.fetch_add(1, Ordering::Relaxed);
-        let micros = u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX);
-        self.sum_micros.fetch_add(micros, Ordering::Relaxed);
+        share.count += 1;
+        share.sum_micros = share
+            .sum_micros
+            .saturating_add(u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX));
     }
 
     /// The Prometheus text exposition format.
     pub fn render(&self) -> String {
+        let mut sorted: BTreeMap<(&'static str, String, &'static str), u64> = BTreeMap::new();
+        let mut buckets = [0u64; BUCKETS.len()];
+        let (mut count, mut sum_micros) = (0u64, 0u64);
+        for share in self.shares.all() {
+            let share = share.lock().unwrap_or_else(PoisonError::into_inner);
+            for (op, counts) in &share.requests {
+                for ((service, outcome), n) in counts {
+                    *sorted.entry((*service, op.clone(), *outcome)).or_default() += n;
+                }
+            }
+            for (total, n) in buckets.iter_mut().zip(share.buckets) {
+                *total += n;
+            }
+            count += share.count;
+            sum_micros = sum_micros.saturating_add(share.sum_micros);
+        }
         let mut out = String::new();
         out.push_str("# HELP gatehouse_requests_total API requests answered, by service, operation and outcome.\n");
         out.push_str("# TYPE gatehouse_requests_total counter\n");
-        let sorted: BTreeMap<(&'static str, String, &'static str), u64> = match self.requests.lock()
-        {
-            Ok(requests) => requests
-                .iter()
-                .flat_map(|(op, counts)| {
-                    counts
-                        .iter()
-                        .map(move |((service, outcome), n)| ((*service, op.clone(), *outcome), *n))
-                })
-                .collect(),
-            Err(_) => BTreeMap::new(),
-        };
-        {
-            for ((service, operation, outcome), n) in sorted.iter() {
-                let _ = writeln!(
-                    out,
-                    "gatehouse_requests_total{{service=\"{service}\",operation=\"{}\",outcome=\"{}\"}} {n}",
-                    label(operation),
-                    label(outcome)
-                );
-            }
+        for ((service, operation, outcome), n) in &sorted {
+            let _ = writeln!(
+                out,
+                "gatehouse_requests_total{{service=\"{service}\",operation=\"{}\",outcome=\"{}\"}} {n}",
+                label(operation),
+                label(outcome)
+            );
         }
         out.push_str(
             "# HELP gatehouse_request_duration_seconds Time from a full request to its response.\n",
         );
         out.push_str("# TYPE gatehouse_request_duration_seconds histogram\n");
-        for (bucket, bound) in self.buckets.iter().zip(BUCKETS) {
+        for (n, bound) in buckets.iter().zip(BUCKETS) {
             let _ = writeln!(
                 out,
-                "gatehouse_request_duration_seconds_bucket{{le=\"{bound}\"}} {}",
-                bucket.load(Ordering::Relaxed)
+                "gatehouse_request_duration_seconds_bucket{{le=\"{bound}\"}} {n}"
             );
         }
-        let count = self.count.load(Ordering::Relaxed);
         let _ = writeln!(
             out,
             "gatehouse_request_duration_seconds_bucket{{le=\"+Inf\"}} {count}"
         );
-        let sum = self.sum_micros.load(Ordering::Relaxed) as f64 / 1e6;
+        let sum = sum_micros as f64 / 1e6;
         let _ = writeln!(out, "gatehouse_request_duration_seconds_sum {sum}");
         let _ = writeln!(out, "gatehouse_request_duration_seconds_count {count}");
         out
@@ -156,5 +168,26 @@ mod tests {
         assert!(text.contains("gatehouse_request_duration_seconds_bucket{le=\"0.00025\"} 1\n"));
         assert!(text.contains("gatehouse_request_duration_seconds_bucket{le=\"0.005\"} 3\n"));
         assert!(text.contains("gatehouse_request_duration_seconds_count 3\n"));
+    }
+
+    #[test]
+    fn counts_from_many_threads_add_up() {
+        let m = Metrics::new(["GetUser"]);
+        std::thread::scope(|scope| {
+            for _ in 0..12 {
+                scope.spawn(|| {
+                    for _ in 0..100 {
+                        m.record("iam", "GetUser", "ok", Duration::from_micros(50));
+                    }
+                });
+            }
+        });
+        let text = m.render();
+        assert!(
+            text.contains("operation=\"GetUser\",outcome=\"ok\"} 1200\n"),
+            "{text}"
+        );
+        assert!(text.contains("gatehouse_request_duration_seconds_bucket{le=\"0.0001\"} 1200\n"));
+        assert!(text.contains("gatehouse_request_duration_seconds_count 1200\n"));
     }
 }

@@ -220,7 +220,7 @@ async fn shutdown_signal() {
 /// Accepts connections and hands each to `workers`, until SIGTERM or SIGINT.
 pub async fn run(
     workers: Workers,
-    app: Arc<App>,
+    app: &'static App,
     listen: SocketAddr,
     tls: Option<TlsFiles>,
     limits: Limits,
@@ -282,8 +282,7 @@ pub async fn run(
                     }
                 };
                 let _ = stream.set_nodelay(true);
-                let app = app.clone();
-                let service = service_fn(move |req| handle(app.clone(), req, remote));
+                let service = service_fn(move |req| handle(app, req, remote));
                 let http = http.clone();
                 let watcher = graceful.watcher();
                 let acceptor = acceptor.clone();

@@ -4,6 +4,8 @@ use std::collections::{HashMap, VecDeque};
 use std::fmt;
 use std::sync::RwLock;
 
+use gatehouse_types::sharded::Sharded;
+
 use gatehouse_types::SecretKey;
 use hmac::{Hmac, KeyInit, Mac};
 use sha2::{Digest, Sha256};
@@ -121,8 +123,9 @@ struct CacheInner {
 /// service and secret. The oldest access keys are evicted first; keys are zeroized when
 /// evicted or dropped.
 pub struct SigningKeyCache {
-    // Lookups vastly outnumber insertions: readers must not wait for each other.
-    inner: RwLock<CacheInner>,
+    // One per thread group ([`Sharded`]): a lookup takes a lock no other CPU is taking (each
+    // group derives a key once per scope).
+    inner: Sharded<RwLock<CacheInner>>,
     capacity: usize,
 }
 
@@ -137,12 +140,12 @@ impl SigningKeyCache {
     /// A cache holding the keys of at most `capacity` access keys (0 disables caching).
     pub fn with_capacity(capacity: usize) -> Self {
         Self {
-            inner: RwLock::new(CacheInner::default()),
+            inner: Sharded::new(|| RwLock::new(CacheInner::default())),
             capacity,
         }
     }
 
-    /// Number of derived keys held.
+    /// Number of derived keys held by the calling thread's group.
     pub fn len(&self) -> usize {
         self.read().keys.values().map(Vec::len).sum()
     }
@@ -155,12 +158,14 @@ impl SigningKeyCache {
         // A panic while holding the lock cannot leave the map inconsistent in a harmful way:
         // at worst an entry is missing from `order`, so keep going.
         self.inner
+            .local()
             .read()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     fn lock(&self) -> std::sync::RwLockWriteGuard<'_, CacheInner> {
         self.inner
+            .local()
             .write()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }

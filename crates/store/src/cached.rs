@@ -12,21 +12,26 @@
 //!
 //! Only point reads (`get`) are cached; scans and counts always read the backend. Volatile
 //! tables (whose writes do not change the token) are never cached.
+//!
+//! Each group of threads keeps a cache of its own ([`Sharded`]): a lookup then takes a lock no
+//! thread on another CPU is taking, and a row is at most read once per group.
 
 use std::collections::HashMap;
-use std::sync::{PoisonError, RwLock};
+use std::sync::{Mutex, PoisonError};
+
+use gatehouse_types::sharded::Sharded;
 
 use crate::{Mode, Rollback, Store, StoreError, Table, Txn};
 
-/// Rows kept before the cache starts over.
-const MAX_ROWS: usize = 100_000;
+/// Rows one thread group's cache keeps before it starts over.
+const MAX_ROWS: usize = 25_000;
 
 type Row = Option<Vec<u8>>;
 
 pub struct CachedStore<S> {
     inner: S,
     volatile: &'static [Table],
-    state: RwLock<State>,
+    state: Sharded<Mutex<State>>,
 }
 
 struct State {
@@ -42,10 +47,12 @@ impl<S: Store> CachedStore<S> {
         CachedStore {
             inner,
             volatile,
-            state: RwLock::new(State {
-                token: 0,
-                tables: HashMap::new(),
-                rows: 0,
+            state: Sharded::new(|| {
+                Mutex::new(State {
+                    token: 0,
+                    tables: HashMap::new(),
+                    rows: 0,
+                })
             }),
         }
     }
@@ -56,7 +63,11 @@ impl<S: Store> CachedStore<S> {
 
     fn lookup(&self, token: u64, table: Table, key: &str) -> Option<Row> {
         // The map is changed one whole row at a time: a poisoned lock leaves it usable.
-        let state = self.state.read().unwrap_or_else(PoisonError::into_inner);
+        let state = self
+            .state
+            .local()
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
         if state.token != token {
             return None;
         }
@@ -64,7 +75,11 @@ impl<S: Store> CachedStore<S> {
     }
 
     fn keep(&self, token: u64, table: Table, key: &str, row: &Row) {
-        let mut state = self.state.write().unwrap_or_else(PoisonError::into_inner);
+        let mut state = self
+            .state
+            .local()
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
         if token != state.token {
             // Tokens only grow while a store lives: an older one's rows are not wanted.
             if token < state.token {

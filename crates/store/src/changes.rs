@@ -16,12 +16,19 @@
 use std::fs::{File, OpenOptions};
 use std::io;
 use std::os::unix::fs::FileExt as _;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+use gatehouse_types::sharded::Sharded;
 
 const CHECK: u64 = 0x6761_7465_686f_7573;
 
 pub(crate) struct ChangeFile {
     file: File,
+    path: PathBuf,
+    /// Each thread group reads the token through a descriptor of its own: reads through one
+    /// shared descriptor would each write its reference count, from every CPU.
+    readers: Sharded<OnceLock<Option<File>>>,
 }
 
 impl ChangeFile {
@@ -34,7 +41,7 @@ impl ChangeFile {
             .create(true)
             .truncate(false)
             .open(path)?;
-        let this = ChangeFile { file };
+        let this = ChangeFile::new(file, path);
         if this.file.metadata()?.len() < 32 {
             let start = starting_value();
             this.write_field(0, start)?;
@@ -47,9 +54,17 @@ impl ChangeFile {
     #[cfg(test)]
     pub(crate) fn open_existing(path: &Path) -> io::Result<Option<Self>> {
         match File::open(path) {
-            Ok(file) => Ok(Some(ChangeFile { file })),
+            Ok(file) => Ok(Some(ChangeFile::new(file, path))),
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
             Err(e) => Err(e),
+        }
+    }
+
+    fn new(file: File, path: &Path) -> Self {
+        ChangeFile {
+            file,
+            path: path.to_path_buf(),
+            readers: Sharded::default(),
         }
     }
 
@@ -69,7 +84,13 @@ impl ChangeFile {
     /// The current token: `Some` only when no commit is in flight. One read of both fields.
     pub(crate) fn token(&self) -> Option<u64> {
         let mut buf = [0u8; 32];
-        self.file.read_exact_at(&mut buf, 0).ok()?;
+        let reader = self
+            .readers
+            .local()
+            .get_or_init(|| File::open(&self.path).ok())
+            .as_ref()
+            .unwrap_or(&self.file);
+        reader.read_exact_at(&mut buf, 0).ok()?;
         let (begun, ended) = buf.split_at(16);
         let (begun, ended) = (field(begun)?, field(ended)?);
         (begun == ended).then_some(begun)

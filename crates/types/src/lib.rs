@@ -5,6 +5,7 @@
 mod arn;
 mod ids;
 mod secret;
+pub mod sharded;
 mod time;
 
 pub use arn::{AccountId, Arn, ArnError};

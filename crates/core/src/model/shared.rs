@@ -8,6 +8,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use gatehouse_store::{Table, Txn};
+use gatehouse_types::sharded::Sharded;
 
 use crate::errors::Result;
 use crate::model::records::{Record, decode};
@@ -17,9 +18,10 @@ const MAX_SHARED_RECORDS: usize = 10_000;
 
 type Entry = (Vec<u8>, Arc<dyn Any + Send + Sync>);
 
+/// One per thread group ([`Sharded`]): a record is decoded at most once per group.
 #[derive(Default)]
 pub struct SharedRecords {
-    tables: Mutex<HashMap<Table, HashMap<String, Entry>>>,
+    tables: Sharded<Mutex<HashMap<Table, HashMap<String, Entry>>>>,
 }
 
 impl SharedRecords {
@@ -33,8 +35,9 @@ impl SharedRecords {
         let Some(bytes) = t.get(table, key)? else {
             return Ok(None);
         };
+        let shard = self.tables.local();
         {
-            let tables = self.tables.lock().unwrap_or_else(PoisonError::into_inner);
+            let tables = shard.lock().unwrap_or_else(PoisonError::into_inner);
             if let Some((stored, value)) = tables.get(table).and_then(|rows| rows.get(key))
                 && *stored == bytes
                 && let Ok(value) = Arc::clone(value).downcast::<T>()
@@ -43,7 +46,7 @@ impl SharedRecords {
             }
         }
         let value: Arc<T> = Arc::new(decode(table, key, &bytes)?);
-        let mut tables = self.tables.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut tables = shard.lock().unwrap_or_else(PoisonError::into_inner);
         if tables.values().map(HashMap::len).sum::<usize>() >= MAX_SHARED_RECORDS {
             tables.clear();
         }
