@@ -33,6 +33,12 @@ pub const MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
 /// capped, but each may send up to `MAX_BODY_BYTES` before it is authenticated.
 pub const MAX_BODY_BYTES_IN_FLIGHT: usize = 256 * 1024 * 1024;
 
+/// A body declared this small is read without a reservation: the connection cap bounds such
+/// bodies as it bounds each connection's own buffers (hyper's read buffer alone may grow far
+/// larger), and nearly every API call is one of them, so it costs no counter shared by
+/// every CPU.
+const SMALL_BODY_BYTES: usize = 8 * 1024;
+
 /// Shared state of the HTTP layer.
 pub struct App {
     pub gatehouse: Arc<Gatehouse>,
@@ -378,15 +384,20 @@ async fn serve_api(
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<usize>().ok())
         .map_or(MAX_BODY_BYTES, |n| n.min(MAX_BODY_BYTES));
-    let Some(_reservation) = app.bodies.reserve(declared) else {
-        return fail(
-            Service::Iam,
-            "",
-            ApiError::new(
-                ErrorCode::ServiceUnavailable,
-                "Too many request bodies are being received at once; retry.",
-            ),
-        );
+    let _reservation = if declared <= SMALL_BODY_BYTES {
+        None
+    } else {
+        let Some(reservation) = app.bodies.reserve(declared) else {
+            return fail(
+                Service::Iam,
+                "",
+                ApiError::new(
+                    ErrorCode::ServiceUnavailable,
+                    "Too many request bodies are being received at once; retry.",
+                ),
+            );
+        };
+        Some(reservation)
     };
     let body = match Limited::new(body, MAX_BODY_BYTES).collect().await {
         Ok(collected) => collected.to_bytes(),

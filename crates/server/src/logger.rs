@@ -4,17 +4,20 @@
 //! Lines are written by a thread of their own, in batches: the access log writes a line per
 //! request, and a write system call (or a wake-up of a waiting writer) per request would cost
 //! more than the request. The writer wakes every few milliseconds and writes what has queued.
-//! The queue is bounded, so a slow standard error slows requests down rather than growing
-//! memory; `flush` (called before the process exits) waits until every line is out.
+//! Each thread group queues into a queue of its own ([`Sharded`]), so loggers on different
+//! CPUs never touch the same queue; within a batch, lines are grouped by queue. The queues are
+//! bounded, so a slow standard error slows requests down rather than growing memory; `flush`
+//! (called before the process exits) waits until every line is out.
 
 use std::io::Write as _;
 use std::sync::mpsc::{Receiver, SyncSender, TryRecvError, sync_channel};
 use std::time::Duration;
 
+use gatehouse_types::sharded::Sharded;
 use log::{Level, LevelFilter, Log, Metadata, Record};
 
-/// Lines waiting to be written before loggers have to wait.
-const QUEUE: usize = 16_384;
+/// Lines waiting in one queue before its loggers have to wait.
+const QUEUE: usize = 4_096;
 /// How often the writer looks for lines: the most a line waits.
 const BATCH_INTERVAL: Duration = Duration::from_millis(10);
 
@@ -25,7 +28,7 @@ enum Message {
 
 struct StderrLogger {
     level: LevelFilter,
-    queue: SyncSender<Message>,
+    queues: Sharded<SyncSender<Message>>,
 }
 
 impl Log for StderrLogger {
@@ -43,7 +46,7 @@ impl Log for StderrLogger {
                 Level::Trace => "TRACE",
             };
             let line = format!("{level} {}: {}\n", record.target(), record.args());
-            if let Err(unsent) = self.queue.send(Message::Line(line)) {
+            if let Err(unsent) = self.queues.local().send(Message::Line(line)) {
                 // The writer is gone (it never panics, so only at exit): write directly.
                 if let Message::Line(line) = unsent.0 {
                     let _ = std::io::stderr().write_all(line.as_bytes());
@@ -54,29 +57,32 @@ impl Log for StderrLogger {
 
     fn flush(&self) {
         let (done, wait) = sync_channel(1);
-        if self.queue.send(Message::Flush(done)).is_ok() {
+        if self.queues.local().send(Message::Flush(done)).is_ok() {
             let _ = wait.recv_timeout(Duration::from_secs(5));
         }
     }
 }
 
 /// Writes what has queued every `BATCH_INTERVAL`, in one write. Loggers never wake it (it is
-/// never blocked on the queue), so logging a line costs no system call. Standard error is
+/// never blocked on a queue), so logging a line costs no system call. Standard error is
 /// locked only while a batch is written: others (`eprintln!`) may write between batches.
-fn write_lines(queue: Receiver<Message>) {
+/// A flush is answered once the batch that drained every queue after it is written.
+fn write_lines(queues: Vec<Receiver<Message>>) {
     let mut batch: Vec<u8> = Vec::with_capacity(64 * 1024);
     loop {
         std::thread::sleep(BATCH_INTERVAL);
         let mut acks = Vec::new();
         let mut disconnected = false;
-        loop {
-            match queue.try_recv() {
-                Ok(Message::Line(line)) => batch.extend_from_slice(line.as_bytes()),
-                Ok(Message::Flush(ack)) => acks.push(ack),
-                Err(TryRecvError::Empty) => break,
-                Err(TryRecvError::Disconnected) => {
-                    disconnected = true;
-                    break;
+        for queue in &queues {
+            loop {
+                match queue.try_recv() {
+                    Ok(Message::Line(line)) => batch.extend_from_slice(line.as_bytes()),
+                    Ok(Message::Flush(ack)) => acks.push(ack),
+                    Err(TryRecvError::Empty) => break,
+                    Err(TryRecvError::Disconnected) => {
+                        disconnected = true;
+                        break;
+                    }
                 }
             }
         }
@@ -103,15 +109,20 @@ pub fn init(level: Option<&str>) {
         Some("off") => LevelFilter::Off,
         _ => LevelFilter::Info,
     };
-    let (queue, lines) = sync_channel(QUEUE);
+    let mut receivers = Vec::new();
+    let queues = Sharded::new(|| {
+        let (queue, lines) = sync_channel(QUEUE);
+        receivers.push(lines);
+        queue
+    });
     let started = std::thread::Builder::new()
         .name("log-writer".into())
-        .spawn(move || write_lines(lines));
+        .spawn(move || write_lines(receivers));
     if started.is_err() {
         eprintln!("gatehouse: cannot start the log writer; logging is off");
         return;
     }
-    if log::set_boxed_logger(Box::new(StderrLogger { level, queue })).is_ok() {
+    if log::set_boxed_logger(Box::new(StderrLogger { level, queues })).is_ok() {
         log::set_max_level(level);
     }
 }

@@ -41,7 +41,23 @@ impl Default for CanonicalOptions {
 
 /// Lowercase hex SHA-256 of `data`.
 pub fn sha256_hex(data: &[u8]) -> String {
-    hex::encode(Sha256::digest(data))
+    String::from_utf8_lossy(&sha256_hex_bytes(data)).into_owned()
+}
+
+/// Lowercase hex SHA-256 of `data`, on the stack.
+pub(crate) fn sha256_hex_bytes(data: &[u8]) -> [u8; 64] {
+    hex_lower(&Sha256::digest(data).into())
+}
+
+/// Lowercase hex of a 32-byte digest.
+pub(crate) fn hex_lower(digest: &[u8; 32]) -> [u8; 64] {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut out = [0u8; 64];
+    for (i, byte) in digest.iter().enumerate() {
+        out[2 * i] = HEX[usize::from(byte >> 4)];
+        out[2 * i + 1] = HEX[usize::from(byte & 0x0f)];
+    }
+    out
 }
 
 fn is_unreserved(b: u8) -> bool {
@@ -220,12 +236,20 @@ pub fn canonical_request(
     payload_hash: &str,
     opts: CanonicalOptions,
 ) -> Vec<u8> {
-    let mut out = Vec::with_capacity(256 + req.query.len());
+    let mut out = Vec::with_capacity(512 + req.query.len());
     out.extend_from_slice(req.method.as_bytes());
     out.push(b'\n');
-    out.extend_from_slice(canonical_uri(req.path, opts).as_bytes());
+    // The root path and an empty query (every POSTed Query API call) are their own canonical
+    // forms.
+    if req.path == "/" {
+        out.push(b'/');
+    } else {
+        out.extend_from_slice(canonical_uri(req.path, opts).as_bytes());
+    }
     out.push(b'\n');
-    out.extend_from_slice(canonical_query_string(req.query, opts).as_bytes());
+    if !req.query.is_empty() {
+        out.extend_from_slice(canonical_query_string(req.query, opts).as_bytes());
+    }
     out.push(b'\n');
     for name in signed_headers.split(';') {
         out.extend_from_slice(name.as_bytes());

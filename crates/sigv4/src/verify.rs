@@ -12,7 +12,8 @@ use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 use zeroize::Zeroizing;
 
-use crate::canonical::{CanonicalOptions, canonical_request, sha256_hex, string_to_sign};
+use crate::canonical::{CanonicalOptions, canonical_request, hex_lower, sha256_hex_bytes};
+
 use crate::parse::{AuthForm, Credentials};
 use crate::time::format_amz_date;
 use crate::{HttpRequest, SigV4Error};
@@ -77,15 +78,33 @@ pub fn signature(key: &SigningKey, string_to_sign: &str) -> String {
 }
 
 /// [`signature`] as bytes on the stack, for comparing.
-fn signature_hex(key: &SigningKey, string_to_sign: &str) -> [u8; 64] {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    let mac = hmac_sha256(key.as_bytes(), string_to_sign.as_bytes());
-    let mut out = [0u8; 64];
-    for (i, byte) in mac.iter().enumerate() {
-        out[2 * i] = HEX[usize::from(byte >> 4)];
-        out[2 * i + 1] = HEX[usize::from(byte & 0x0f)];
+/// The signature of a canonical request, in hex: the HMAC of the string to sign, fed to it
+/// piece by piece (`canonical::string_to_sign` is the same string, assembled).
+fn signature_hex(
+    key: &SigningKey,
+    request_time: &str,
+    creds: &Credentials,
+    canonical_request: &[u8],
+) -> [u8; 64] {
+    // HMAC pads a short key with zeros to the hash's block.
+    let mut block = Zeroizing::new([0u8; 64]);
+    block[..32].copy_from_slice(key.as_bytes());
+    let mut mac = <Hmac<Sha256> as KeyInit>::new(&(*block).into());
+    for part in [crate::ALGORITHM, "\n", request_time, "\n", &creds.date, "/"] {
+        mac.update(part.as_bytes());
     }
-    out
+    for part in [
+        &creds.region,
+        "/",
+        &creds.service,
+        "/",
+        &creds.terminator,
+        "\n",
+    ] {
+        mac.update(part.as_bytes());
+    }
+    mac.update(&sha256_hex_bytes(canonical_request));
+    hex_lower(&mac.finalize().into_bytes().into())
 }
 
 /// One derived key: the scope and secret it was derived for.
@@ -387,13 +406,14 @@ pub fn verify_with_options(
     creds.check_host_signed()?;
     creds.check_scope(None)?;
 
-    let body_hash = sha256_hex(req.body);
+    let body_hash_bytes = sha256_hex_bytes(req.body);
+    let body_hash = std::str::from_utf8(&body_hash_bytes).unwrap_or_default();
     let claimed = claimed_payload_hash(req, creds.form);
     let payload_hash = match claimed.as_deref() {
         Some(UNSIGNED_PAYLOAD) if creds.form == AuthForm::Presigned && req.body.is_empty() => {
             UNSIGNED_PAYLOAD
         }
-        _ => body_hash.as_str(),
+        _ => body_hash,
     };
 
     let key = cache.signing_key(
@@ -403,7 +423,6 @@ pub fn verify_with_options(
         &creds.region,
         &creds.service,
     );
-    let scope = creds.scope();
     let stamp = crate::time::amz_date_bytes(creds.request_time_unix);
     let formatted;
     let request_time = match stamp.as_ref().and_then(|s| std::str::from_utf8(s).ok()) {
@@ -428,8 +447,7 @@ pub fn verify_with_options(
     let mut matched = false;
     for variant in variants {
         let creq = canonical_request(req, &creds.signed_headers, payload_hash, variant);
-        let sts = string_to_sign(request_time, &scope, &creq);
-        let expected = signature_hex(&key, &sts);
+        let expected = signature_hex(&key, request_time, creds, &creq);
         matched |= bool::from(expected.as_slice().ct_eq(creds.signature.as_bytes()));
     }
     if !matched {
@@ -462,6 +480,36 @@ fn claimed_payload_hash(req: &HttpRequest<'_>, form: AuthForm) -> Option<String>
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::canonical::{sha256_hex, string_to_sign};
+
+    #[test]
+    fn the_signature_fed_piecewise_is_the_signature_of_the_string_to_sign() {
+        let creds = Credentials {
+            access_key_id: "AKIDEXAMPLE".into(),
+            date: "20150830".into(),
+            region: "us-east-1".into(),
+            service: "iam".into(),
+            request_time_unix: 1_440_938_160,
+            security_token: None,
+            form: AuthForm::Header,
+            terminator: "aws4_request".into(),
+            signed_headers: "host".into(),
+            signature: String::new(),
+            expires: None,
+        };
+        let key = signing_key(&secret(), "20150830", "us-east-1", "iam");
+        let creq = b"GET\n/\nAction=ListUsers\nhost:iam.amazonaws.com\n\nhost\ne3b0c442";
+        let whole = signature(
+            &key,
+            &string_to_sign("20150830T123600Z", &creds.scope(), creq),
+        );
+        let piecewise = signature_hex(&key, "20150830T123600Z", &creds, creq);
+        assert_eq!(whole.as_bytes(), piecewise.as_slice());
+        assert_eq!(
+            sha256_hex(b"abc").as_bytes(),
+            sha256_hex_bytes(b"abc").as_slice()
+        );
+    }
 
     fn secret() -> SecretKey {
         SecretKey::new("wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY")
