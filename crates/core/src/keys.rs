@@ -84,35 +84,35 @@ impl SecretCache {
     }
 }
 
-/// When this thread group last recorded each key's use. It only spares writes: losing it
-/// costs one extra write, never a wrong answer (so each thread group may record a key's use
-/// once a minute).
+/// When each key's use was last claimed for recording, by thread group. It only spares
+/// writes: losing it costs one extra write, never a wrong answer (so each thread group may
+/// record a key's use once a minute).
 #[derive(Default)]
 pub struct TouchMemo {
     last: Sharded<Mutex<HashMap<String, i64>>>,
 }
 
 impl TouchMemo {
-    fn due(&self, key_id: &str, now: Timestamp) -> bool {
-        let last = self
-            .last
-            .local()
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        last.get(key_id)
-            .is_none_or(|date| now.unix_millis - date >= LAST_USED_GRANULARITY_MS)
-    }
-
-    fn done(&self, key_id: &str, now: Timestamp) {
+    /// Whether this request should record the key's use, claiming it if so: the write happens
+    /// on another thread (the blocking pool), so the claim is made here, on the thread that
+    /// asks, or every request of the minute would ask again. A write that fails is retried
+    /// after the minute.
+    fn claim(&self, key_id: &str, now: Timestamp) -> bool {
         let mut last = self
             .last
             .local()
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
-        if last.len() >= MAX_CACHED_SECRETS {
-            last.clear();
+        let due = last
+            .get(key_id)
+            .is_none_or(|date| now.unix_millis - date >= LAST_USED_GRANULARITY_MS);
+        if due {
+            if last.len() >= MAX_CACHED_SECRETS {
+                last.clear();
+            }
+            last.insert(key_id.to_string(), now.unix_millis);
         }
-        last.insert(key_id.to_string(), now.unix_millis);
+        due
     }
 }
 
@@ -162,7 +162,7 @@ impl Gatehouse {
         let account = AccountId::parse(&key.account)
             .map_err(|_| internal("an access key names a malformed account"))?;
         Ok(Some(AuthenticatedKey {
-            needs_touch: self.touches.due(&key.id, now),
+            needs_touch: self.touches.claim(&key.id, now),
             caller: Caller {
                 account,
                 principal,
@@ -287,7 +287,6 @@ impl Gatehouse {
             }
             Ok::<_, Failure>(())
         })?;
-        self.touches.done(access_key_id, now);
         Ok(())
     }
 
@@ -406,4 +405,23 @@ pub(crate) fn delete_key(
     t.delete(PRINCIPAL_KEYS, &key(account, &[owner, id]))?;
     t.delete(KEY_LAST_USED, id)?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_keys_use_is_claimed_once_a_minute_by_the_thread_that_asks() {
+        let memo = TouchMemo::default();
+        let t0 = Timestamp::from_unix_millis(1_000_000);
+        assert!(memo.claim("AKIA1", t0));
+        // Claimed: asking again within the minute, whoever writes it, is not due.
+        assert!(!memo.claim("AKIA1", Timestamp::from_unix_millis(1_030_000)));
+        assert!(memo.claim("AKIA2", t0), "another key is its own");
+        assert!(memo.claim(
+            "AKIA1",
+            Timestamp::from_unix_millis(1_000_000 + LAST_USED_GRANULARITY_MS)
+        ));
+    }
 }
