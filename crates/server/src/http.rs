@@ -142,10 +142,13 @@ impl Service {
 
 type HttpResponse = Response<Full<Bytes>>;
 
-/// `app` lives as long as the process (it is made once, at start-up): requests borrow it
-/// rather than count references to it from every CPU.
+/// How a connection holds the app: a reference count of its own around the app's shared one.
+/// Requests clone this one, which only the connection's worker ever writes; a count shared by
+/// every connection would be written from every CPU on every request.
+pub type ConnectionApp = Arc<Arc<App>>;
+
 pub async fn handle(
-    app: &'static App,
+    app: ConnectionApp,
     req: Request<Incoming>,
     remote: SocketAddr,
 ) -> Result<HttpResponse, Infallible> {
@@ -158,7 +161,7 @@ pub async fn handle(
         // Ready: the store answers (and its migrations ran: the server started). A node whose
         // database is down is alive (`/health`) but not ready.
         (&Method::GET, "/ready") => {
-            let gatehouse = &app.gatehouse;
+            let gatehouse = Arc::clone(&app.gatehouse);
             let ready = tokio::task::spawn_blocking(move || gatehouse.ready())
                 .await
                 .unwrap_or_else(|e| Err(e.to_string()));
@@ -183,8 +186,8 @@ pub async fn handle(
             "text/plain; version=0.0.4; charset=utf-8",
             app.metrics.render(),
         ),
-        (&Method::GET, WORKLOAD_CREDENTIALS_PATH) => workload_credentials(app, &req, remote).await,
-        _ => api(app, req, remote).await,
+        (&Method::GET, WORKLOAD_CREDENTIALS_PATH) => workload_credentials(&app, &req, remote).await,
+        _ => api(&app, req, remote).await,
     };
     Ok(response)
 }
@@ -196,7 +199,7 @@ pub const WORKLOAD_CREDENTIALS_PATH: &str = "/gatehouse/workload-credentials";
 /// fresh credentials in JSON. Over plain HTTP only from the loopback, as the SDKs require of
 /// the URI (a token crossing a network in the clear could be replayed).
 async fn workload_credentials(
-    app: &'static App,
+    app: &App,
     req: &Request<Incoming>,
     remote: SocketAddr,
 ) -> HttpResponse {
@@ -226,7 +229,7 @@ async fn workload_credentials(
             "The Authorization header with the workload's token is missing.",
         );
     };
-    let gatehouse = &app.gatehouse;
+    let gatehouse = Arc::clone(&app.gatehouse);
     let issued = tokio::task::spawn_blocking(move || gatehouse.workload_credentials(&token, now()))
         .await
         .unwrap_or_else(|_| Err(ApiError::internal()));
@@ -308,7 +311,7 @@ struct Outcome {
     result: Result<String, ApiError>,
 }
 
-async fn api(app: &'static App, req: Request<Incoming>, remote: SocketAddr) -> HttpResponse {
+async fn api(app: &App, req: Request<Incoming>, remote: SocketAddr) -> HttpResponse {
     let started = Instant::now();
     let request_id = request_id();
     let Outcome {
@@ -364,7 +367,7 @@ fn unsigned_allowed(action: &str) -> bool {
 }
 
 async fn serve_api(
-    app: &'static App,
+    app: &App,
     req: Request<Incoming>,
     remote: SocketAddr,
     request_id: &str,
@@ -493,11 +496,12 @@ async fn serve_api(
             if let Err(e) = creds.prevalidate(now.unix_seconds(), service.name(), region_ok) {
                 return fail(service, &action, sigv4_error(&e));
             }
-            let gatehouse: &'static Gatehouse = &app.gatehouse;
+            let gatehouse = &app.gatehouse;
             let key_id = creds.access_key_id.clone();
             let expiry_clock = app.expiry_clock(now);
             let found = if app.remote_store {
                 // A network round trip: off the worker, which serves other connections.
+                let gatehouse = Arc::clone(gatehouse);
                 let key_id = key_id.clone();
                 tokio::task::spawn_blocking(move || {
                     gatehouse.find_credentials(&key_id, now, expiry_clock)
@@ -548,6 +552,7 @@ async fn serve_api(
                 // At most once a minute per key and thread group: a durable write, so on the blocking pool, and
                 // before the operation runs, so GetAccessKeyLastUsed sees this very request.
                 let region = creds.region.clone();
+                let gatehouse = Arc::clone(gatehouse);
                 let touched = tokio::task::spawn_blocking(move || {
                     gatehouse
                         .record_key_use(&key_id, service.name(), &region, now)
@@ -608,21 +613,22 @@ async fn serve_api(
 /// account run on the blocking pool, so the worker goes on serving its other connections.
 async fn run_operation(
     remote_store: bool,
-    gatehouse: &'static Gatehouse,
+    gatehouse: &Arc<Gatehouse>,
     service: Service,
     action: String,
     params: QueryParams,
     cx: RequestContext,
 ) -> Result<String, ApiError> {
     let inline = !remote_store && is_quick_read(&action);
-    let call = move || match service {
+    let call = move |gatehouse: &Gatehouse| match service {
         Service::Iam => iam::dispatch(gatehouse, &cx, &action, &params, &cx.request_id),
         Service::Sts => sts::dispatch(gatehouse, &cx, &action, &params, &cx.request_id),
     };
     if inline {
-        contain_panic(call)
+        contain_panic(|| call(gatehouse))
     } else {
-        tokio::task::spawn_blocking(move || contain_panic(call))
+        let gatehouse = Arc::clone(gatehouse);
+        tokio::task::spawn_blocking(move || contain_panic(|| call(&gatehouse)))
             .await
             .unwrap_or_else(|e| {
                 log::error!("a request handler failed: {e}");

@@ -13,6 +13,7 @@ mod workers;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::Duration;
 
 use gatehouse_sigv4::SigningKeyCache;
@@ -258,8 +259,7 @@ fn serve_command(mut args: Args) -> Result<(), String> {
     let env = environment(store_url);
     let opened = setup::open(&data_dir, &env, http::now())?;
     log::info!("data directory {}", data_dir.display());
-    // Made once and kept until the process ends: requests borrow it.
-    let app: &'static http::App = Box::leak(Box::new(http::App {
+    let app = Arc::new(http::App {
         gatehouse: opened.gatehouse,
         metrics: metrics::Metrics::new(
             gatehouse_protocol::iam::OPERATIONS
@@ -272,7 +272,7 @@ fn serve_command(mut args: Args) -> Result<(), String> {
         bodies: http::BodyBudget::new(http::MAX_BODY_BYTES_IN_FLIGHT),
         remote_store: opened.remote_store,
         expiry_clock: std::env::var_os("GATEHOUSE_TEST_EXPIRY_CLOCK_FILE").map(PathBuf::from),
-    }));
+    });
     let workers = workers::Workers::start()?;
     // The acceptor (and signal handling) on this thread; connections on the workers'.
     let runtime = tokio::runtime::Builder::new_current_thread()

@@ -21,7 +21,7 @@ use tokio_rustls::TlsAcceptor;
 use tokio_rustls::rustls::ServerConfig;
 use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer};
 
-use crate::http::{App, handle};
+use crate::http::{App, ConnectionApp, handle};
 use crate::workers::Workers;
 
 pub struct TlsFiles {
@@ -220,7 +220,7 @@ async fn shutdown_signal() {
 /// Accepts connections and hands each to `workers`, until SIGTERM or SIGINT.
 pub async fn run(
     workers: Workers,
-    app: &'static App,
+    app: Arc<App>,
     listen: SocketAddr,
     tls: Option<TlsFiles>,
     limits: Limits,
@@ -282,7 +282,9 @@ pub async fn run(
                     }
                 };
                 let _ = stream.set_nodelay(true);
-                let service = service_fn(move |req| handle(app, req, remote));
+                // A count of this connection's own (see `http::ConnectionApp`).
+                let app: ConnectionApp = Arc::new(app.clone());
+                let service = service_fn(move |req| handle(app.clone(), req, remote));
                 let http = http.clone();
                 let watcher = graceful.watcher();
                 let acceptor = acceptor.clone();

@@ -37,8 +37,24 @@ struct Worker {
     runtime: Handle,
     /// Connections being served.
     load: Arc<AtomicUsize>,
-    /// Dropped with `Workers`: the worker's runtime then stops.
-    _stop: oneshot::Sender<()>,
+    /// Taken when `Workers` is dropped: the worker's runtime then stops.
+    stop: Option<oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Drop for Workers {
+    /// Stops every worker and waits for it: what its connections held (the app, and with it
+    /// the store's connections) is released before the process goes on to exit.
+    fn drop(&mut self) {
+        for worker in &mut self.workers {
+            worker.stop.take();
+        }
+        for worker in &mut self.workers {
+            if let Some(thread) = worker.thread.take() {
+                let _ = thread.join();
+            }
+        }
+    }
 }
 
 /// Ends a connection's count on its worker, however the connection ends.
@@ -145,7 +161,7 @@ fn choose(incoming: Option<usize>, loads: &[usize], turn: usize) -> usize {
 impl Worker {
     fn start(index: usize, cpu: Option<usize>, all: Option<Vec<usize>>) -> Result<Worker, String> {
         let (started, ready) = std::sync::mpsc::channel();
-        std::thread::Builder::new()
+        let thread = std::thread::Builder::new()
             .name(format!("worker-{index}"))
             .spawn(move || {
                 if let Some(cpu) = cpu
@@ -182,7 +198,8 @@ impl Worker {
         Ok(Worker {
             runtime,
             load: Arc::new(AtomicUsize::new(0)),
-            _stop: stop,
+            stop: Some(stop),
+            thread: Some(thread),
         })
     }
 }
