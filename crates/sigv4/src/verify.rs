@@ -26,6 +26,13 @@ const UNSIGNED_PAYLOAD: &str = "UNSIGNED-PAYLOAD";
 /// HMAC-SHA256 with any key length. Keys up to a block (64 bytes) are zero-padded and longer
 /// ones hashed first, exactly as HMAC (RFC 2104) specifies, so construction cannot fail.
 fn hmac_sha256(key: &[u8], data: &[u8]) -> [u8; 32] {
+    let mut mac = keyed_hmac(key);
+    mac.update(data);
+    mac.finalize().into_bytes().into()
+}
+
+/// An HMAC-SHA256 keyed with `key`, ready to be fed (see [`hmac_sha256`] on key lengths).
+fn keyed_hmac(key: &[u8]) -> Hmac<Sha256> {
     let mut block = Zeroizing::new([0u8; 64]);
     let hashed;
     let key = if key.len() > 64 {
@@ -37,9 +44,7 @@ fn hmac_sha256(key: &[u8], data: &[u8]) -> [u8; 32] {
     for (b, k) in block.iter_mut().zip(key) {
         *b = *k;
     }
-    let mut mac = <Hmac<Sha256> as KeyInit>::new(&(*block).into());
-    mac.update(data);
-    mac.finalize().into_bytes().into()
+    <Hmac<Sha256> as KeyInit>::new(&(*block).into())
 }
 
 /// A derived SigV4 signing key (`kSigning`). Zeroized on drop; never printed.
@@ -74,10 +79,10 @@ pub fn signing_key(secret: &SecretKey, date: &str, region: &str, service: &str) 
 
 /// The signature: lowercase hex HMAC of the string to sign.
 pub fn signature(key: &SigningKey, string_to_sign: &str) -> String {
-    hex::encode(hmac_sha256(key.as_bytes(), string_to_sign.as_bytes()))
+    let mac = hmac_sha256(key.as_bytes(), string_to_sign.as_bytes());
+    String::from_utf8_lossy(&hex_lower(&mac)).into_owned()
 }
 
-/// [`signature`] as bytes on the stack, for comparing.
 /// The signature of a canonical request, in hex: the HMAC of the string to sign, fed to it
 /// piece by piece (`canonical::string_to_sign` is the same string, assembled).
 fn signature_hex(
@@ -86,10 +91,7 @@ fn signature_hex(
     creds: &Credentials,
     canonical_request: &[u8],
 ) -> [u8; 64] {
-    // HMAC pads a short key with zeros to the hash's block.
-    let mut block = Zeroizing::new([0u8; 64]);
-    block[..32].copy_from_slice(key.as_bytes());
-    let mut mac = <Hmac<Sha256> as KeyInit>::new(&(*block).into());
+    let mut mac = keyed_hmac(key.as_bytes());
     for part in [crate::ALGORITHM, "\n", request_time, "\n", &creds.date, "/"] {
         mac.update(part.as_bytes());
     }

@@ -4,14 +4,14 @@
 //! A lock or counter shared by every thread costs little on one CPU and a great deal on
 //! several: each acquisition moves the line holding it from one CPU's cache to the other's.
 //! `Sharded<T>` holds [`SHARDS`] copies of `T`, each on cache lines of its own; a thread always
-//! uses the same copy (assigned in turn when the thread first asks), so the server's workers,
-//! which start first, each get one of their own. What a copy holds must therefore be something
+//! uses the same copy (assigned in turn when the thread first asks). What a copy holds must therefore be something
 //! any copy may hold on its own: a cache of derived or validated data, a share of a count.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-/// Copies kept: more than the worker threads of most machines that run one Gatehouse process;
-/// past that, threads share copies (correct, just slower).
+/// Copies kept. The first threads to ask (the start-up thread, the workers, the first
+/// blocking-pool threads) each get one of their own; past eight, threads share copies
+/// (correct, just slower). Each copy is bounded by its owner, so memory grows with this number.
 pub const SHARDS: usize = 8;
 
 /// Keeps a copy on lines of its own (128 bytes: two lines, as adjacent-line prefetch pairs
