@@ -2,6 +2,7 @@
 //!
 //! This crate is the only one that binds ports, reads the environment and the clock.
 
+mod connection;
 mod http;
 mod logger;
 mod metrics;

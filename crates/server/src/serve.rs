@@ -1,26 +1,21 @@
 //! The listener: accepts connections (plain or TLS), serves HTTP/1.1 with hyper, and shuts
 //! down cleanly on SIGTERM or SIGINT, letting requests in flight finish.
 
-use std::io;
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
-use hyper_util::rt::{TokioIo, TokioTimer};
-use hyper_util::server::graceful::GracefulShutdown;
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use hyper_util::rt::TokioTimer;
 use tokio::net::TcpListener;
-use tokio::sync::Semaphore;
-use tokio::time::Sleep;
+use tokio::sync::{Semaphore, watch};
 use tokio_rustls::TlsAcceptor;
 use tokio_rustls::rustls::ServerConfig;
 use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer};
 
+use crate::connection::{self, Settings};
 use crate::http::{App, ConnectionApp, handle};
 use crate::workers::Workers;
 
@@ -48,88 +43,6 @@ impl Default for Limits {
             idle_timeout: Duration::from_secs(60),
             max_connections: 4096,
         }
-    }
-}
-
-/// A stream that fails with `TimedOut` once neither reading nor writing has made progress for
-/// its idle time (hyper's own header timeout covers a request being sent, not a connection
-/// sitting between requests). Progress only records the time; the timer is moved when it
-/// fires, so a busy connection costs a clock read per operation, not a timer update.
-struct IdleTimeout<S> {
-    inner: S,
-    idle: Duration,
-    last_progress: tokio::time::Instant,
-    deadline: Pin<Box<Sleep>>,
-}
-
-impl<S> IdleTimeout<S> {
-    fn new(inner: S, idle: Duration) -> Self {
-        IdleTimeout {
-            inner,
-            idle,
-            last_progress: tokio::time::Instant::now(),
-            deadline: Box::pin(tokio::time::sleep(idle)),
-        }
-    }
-
-    fn progressed(&mut self) {
-        self.last_progress = tokio::time::Instant::now();
-    }
-
-    /// Whether the connection has been idle too long; re-arms the timer otherwise.
-    fn expired(&mut self, cx: &mut Context<'_>) -> bool {
-        while self.deadline.as_mut().poll(cx).is_ready() {
-            let due = self.last_progress + self.idle;
-            if due <= tokio::time::Instant::now() {
-                return true;
-            }
-            self.deadline.as_mut().reset(due);
-        }
-        false
-    }
-}
-
-impl<S: AsyncRead + Unpin> AsyncRead for IdleTimeout<S> {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        let this = self.get_mut();
-        match Pin::new(&mut this.inner).poll_read(cx, buf) {
-            Poll::Ready(result) => {
-                this.progressed();
-                Poll::Ready(result)
-            }
-            Poll::Pending if this.expired(cx) => Poll::Ready(Err(io::Error::new(
-                io::ErrorKind::TimedOut,
-                "connection idle for too long",
-            ))),
-            Poll::Pending => Poll::Pending,
-        }
-    }
-}
-
-impl<S: AsyncWrite + Unpin> AsyncWrite for IdleTimeout<S> {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        data: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        let this = self.get_mut();
-        let result = Pin::new(&mut this.inner).poll_write(cx, data);
-        if result.is_ready() {
-            this.progressed();
-        }
-        result
-    }
-
-    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.get_mut().inner).poll_flush(cx)
-    }
-
-    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.get_mut().inner).poll_shutdown(cx)
     }
 }
 
@@ -236,17 +149,18 @@ pub async fn run(
     log::info!("account {}", app.gatehouse.account());
     // Key ids, never keys: an operator checks a rotation's phase 1 reached every node.
     log::info!("master keys {}", app.gatehouse.master_key_ids().join(", "));
+    let placement = workers.placement().clone();
     log::info!(
         "{} worker threads{}",
-        workers.count(),
-        if workers.pinned() {
+        placement.count(),
+        if placement.pinned() {
             ", one per CPU"
         } else {
             ""
         }
     );
 
-    let graceful = GracefulShutdown::new();
+    let (stop, stopping) = watch::channel(false);
     let shutdown = shutdown_signal();
     tokio::pin!(shutdown);
     let slots = Arc::new(Semaphore::new(limits.max_connections));
@@ -254,6 +168,10 @@ pub async fn run(
     let mut http = http1::Builder::new();
     http.timer(TokioTimer::new())
         .header_read_timeout(limits.header_timeout);
+    let settings = Settings {
+        http,
+        idle: limits.idle_timeout,
+    };
     loop {
         // At the cap, stop accepting until a connection ends.
         let Ok(slot) = slots.clone().acquire_owned().await else {
@@ -285,38 +203,25 @@ pub async fn run(
                 // A count of this connection's own (see `http::ConnectionApp`).
                 let app: ConnectionApp = Arc::new(app.clone());
                 let service = service_fn(move |req| handle(app.clone(), req, remote));
-                let http = http.clone();
-                let watcher = graceful.watcher();
+                let settings = settings.clone();
+                let shutdown = stopping.clone();
                 let acceptor = acceptor.clone();
-                let idle = limits.idle_timeout;
                 let handshake_timeout = limits.header_timeout;
-                let served = workers.serve(stream, move |stream| async move {
-                    let _slot = slot;
-                    let outcome = match acceptor {
-                        None => {
-                            let io = TokioIo::new(IdleTimeout::new(stream, idle));
-                            watcher.watch(http.serve_connection(io, service)).await
-                        }
-                        Some(acceptor) => {
-                            let handshake = tokio::time::timeout(handshake_timeout, acceptor.accept(stream));
-                            match handshake.await {
-                                Ok(Ok(tls_stream)) => {
-                                    let io = TokioIo::new(IdleTimeout::new(tls_stream, idle));
-                                    watcher.watch(http.serve_connection(io, service)).await
-                                }
-                                Ok(Err(e)) => {
-                                    log::debug!("TLS handshake with {remote} failed: {e}");
-                                    return;
-                                }
-                                Err(_) => {
-                                    log::debug!("TLS handshake with {remote} timed out");
-                                    return;
-                                }
-                            }
-                        }
+                let moves = placement.clone();
+                let served = placement.serve(stream, move |stream, worker| async move {
+                    let Some(acceptor) = acceptor else {
+                        let held: connection::Held = Box::new(slot);
+                        connection::serve_tcp(moves, worker, stream, settings, service, shutdown, held)
+                            .await;
+                        return;
                     };
-                    if let Err(e) = outcome {
-                        log::debug!("connection from {remote}: {e}");
+                    let _slot = slot;
+                    match tokio::time::timeout(handshake_timeout, acceptor.accept(stream)).await {
+                        Ok(Ok(tls_stream)) => {
+                            connection::serve_in_place(tls_stream, settings, service, shutdown).await;
+                        }
+                        Ok(Err(e)) => log::debug!("TLS handshake with {remote} failed: {e}"),
+                        Err(_) => log::debug!("TLS handshake with {remote} timed out"),
                     }
                 });
                 if let Err(e) = served {
@@ -330,8 +235,11 @@ pub async fn run(
         }
     }
     drop(listener);
+    // Every connection holds a slot until it ends: when all are back, none is left.
+    let _ = stop.send(true);
+    let all = u32::try_from(limits.max_connections).unwrap_or(u32::MAX);
     tokio::select! {
-        () = graceful.shutdown() => {}
+        _ = slots.acquire_many(all) => {}
         () = tokio::time::sleep(Duration::from_secs(10)) => {
             log::warn!("requests still in flight after 10 s; stopping anyway");
         }
@@ -367,17 +275,5 @@ mod tests {
             backoff.failed(start + Duration::from_secs(5)).0,
             AcceptBackoff::FIRST
         );
-    }
-
-    #[tokio::test]
-    async fn an_idle_connection_times_out() {
-        let (client, server) = tokio::io::duplex(64);
-        let mut idle = IdleTimeout::new(server, Duration::from_millis(50));
-        let mut buf = [0u8; 8];
-        let started = Instant::now();
-        let result = tokio::io::AsyncReadExt::read(&mut idle, &mut buf).await;
-        assert_eq!(result.unwrap_err().kind(), io::ErrorKind::TimedOut);
-        assert!(started.elapsed() >= Duration::from_millis(50));
-        drop(client);
     }
 }
