@@ -31,7 +31,7 @@ use hyper::{Request, Response};
 use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
-use tokio::sync::{Notify, watch};
+use tokio::sync::watch;
 use tokio::time::Sleep;
 
 use crate::workers::Placement;
@@ -151,15 +151,25 @@ where
         let outcome = loop {
             tokio::select! {
                 biased;
-                outcome = std::future::poll_fn(|cx| connection.poll_without_shutdown(cx)) => break outcome,
+                outcome = std::future::poll_fn(|cx| loop {
+                    let polled = connection.poll_without_shutdown(cx);
+                    // A move is asked for from inside this very poll (the service runs in it)
+                    // when an answer is ready. Once hyper waits for the next request it is
+                    // idle, and stops without a `Connection: close`.
+                    if polled.is_pending()
+                        && !moving
+                        && !stopping
+                        && moves.target.load(Ordering::Relaxed) != NONE
+                    {
+                        moving = true;
+                        Pin::new(&mut connection).graceful_shutdown();
+                        // Polled again at once: hyper now ends, and nothing else would wake us.
+                        continue;
+                    }
+                    return polled;
+                }) => break outcome,
                 _ = shutdown.changed(), if !stopping => {
                     stopping = true;
-                    Pin::new(&mut connection).graceful_shutdown();
-                }
-                () = moves.asked.notified(), if !moving && !stopping => {
-                    // Sent when a request's answer is ready, so hyper is idle by now (the
-                    // answer written): it stops without a `Connection: close`.
-                    moving = true;
                     Pin::new(&mut connection).graceful_shutdown();
                 }
             }
@@ -209,9 +219,8 @@ struct Moves {
     incoming: AtomicUsize,
     /// The worker the last judged sample pointed to.
     candidate: AtomicUsize,
-    /// The worker to move to, once the connection task is told.
+    /// The worker to move to, as soon as hyper is idle.
     target: AtomicUsize,
-    asked: Notify,
 }
 
 impl Moves {
@@ -223,7 +232,6 @@ impl Moves {
             incoming: AtomicUsize::new(NONE),
             candidate: AtomicUsize::new(NONE),
             target: AtomicUsize::new(NONE),
-            asked: Notify::new(),
         }
     }
 
@@ -238,7 +246,6 @@ impl Moves {
         match self.placement.better_worker(here, cpu) {
             Some(worker) if self.candidate.swap(worker, Ordering::Relaxed) == worker => {
                 self.target.store(worker, Ordering::Relaxed);
-                self.asked.notify_one();
             }
             Some(_) => {}
             None => self.candidate.store(NONE, Ordering::Relaxed),
