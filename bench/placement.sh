@@ -52,13 +52,13 @@ echo "wrk -t2 -c16 -d$DURATION, $RUNS runs per binary and caller, $(date -u '+%Y
 for _ in $(seq 1 "$RUNS"); do
   for i in "${!BINARIES[@]}"; do
     for caller in root user managed; do
-      out=$(wrk -t2 -c16 -d"$DURATION" -s "$WORK/$caller-$i.lua" "http://127.0.0.1:$((PORT_BASE + i))/")
+      out=$(wrk -t2 -c16 -d"$DURATION" --latency -s "$WORK/$caller-$i.lua" "http://127.0.0.1:$((PORT_BASE + i))/")
       if grep -Eq 'Socket errors|Non-2xx or 3xx' <<<"$out"; then
         echo "wrk saw errors against ${BINARIES[$i]} ($caller):" >&2; echo "$out" >&2; exit 1
       fi
-      echo "${BINARIES[$i]} $caller $(awk '/Requests\/sec/ { print int($2) }' <<<"$out")"
+      echo "${BINARIES[$i]} $caller $(awk '/Requests\/sec/ { print int($2) }' <<<"$out") $(awk '$1 == "99%" { print $2 }' <<<"$out")"
     done
   done
-done | awk '{ key = $1 " " $2; runs[key] = runs[key] " " $3; sum[key] += $3; n[key]++
+done | awk '{ key = $1 " " $2; runs[key] = runs[key] " " $3 " (p99 " $4 ")"; sum[key] += $3; n[key]++
               if (!(key in lo) || $3 < lo[key]) lo[key] = $3; if ($3 > hi[key]) hi[key] = $3 }
      END { for (k in runs) printf "%s: mean %d, %d to %d req/s:%s\n", k, sum[k] / n[k], lo[k], hi[k], runs[k] }' | sort
