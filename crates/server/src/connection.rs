@@ -57,6 +57,43 @@ pub type Shutdown = watch::Receiver<bool>;
 /// when it moves.
 pub type Held = Box<dyn Send>;
 
+/// What answers a connection's requests: a service hyper can run on any worker (its bounds,
+/// written once).
+pub trait Answers<B>:
+    Service<
+        Request<Incoming>,
+        Response = Response<B>,
+        Future: Send + 'static,
+        Error: Into<Box<dyn StdError + Send + Sync>> + Send,
+    > + Send
+    + Unpin
+    + 'static
+{
+}
+
+impl<S, B> Answers<B> for S where
+    S: Service<
+            Request<Incoming>,
+            Response = Response<B>,
+            Future: Send + 'static,
+            Error: Into<Box<dyn StdError + Send + Sync>> + Send,
+        > + Send
+        + Unpin
+        + 'static
+{
+}
+
+/// The body of an answer.
+pub trait AnswerBody:
+    Body<Data: Send, Error: Into<Box<dyn StdError + Send + Sync>>> + Send + 'static
+{
+}
+
+impl<B> AnswerBody for B where
+    B: Body<Data: Send, Error: Into<Box<dyn StdError + Send + Sync>>> + Send + 'static
+{
+}
+
 /// Serves HTTP/1 on `tcp`, accepted onto `worker`, until the client or the idle timeout ends
 /// it or the server shuts down; moves it between workers as the module describes.
 pub async fn serve_tcp<S, B>(
@@ -68,12 +105,8 @@ pub async fn serve_tcp<S, B>(
     shutdown: Shutdown,
     held: Held,
 ) where
-    S: Service<Request<Incoming>, Response = Response<B>> + Send + Unpin + 'static,
-    S::Future: Send + 'static,
-    S::Error: Into<Box<dyn StdError + Send + Sync>> + Send,
-    B: Body + Send + 'static,
-    B::Data: Send,
-    B::Error: Into<Box<dyn StdError + Send + Sync>>,
+    S: Answers<B>,
+    B: AnswerBody,
 {
     let moves = Arc::new(Moves::new(placement, worker));
     let service = Watched {
@@ -88,12 +121,8 @@ pub async fn serve_tcp<S, B>(
 pub async fn serve_in_place<I, S, B>(io: I, settings: Settings, service: S, mut shutdown: Shutdown)
 where
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
-    S: Service<Request<Incoming>, Response = Response<B>> + Send + 'static,
-    S::Future: Send + 'static,
-    S::Error: Into<Box<dyn StdError + Send + Sync>>,
-    B: Body + Send + 'static,
-    B::Data: Send,
-    B::Error: Into<Box<dyn StdError + Send + Sync>>,
+    S: Answers<B>,
+    B: AnswerBody,
 {
     let io = TokioIo::new(IdleTimeout::new(io, settings.idle));
     let connection = settings.http.serve_connection(io, service);
@@ -127,12 +156,8 @@ fn run<S, B>(
     held: Held,
 ) -> Pin<Box<dyn Future<Output = ()> + Send>>
 where
-    S: Service<Request<Incoming>, Response = Response<B>> + Send + Unpin + 'static,
-    S::Future: Send + 'static,
-    S::Error: Into<Box<dyn StdError + Send + Sync>> + Send,
-    B: Body + Send + 'static,
-    B::Data: Send,
-    B::Error: Into<Box<dyn StdError + Send + Sync>>,
+    S: Answers<B>,
+    B: AnswerBody,
 {
     // Boxed: a connection that moves starts this again on another runtime.
     Box::pin(async move {
