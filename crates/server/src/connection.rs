@@ -19,7 +19,7 @@ use std::future::Future;
 use std::io;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -179,13 +179,9 @@ where
                 outcome = std::future::poll_fn(|cx| loop {
                     let polled = connection.poll_without_shutdown(cx);
                     // A move is asked for from inside this very poll (the service runs in it)
-                    // when an answer is ready. Once hyper waits for the next request it is
-                    // idle, and stops without a `Connection: close`.
-                    if polled.is_pending()
-                        && !moving
-                        && !stopping
-                        && moves.target.load(Ordering::Relaxed) != NONE
-                    {
+                    // when an answer is ready; it is made once hyper waits for the next request
+                    // with every answer written, so hyper stops at once and sends nothing.
+                    if polled.is_pending() && !moving && !stopping && moves.ready_to_move() {
                         moving = true;
                         Pin::new(&mut connection).graceful_shutdown();
                         // Polled again at once: hyper now ends, and nothing else would wake us.
@@ -205,16 +201,23 @@ where
         }
         let target = moves.target.load(Ordering::Relaxed);
         if !moving || stopping || target == NONE {
-            // Ended by the client, the idle timeout or shutdown: dropping the socket closes it.
+            // Ended by the client, the idle timeout or shutdown. Polled as a future now, hyper
+            // flushes what it has not written yet and shuts the socket's sending side.
+            let closed = std::future::poll_fn(|cx| Pin::new(&mut connection).poll(cx)).await;
+            if let Err(e) = closed {
+                log::debug!("connection: {e}");
+            }
             return;
         }
         let parts = connection.into_parts();
         let socket = parts.io.into_inner().inner;
+        // What hyper read but did not parse came first; what is left of earlier read-ahead
+        // after it. (The second is empty in practice: the CPU is only sampled on socket reads.)
         let ahead = if socket.ahead.is_empty() {
             parts.read_buf
         } else {
-            let mut joined = BytesMut::from(&socket.ahead[..]);
-            joined.extend_from_slice(&parts.read_buf);
+            let mut joined = BytesMut::from(&parts.read_buf[..]);
+            joined.extend_from_slice(&socket.ahead);
             joined.freeze()
         };
         let tcp = match socket.tcp.into_std() {
@@ -246,6 +249,14 @@ struct Moves {
     candidate: AtomicUsize,
     /// The worker to move to, as soon as hyper is idle.
     target: AtomicUsize,
+    /// Requests whose answer is not ready yet.
+    in_flight: AtomicUsize,
+    /// Whether bytes were written since the socket was last flushed (hyper flushes its own
+    /// buffer out before it flushes the socket).
+    unflushed: AtomicBool,
+    /// The client asked to close the connection (`Connection: close`, or HTTP/1.0): it ends
+    /// where it is.
+    closing: AtomicBool,
 }
 
 impl Moves {
@@ -257,7 +268,18 @@ impl Moves {
             incoming: AtomicUsize::new(NONE),
             candidate: AtomicUsize::new(NONE),
             target: AtomicUsize::new(NONE),
+            in_flight: AtomicUsize::new(0),
+            unflushed: AtomicBool::new(false),
+            closing: AtomicBool::new(false),
         }
+    }
+
+    /// Whether a move was asked for, and hyper is done with every request it was given.
+    fn ready_to_move(&self) -> bool {
+        self.target.load(Ordering::Relaxed) != NONE
+            && self.in_flight.load(Ordering::Relaxed) == 0
+            && !self.unflushed.load(Ordering::Relaxed)
+            && !self.closing.load(Ordering::Relaxed)
     }
 
     /// After each answer: judges the latest sample, and asks for a move when two samples in a
@@ -328,11 +350,20 @@ impl AsyncWrite for Socket {
         cx: &mut Context<'_>,
         data: &[u8],
     ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.get_mut().tcp).poll_write(cx, data)
+        let this = self.get_mut();
+        if this.moves.watching {
+            this.moves.unflushed.store(true, Ordering::Relaxed);
+        }
+        Pin::new(&mut this.tcp).poll_write(cx, data)
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.get_mut().tcp).poll_flush(cx)
+        let this = self.get_mut();
+        let flushed = Pin::new(&mut this.tcp).poll_flush(cx);
+        if this.moves.watching && matches!(flushed, Poll::Ready(Ok(()))) {
+            this.moves.unflushed.store(false, Ordering::Relaxed);
+        }
+        flushed
     }
 
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
@@ -358,16 +389,39 @@ where
     type Future = Pin<Box<dyn Future<Output = Result<S::Response, S::Error>> + Send>>;
 
     fn call(&self, request: Request<Incoming>) -> Self::Future {
-        let answer = self.inner.call(request);
         if !self.moves.watching {
-            return Box::pin(answer);
+            return Box::pin(self.inner.call(request));
         }
+        if !keeps_alive(request.version(), request.headers()) {
+            self.moves.closing.store(true, Ordering::Relaxed);
+        }
+        self.moves.in_flight.fetch_add(1, Ordering::Relaxed);
+        let answer = self.inner.call(request);
         let moves = self.moves.clone();
         Box::pin(async move {
             let answered = answer.await;
+            moves.in_flight.fetch_sub(1, Ordering::Relaxed);
             moves.answered();
             answered
         })
+    }
+}
+
+/// Whether the client means to send more requests on this connection.
+fn keeps_alive(version: hyper::Version, headers: &hyper::HeaderMap) -> bool {
+    let connection = headers
+        .get(hyper::header::CONNECTION)
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or("");
+    let says = |word: &str| {
+        connection
+            .split(',')
+            .any(|token| token.trim().eq_ignore_ascii_case(word))
+    };
+    if version == hyper::Version::HTTP_10 {
+        says("keep-alive")
+    } else {
+        !says("close")
     }
 }
 
@@ -508,26 +562,32 @@ mod tests {
         }
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let address = listener.local_addr().unwrap();
-        // A client on worker 0's CPU, then on worker 1's: each time two requests in one write
-        // (so hyper reads ahead), then their two answers.
+        // A client on worker 0's CPU, then on worker 1's. Each write completes one request and
+        // starts the next, so whenever hyper is idle it holds half a request: a move must carry
+        // those bytes over.
         let client = std::thread::spawn(move || {
             pinning::pin_to(&[cpus[0]]).unwrap();
             let stream = std::net::TcpStream::connect(address).unwrap();
+            stream
+                .set_read_timeout(Some(Duration::from_secs(10)))
+                .unwrap();
             let mut writer = stream.try_clone().unwrap();
             let mut reader = BufReader::new(stream);
+            let request = b"GET /a HTTP/1.1\r\nHost: x\r\n\r\n";
+            let (first_half, second_half) = request.split_at(request.len() / 2);
             let mut served_by = Vec::new();
+            writer.write_all(first_half).unwrap();
             for &cpu in &cpus[..2] {
                 pinning::pin_to(&[cpu]).unwrap();
-                for _ in 0..200 {
+                for _ in 0..400 {
                     writer
-                        .write_all(
-                            b"GET /a HTTP/1.1\r\nHost: x\r\n\r\nGET /b HTTP/1.1\r\nHost: x\r\n\r\n",
-                        )
+                        .write_all(&[second_half, first_half].concat())
                         .unwrap();
-                    served_by.push(read_response(&mut reader));
                     served_by.push(read_response(&mut reader));
                 }
             }
+            writer.write_all(second_half).unwrap();
+            served_by.push(read_response(&mut reader));
             served_by
         });
         let (stream, _) = listener.accept().await.unwrap();
@@ -555,12 +615,12 @@ mod tests {
         let served_by = tokio::task::spawn_blocking(move || client.join().unwrap())
             .await
             .unwrap();
-        assert_eq!(served_by.len(), 800, "every request answered");
+        assert_eq!(served_by.len(), 801, "every request answered");
         assert_eq!(
             served_by[0], "worker-0",
             "placed on the CPU it was opened from"
         );
-        assert_eq!(served_by[799], "worker-1", "moved after its client");
+        assert_eq!(served_by[800], "worker-1", "moved after its client");
         let moved_at = served_by
             .iter()
             .position(|name| name == "worker-1")
@@ -570,6 +630,35 @@ mod tests {
             served_by[moved_at..].iter().all(|name| name == "worker-1"),
             "moved once, and never back"
         );
+        // The client is gone: the connection ends, and no worker still counts it.
+        for _ in 0..100 {
+            if placement.loads().iter().sum::<usize>() == 0 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        assert_eq!(placement.loads(), vec![0; placement.count()]);
+    }
+
+    #[test]
+    fn a_client_that_asks_to_close_is_not_kept() {
+        let request = |version, connection: Option<&str>| {
+            let mut builder = Request::builder().version(version);
+            if let Some(value) = connection {
+                builder = builder.header(hyper::header::CONNECTION, value);
+            }
+            builder.body(()).unwrap()
+        };
+        let keeps = |r: Request<()>| keeps_alive(r.version(), r.headers());
+        assert!(keeps(request(hyper::Version::HTTP_11, None)));
+        assert!(keeps(request(hyper::Version::HTTP_11, Some("keep-alive"))));
+        assert!(!keeps(request(hyper::Version::HTTP_11, Some("Close"))));
+        assert!(!keeps(request(
+            hyper::Version::HTTP_11,
+            Some("upgrade, close")
+        )));
+        assert!(!keeps(request(hyper::Version::HTTP_10, None)));
+        assert!(keeps(request(hyper::Version::HTTP_10, Some("Keep-Alive"))));
     }
 
     #[tokio::test]

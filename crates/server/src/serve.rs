@@ -173,9 +173,16 @@ pub async fn run(
         idle: limits.idle_timeout,
     };
     loop {
-        // At the cap, stop accepting until a connection ends.
-        let Ok(slot) = slots.clone().acquire_owned().await else {
-            break;
+        // At the cap, stop accepting until a connection ends (or the server is stopped).
+        let slot = tokio::select! {
+            slot = slots.clone().acquire_owned() => match slot {
+                Ok(slot) => slot,
+                Err(_) => break,
+            },
+            () = &mut shutdown => {
+                log::info!("shutting down");
+                break;
+            }
         };
         tokio::select! {
             accepted = listener.accept() => {

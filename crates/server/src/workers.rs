@@ -130,7 +130,7 @@ impl Placement {
         socket2::SockRef::from(stream).cpu_affinity().ok()
     }
 
-    fn loads(&self) -> Vec<usize> {
+    pub(crate) fn loads(&self) -> Vec<usize> {
         self.loads
             .iter()
             .map(|load| load.load(Ordering::Relaxed))
