@@ -9,10 +9,11 @@
 //! docs/PERFORMANCE.md). So every [`SAMPLE_EVERY`] reads the socket notes the CPU that
 //! received its packets, and when two samples in a row name another worker's CPU, and that
 //! worker serves no more than its share, the connection moves there between two requests:
-//! hyper is stopped while idle, without closing anything (`poll_without_shutdown`), the socket
-//! leaves this worker's reactor, and a new hyper connection on the other worker starts with the
-//! bytes the first had read ahead. The client sees nothing. TLS connections stay where they
-//! were placed (the TLS session would have to move too).
+//! once every request it was given is answered and the socket flushed, hyper is stopped while
+//! idle, without closing anything (`poll_without_shutdown`), the socket leaves this worker's
+//! reactor, and a new hyper connection on the other worker starts with the bytes the first had
+//! read ahead. The client sees nothing. A client that asked to close is never moved, and TLS
+//! connections stay where they were placed (the TLS session would have to move too).
 
 use std::error::Error as StdError;
 use std::future::Future;
