@@ -108,20 +108,16 @@ async fn serve(listen: SocketAddr, per_core: Option<workers::Workers>) -> Result
         let _ = stream.set_nodelay(true);
         match &per_core {
             Some(workers) => {
-                let placement = workers.placement().clone();
+                let service = service_fn(answer);
                 let (settings, shutdown) = (settings.clone(), shutdown.clone());
-                let served = workers.placement().serve(stream, move |stream, worker| {
-                    let service = service_fn(answer);
-                    connection::serve_tcp(
-                        placement,
-                        worker,
-                        stream,
-                        settings,
-                        service,
-                        shutdown,
-                        Box::new(()),
-                    )
-                });
+                let served = connection::serve_tcp(
+                    workers.placement(),
+                    stream,
+                    settings,
+                    service,
+                    shutdown,
+                    Box::new(()),
+                );
                 if let Err(e) = served {
                     eprintln!("ceiling: cannot hand over a connection: {e}");
                 }

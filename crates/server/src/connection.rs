@@ -95,26 +95,30 @@ impl<B> AnswerBody for B where
 {
 }
 
-/// Serves HTTP/1 on `tcp`, accepted onto `worker`, until the client or the idle timeout ends
-/// it or the server shuts down; moves it between workers as the module describes.
-pub async fn serve_tcp<S, B>(
-    placement: Arc<Placement>,
-    worker: usize,
+/// Serves HTTP/1 on a plain TCP connection just accepted: on the worker of the CPU that
+/// received it, then wherever its packets arrive (the module), until the client or the idle
+/// timeout ends it or the server shuts down.
+pub fn serve_tcp<S, B>(
+    placement: &Arc<Placement>,
     tcp: TcpStream,
     settings: Settings,
     service: S,
     shutdown: Shutdown,
     held: Held,
-) where
+) -> io::Result<()>
+where
     S: Answers<B>,
     B: AnswerBody,
 {
-    let moves = Arc::new(Moves::new(placement, worker));
-    let service = Watched {
-        inner: service,
-        moves: moves.clone(),
-    };
-    run(moves, tcp, Bytes::new(), settings, service, shutdown, held).await;
+    let shared = placement.clone();
+    placement.serve(tcp, move |tcp, worker| {
+        let moves = Arc::new(Moves::new(shared, worker));
+        let service = Watched {
+            inner: service,
+            moves: moves.clone(),
+        };
+        run(moves, tcp, Bytes::new(), settings, service, shutdown, held)
+    })
 }
 
 /// Serves HTTP/1 on any stream (TLS), where it was placed, until the client or the idle
@@ -598,21 +602,16 @@ mod tests {
             http: http1::Builder::new(),
             idle: Duration::from_secs(60),
         };
-        let moves = placement.clone();
-        placement
-            .serve(stream, move |stream, worker| {
-                let service = service_fn(thread_name);
-                serve_tcp(
-                    moves,
-                    worker,
-                    stream,
-                    settings,
-                    service,
-                    shutdown,
-                    Box::new(()),
-                )
-            })
-            .unwrap();
+        let service = service_fn(thread_name);
+        serve_tcp(
+            &placement,
+            stream,
+            settings,
+            service,
+            shutdown,
+            Box::new(()),
+        )
+        .unwrap();
         let served_by = tokio::task::spawn_blocking(move || client.join().unwrap())
             .await
             .unwrap();

@@ -214,23 +214,22 @@ pub async fn run(
                 let shutdown = stopping.clone();
                 let acceptor = acceptor.clone();
                 let handshake_timeout = limits.header_timeout;
-                let moves = placement.clone();
-                let served = placement.serve(stream, move |stream, worker| async move {
-                    let Some(acceptor) = acceptor else {
+                let served = match acceptor {
+                    None => {
                         let held: connection::Held = Box::new(slot);
-                        connection::serve_tcp(moves, worker, stream, settings, service, shutdown, held)
-                            .await;
-                        return;
-                    };
-                    let _slot = slot;
-                    match tokio::time::timeout(handshake_timeout, acceptor.accept(stream)).await {
-                        Ok(Ok(tls_stream)) => {
-                            connection::serve_in_place(tls_stream, settings, service, shutdown).await;
-                        }
-                        Ok(Err(e)) => log::debug!("TLS handshake with {remote} failed: {e}"),
-                        Err(_) => log::debug!("TLS handshake with {remote} timed out"),
+                        connection::serve_tcp(&placement, stream, settings, service, shutdown, held)
                     }
-                });
+                    Some(acceptor) => placement.serve(stream, move |stream, _worker| async move {
+                        let _slot = slot;
+                        match tokio::time::timeout(handshake_timeout, acceptor.accept(stream)).await {
+                            Ok(Ok(tls_stream)) => {
+                                connection::serve_in_place(tls_stream, settings, service, shutdown).await;
+                            }
+                            Ok(Err(e)) => log::debug!("TLS handshake with {remote} failed: {e}"),
+                            Err(_) => log::debug!("TLS handshake with {remote} timed out"),
+                        }
+                    }),
+                };
                 if let Err(e) = served {
                     log::warn!("cannot hand over a connection from {remote}: {e}");
                 }
